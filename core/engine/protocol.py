@@ -1,0 +1,269 @@
+"""The engine's JSON-lines protocol, version 1.
+
+Noisebloom's engine (``python -m core.engine`` or ``noisebloom engine``) reads one JSON object
+per line on stdin and writes one JSON object per line on stdout; stderr carries human-readable
+logs only. This module is the whole contract: a client in any language can be written from it.
+It imports only the standard library (the desktop imports it; the desktop never loads torch).
+
+Commands (client -> engine)
+---------------------------
+``{"v": 1, "id": "c7", "cmd": "<name>", "args": {...}}``
+
+``id`` is chosen by the client and unique per connection; every event about that command (and,
+for a job, about that job) carries it back. ``v`` may be omitted; a higher ``v`` is refused.
+
+Jobs (heavy; one runs at a time, the rest wait in a queue in arrival order):
+
+==========  =========================================================================================
+scan        ``{"sources": [path, ...], "settings": {DatasetSettings fields}, "name": str?}``
+train       ``{"dataset": dataset_id, "config": {TrainConfig fields}, "name": str?}``
+finetune    ``{"dataset": dataset_id, "model": model_id, "config": {...}, "name": str?}``
+resume_run  ``{"run": run_id, "extra_steps": int?}`` continue an interrupted, stopped or finished run
+sample      ``{"model": model_id | model folder path, "config": {SampleConfig fields}}``
+branch      ``{"sample_set": id, "step": k, "seed": int?, "steps": int?}``
+export      ``{"sample_set": id, "out": path?, "format": "mp4"|"webm"|"gif", "show": "x0"|"xt"|"both",
+              "fps": float?, "scale": int?}`` (or ``"run": id`` to export a run's training timelapse)
+==========  =========================================================================================
+
+Control of a job (``args: {"job": job_id}``): ``pause`` (compute stops at the next step,
+everything stays in memory), ``resume`` (continue a paused job), ``stop`` (finish the current
+step, save, end as ``done`` with state ``stopped``), ``cancel`` (abandon, remove temporary files,
+end with state ``cancelled``). Each answers ``result`` ``{"ok": true}`` or an ``error``.
+
+Queries (answered at once, also while a job runs):
+
+==========  =========================================================================================
+hello       ``{}`` -> ``{"protocol": 1, "version": str, "device": str, "workspace": path}``
+list        ``{"what": "datasets"|"runs"|"models"|"sample_sets"|"exports"|"jobs"}`` -> ``{"items": [...]}``
+get         ``{"what": ..., "id": ...}`` -> ``{"item": {...}}``
+metrics     ``{"run": run_id, "names": [str]?, "since_step": int?}`` -> ``{"series": {name: [[step, value], ...]}}``
+delete      ``{"what": "datasets"|"runs"|"models"|"sample_sets"|"exports", "id": ...}`` -> ``{"ok": true}``
+shutdown    ``{}`` -> the engine cancels the running job, answers ``result`` and exits 0
+==========  =========================================================================================
+
+Events (engine -> client)
+-------------------------
+``{"v": 1, "id": "c7", "type": "<type>", ...fields}``; ``id`` is the command's (the job's) id,
+or ``null`` for events not tied to one command (the greeting ``hello`` at start-up, and the
+``error`` for a line that could not be parsed at all).
+
+============  ===========================================================================================
+hello         at start-up: ``protocol``, ``version``, ``device``, ``workspace``, ``interrupted`` (run ids)
+accepted      a job was queued: ``job`` (== id), ``kind``, ``position`` (0 = runs now)
+state         a job's lifecycle: ``state`` in queued, running, paused, done, stopped, cancelled, failed
+progress      ``done``, ``total``, ``unit`` ("files"|"steps"|"frames"), ``rate`` (units/s), ``eta_s``, ``message``
+metric        ``step``, ``values`` {name: float}, e.g. loss, lr, img_per_s, val_loss, val_loss_t0_250 ...
+preview       ``step``, ``images`` [base64 PNG], ``caption``. At most 10 a second per job; latest wins.
+step          a sampling step: ``i`` (1-based), ``n``, ``t``, ``sigma``, ``xt`` [base64 PNG], ``x0`` [base64 PNG]
+              (throttled like previews, except that the last step is always sent)
+log           ``level`` ("info"|"warning"), ``message``
+result        the answer to a query or control command: ``data`` {...}
+done          a job finished: ``state`` ("done"|"stopped"), ``results`` {name: value or path}
+error         ``message`` (one line a person can act on), ``detail`` (for the log; may hold a traceback),
+              and for jobs ``state`` = "failed" or "cancelled"
+============  ===========================================================================================
+
+A job's events arrive in this order: accepted, state(queued|running), then any number of
+progress / metric / preview / step / log, then exactly one of done or error. An exception inside
+a job becomes an ``error`` event and the engine keeps serving; a malformed line gets an ``error``
+event (``id`` from the line when it could be read), never a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+PROTOCOL_VERSION = 1
+
+JOB_COMMANDS = frozenset({"scan", "train", "finetune", "resume_run", "sample", "branch", "export"})
+CONTROL_COMMANDS = frozenset({"pause", "resume", "stop", "cancel"})
+QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "shutdown"})
+ALL_COMMANDS = JOB_COMMANDS | CONTROL_COMMANDS | QUERY_COMMANDS
+
+JOB_STATES = ("queued", "running", "paused", "done", "stopped", "cancelled", "failed")
+LISTABLE = ("datasets", "runs", "models", "sample_sets", "exports", "jobs")
+
+
+class ProtocolError(ValueError):
+    """A line that is not a valid command; becomes an ``error`` event."""
+
+    def __init__(self, message: str, command_id: str | None = None) -> None:
+        super().__init__(message)
+        self.command_id = command_id
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    cmd: str
+    args: dict[str, Any] = field(default_factory=dict)
+    v: int = PROTOCOL_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"v": self.v, "id": self.id, "cmd": self.cmd, "args": self.args}, separators=(",", ":")
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> Command:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ProtocolError(
+                f"not JSON ({e.msg} at column {e.colno}); send one JSON object per line"
+            ) from None
+        if not isinstance(obj, dict):
+            raise ProtocolError("a command must be a JSON object with 'id', 'cmd' and 'args'")
+        cid = obj.get("id")
+        cid = cid if isinstance(cid, str) and cid else None
+        if cid is None:
+            raise ProtocolError("command has no 'id'; give every command a unique string id")
+        v = obj.get("v", PROTOCOL_VERSION)
+        if not isinstance(v, int) or v > PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"protocol version {v!r} is not supported; this engine speaks {PROTOCOL_VERSION}", cid
+            )
+        cmd = obj.get("cmd")
+        if cmd not in ALL_COMMANDS:
+            raise ProtocolError(f"unknown command {cmd!r}; known: {', '.join(sorted(ALL_COMMANDS))}", cid)
+        args = obj.get("args", {})
+        if not isinstance(args, dict):
+            raise ProtocolError(f"'args' of {cmd} must be a JSON object", cid)
+        return cls(id=cid, cmd=cmd, args=args, v=v)
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all events. ``type`` is the wire tag; subclasses add fields."""
+
+    type: ClassVar[str] = "event"
+    id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"v": PROTOCOL_VERSION, "type": self.type}
+        d.update(dataclasses.asdict(self))
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "__fspath__"):
+        return str(o)
+    if hasattr(o, "item"):  # numpy scalars
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+@dataclass(frozen=True)
+class Hello(Event):
+    type: ClassVar[str] = "hello"
+    protocol: int = PROTOCOL_VERSION
+    version: str = ""
+    device: str = ""
+    workspace: str = ""
+    interrupted: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Accepted(Event):
+    type: ClassVar[str] = "accepted"
+    job: str = ""
+    kind: str = ""
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class State(Event):
+    type: ClassVar[str] = "state"
+    state: str = "queued"
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    type: ClassVar[str] = "progress"
+    done: float = 0
+    total: float = 0
+    unit: str = "steps"
+    rate: float | None = None
+    eta_s: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Metric(Event):
+    type: ClassVar[str] = "metric"
+    step: int = 0
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preview(Event):
+    type: ClassVar[str] = "preview"
+    step: int = 0
+    images: list[str] = field(default_factory=list)
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Step(Event):
+    type: ClassVar[str] = "step"
+    i: int = 0
+    n: int = 0
+    t: float | None = None
+    sigma: float | None = None
+    xt: list[str] = field(default_factory=list)
+    x0: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Log(Event):
+    type: ClassVar[str] = "log"
+    level: str = "info"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Result(Event):
+    type: ClassVar[str] = "result"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Done(Event):
+    type: ClassVar[str] = "done"
+    state: str = "done"
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    type: ClassVar[str] = "error"
+    message: str = ""
+    detail: str = ""
+    state: str | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (Hello, Accepted, State, Progress, Metric, Preview, Step, Log, Result, Done, Error)
+}
+
+
+def event_from_json(line: str) -> Event:
+    """Decode an event line (clients use this). Unknown fields are ignored for forward compatibility."""
+    obj = json.loads(line)
+    cls = EVENT_TYPES.get(obj.get("type"))
+    if cls is None:
+        raise ProtocolError(f"unknown event type {obj.get('type')!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in obj.items() if k in names})

@@ -1,0 +1,365 @@
+"""The engine process: reads commands on stdin, runs jobs one at a time, writes events on stdout.
+
+Threads: the main thread reads stdin and answers queries and control commands at once; one
+worker thread runs the heavy jobs from a FIFO queue; a flusher thread sends throttled previews
+(at most 10 a second per job, latest wins). All stdout writes go through one lock, so lines never
+interleave. See :mod:`core.engine.protocol` for the wire format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from core import __version__
+from core.engine import protocol as P
+from core.errors import Cancelled, NoisebloomError
+from core.workspace.catalog import Catalog
+from core.workspace.paths import workspace_root
+
+PREVIEW_INTERVAL_S = 0.1  # at most 10 previews a second per job and event type
+
+
+class Job:
+    """A queued or running job and its controls. Job code calls :meth:`checkpoint` between steps."""
+
+    def __init__(self, id: str, kind: str, args: dict[str, Any]) -> None:
+        self.id = id
+        self.kind = kind
+        self.args = args
+        self.state = "queued"
+        self.created = time.time()
+        self._resume = threading.Event()
+        self._resume.set()
+        self.stop_requested = False
+        self.cancel_requested = False
+        self.cleanup: list[Callable[[], None]] = []  # run when the job is cancelled or fails
+        self.on_state: Callable[[str], None] = lambda s: None
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def stop(self) -> None:
+        self.stop_requested = True
+        self._resume.set()
+
+    def cancel(self) -> None:
+        self.cancel_requested = True
+        self._resume.set()
+
+    def checkpoint(self) -> bool:
+        """Block while paused; raise Cancelled if cancelled; return True if asked to stop."""
+        if not self._resume.is_set():
+            self.on_state("paused")
+            self._resume.wait()
+            if not self.cancel_requested:
+                self.on_state("running")
+        if self.cancel_requested:
+            raise Cancelled()
+        return self.stop_requested
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "state": self.state, "created": self.created}
+
+
+class Engine:
+    def __init__(self, root: Path, out: IO[str] | None = None) -> None:
+        self.root = root
+        self.out = out or sys.stdout
+        self.catalog = Catalog(root)
+        self._write_lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._pending: dict[tuple[str, str], tuple[float, P.Event]] = {}
+        self._last_sent: dict[tuple[str, str], float] = collections.defaultdict(float)
+        self._pending_lock = threading.Lock()
+        self._current: Job | None = None
+        self._closing = threading.Event()
+        self._device = "unknown"
+
+    # --- output ----------------------------------------------------------------------------------
+    def emit(self, event: P.Event) -> None:
+        line = event.to_json()
+        with self._write_lock:
+            try:
+                self.out.write(line + "\n")
+                self.out.flush()
+            except (BrokenPipeError, ValueError):  # the client went away
+                self._closing.set()
+
+    def emit_throttled(self, event: P.Event, *, force: bool = False) -> None:
+        """Previews and steps: send now if the last one of this kind went out >= 100 ms ago, else
+        keep it as the pending one (a newer one replaces it) for the flusher thread."""
+        key = (event.id or "", event.type)
+        now = time.monotonic()
+        with self._pending_lock:
+            if force or now - self._last_sent[key] >= PREVIEW_INTERVAL_S:
+                self._pending.pop(key, None)
+                self._last_sent[key] = now
+                send = True
+            else:
+                self._pending[key] = (now, event)
+                send = False
+        if send:
+            self.emit(event)
+
+    def flush_pending(self, job_id: str | None = None, *, drop: bool = False) -> None:
+        with self._pending_lock:
+            keys = [k for k in self._pending if job_id is None or k[0] == job_id]
+            due = [self._pending.pop(k)[1] for k in keys]
+            for k in keys:
+                self._last_sent[k] = time.monotonic()
+        if not drop:
+            for ev in due:
+                self.emit(ev)
+
+    def _flusher(self) -> None:
+        while not self._closing.wait(PREVIEW_INTERVAL_S / 2):
+            now = time.monotonic()
+            with self._pending_lock:
+                due = [k for k in self._pending if now - self._last_sent[k] >= PREVIEW_INTERVAL_S]
+                events = [self._pending.pop(k)[1] for k in due]
+                for k in due:
+                    self._last_sent[k] = now
+            for ev in events:
+                self.emit(ev)
+
+    def log(self, message: str) -> None:
+        print(f"[engine] {message}", file=sys.stderr, flush=True)
+
+    # --- serving ---------------------------------------------------------------------------------
+    def serve(self, stdin: IO[str]) -> int:
+        interrupted = self.catalog.mark_interrupted()
+        self._device = _describe_device()
+        self.emit(
+            P.Hello(
+                id=None,
+                version=__version__,
+                device=self._device,
+                workspace=str(self.root),
+                interrupted=interrupted,
+            )
+        )
+        worker = threading.Thread(target=self._worker, name="engine-worker", daemon=True)
+        worker.start()
+        threading.Thread(target=self._flusher, name="engine-flusher", daemon=True).start()
+        for line in stdin:
+            if not line.strip():
+                continue
+            if self.handle_line(line) == "shutdown":
+                break
+            if self._closing.is_set():
+                break
+        # stdin closed or shutdown: cancel what runs, drain, exit.
+        self._shutdown()
+        worker.join(timeout=30)
+        self._closing.set()
+        self.catalog.close()
+        return 0
+
+    def _shutdown(self) -> None:
+        for job in list(self._jobs.values()):
+            if job.state in ("queued", "running", "paused"):
+                job.cancel()
+        self._queue.put(None)
+
+    def handle_line(self, line: str) -> str | None:
+        try:
+            cmd = P.Command.from_json(line)
+        except P.ProtocolError as e:
+            self.emit(P.Error(id=e.command_id, message=str(e), detail=line[:500]))
+            return None
+        try:
+            if cmd.cmd in P.JOB_COMMANDS:
+                self._submit(cmd)
+            elif cmd.cmd in P.CONTROL_COMMANDS:
+                self._control(cmd)
+            else:
+                data = self._query(cmd)
+                self.emit(P.Result(id=cmd.id, data=data))
+                if cmd.cmd == "shutdown":
+                    return "shutdown"
+        except NoisebloomError as e:
+            self.emit(P.Error(id=cmd.id, message=str(e)))
+        except Exception as e:  # a bug: report, keep serving
+            self.emit(P.Error(id=cmd.id, message=f"{cmd.cmd} failed: {e}", detail=traceback.format_exc()))
+        return None
+
+    # --- jobs ------------------------------------------------------------------------------------
+    def _submit(self, cmd: P.Command) -> None:
+        from core.engine import jobs
+
+        if cmd.id in self._jobs:
+            raise NoisebloomError(f"job id {cmd.id!r} is already in use", fix="give each command a new id")
+        jobs.validate(cmd.cmd, cmd.args, self)  # fast checks before queueing: errors come at once
+        job = Job(cmd.id, cmd.cmd, cmd.args)
+        job.on_state = lambda s, job=job: self._set_state(job, s)
+        position = sum(1 for j in self._jobs.values() if j.state in ("queued", "running", "paused"))
+        self._jobs[job.id] = job
+        self.emit(P.Accepted(id=job.id, job=job.id, kind=job.kind, position=position))
+        self.emit(P.State(id=job.id, state="queued"))
+        self._queue.put(job)
+
+    def _set_state(self, job: Job, state: str) -> None:
+        job.state = state
+        self.emit(P.State(id=job.id, state=state))
+
+    def _worker(self) -> None:
+        from core.engine import jobs
+
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if job.cancel_requested:
+                job.state = "cancelled"
+                self.emit(P.Error(id=job.id, message="cancelled before it started", state="cancelled"))
+                continue
+            self._current = job
+            self._set_state(job, "running")
+            try:
+                results = jobs.run(job, self)
+                self.flush_pending(job.id)
+                final = "stopped" if job.stop_requested else "done"
+                job.state = final
+                self.emit(P.Done(id=job.id, state=final, results=results or {}))
+            except Cancelled:
+                self.flush_pending(job.id, drop=True)
+                _run_cleanup(job)
+                job.state = "cancelled"
+                self.emit(P.Error(id=job.id, message=f"{job.kind} cancelled", state="cancelled"))
+            except NoisebloomError as e:
+                self.flush_pending(job.id, drop=True)
+                _run_cleanup(job)
+                job.state = "failed"
+                self.emit(P.Error(id=job.id, message=str(e), detail=traceback.format_exc(), state="failed"))
+            except Exception as e:  # a bug in a job must not take the engine down
+                self.flush_pending(job.id, drop=True)
+                _run_cleanup(job)
+                job.state = "failed"
+                self.emit(
+                    P.Error(
+                        id=job.id,
+                        message=f"{job.kind} failed: {type(e).__name__}: {e}",
+                        detail=traceback.format_exc(),
+                        state="failed",
+                    )
+                )
+            finally:
+                self._current = None
+
+    def _control(self, cmd: P.Command) -> None:
+        job = self._jobs.get(str(cmd.args.get("job", "")))
+        if job is None:
+            raise NoisebloomError(
+                f"{cmd.cmd}: no job {cmd.args.get('job')!r}", fix="pass the id of a queued or running job"
+            )
+        if job.state not in ("queued", "running", "paused"):
+            raise NoisebloomError(f"{cmd.cmd}: job {job.id} has already ended ({job.state})")
+        getattr(job, {"pause": "pause", "resume": "resume", "stop": "stop", "cancel": "cancel"}[cmd.cmd])()
+        if cmd.cmd == "resume" and job.state == "paused":
+            pass  # the job announces "running" itself when it wakes
+        self.emit(P.Result(id=cmd.id, data={"ok": True, "job": job.id}))
+
+    # --- queries ---------------------------------------------------------------------------------
+    def _query(self, cmd: P.Command) -> dict[str, Any]:
+        a = cmd.args
+        if cmd.cmd == "hello":
+            return {
+                "protocol": P.PROTOCOL_VERSION,
+                "version": __version__,
+                "device": self._device,
+                "workspace": str(self.root),
+            }
+        if cmd.cmd == "shutdown":
+            return {"ok": True}
+        what = a.get("what")
+        if cmd.cmd in ("list", "get", "delete") and what not in P.LISTABLE:
+            raise NoisebloomError(f"{cmd.cmd}: 'what' must be one of {', '.join(P.LISTABLE)}, not {what!r}")
+        if cmd.cmd == "list":
+            if what == "jobs":
+                return {"items": [j.summary() for j in self._jobs.values()]}
+            return {"items": self.catalog.list(what)}
+        if cmd.cmd == "get":
+            item = (
+                self._jobs[a["id"]].summary()
+                if what == "jobs" and a.get("id") in self._jobs
+                else (None if what == "jobs" else self.catalog.get(what, str(a.get("id"))))
+            )
+            if item is None:
+                raise NoisebloomError(f"get: no {what[:-1]} {a.get('id')!r}", fix="list them to see the ids")
+            return {"item": item}
+        if cmd.cmd == "metrics":
+            run = str(a.get("run", ""))
+            if self.catalog.get("runs", run) is None:
+                raise NoisebloomError(f"metrics: no run {run!r}", fix="list runs to see the ids")
+            return {"series": self.catalog.metrics(run, a.get("names"), int(a.get("since_step", -1)))}
+        if cmd.cmd == "delete":
+            from core.engine import jobs
+
+            return jobs.delete_item(self, what, str(a.get("id")))
+        raise NoisebloomError(f"unknown query {cmd.cmd!r}")
+
+
+def _run_cleanup(job: Job) -> None:
+    for fn in reversed(job.cleanup):
+        try:
+            fn()
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+
+
+def _describe_device() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:0 ({torch.cuda.get_device_name(0)})"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps (Apple GPU)"
+        return f"cpu ({os.cpu_count()} cores)"
+    except Exception as e:  # pragma: no cover - torch broken
+        return f"unavailable ({e})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="noisebloom engine",
+        description=(
+            "Noisebloom's engine: reads JSON commands on stdin (one per line) and writes JSON events "
+            "on stdout; see core/engine/protocol.py for the protocol. The desktop app starts it."
+        ),
+    )
+    p.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder (default: $NOISEBLOOM_HOME or the platform's user data folder)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        root = workspace_root(args.workspace)
+    except NoisebloomError as e:
+        print(f"noisebloom engine: error: {e}", file=sys.stderr)
+        return 2
+    # Event lines must be the only thing on stdout: anything a library prints goes to stderr.
+    out = sys.stdout
+    sys.stdout = sys.stderr
+    engine = Engine(root, out)
+    return engine.serve(sys.stdin)
