@@ -82,7 +82,7 @@ class Engine:
         self._write_lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._pending: dict[tuple[str, str], tuple[float, P.Event]] = {}
+        self._pending: dict[tuple[str, str], tuple[float, P.Event | Callable[[], P.Event]]] = {}
         self._last_sent: dict[tuple[str, str], float] = collections.defaultdict(float)
         self._pending_lock = threading.Lock()
         self._current: Job | None = None
@@ -99,10 +99,22 @@ class Engine:
             except (BrokenPipeError, ValueError):  # the client went away
                 self._closing.set()
 
-    def emit_throttled(self, event: P.Event, *, force: bool = False) -> None:
+    def emit_throttled(
+        self,
+        event: P.Event | Callable[[], P.Event],
+        *,
+        key: tuple[str, str] | None = None,
+        force: bool = False,
+    ) -> None:
         """Previews and steps: send now if the last one of this kind went out >= 100 ms ago, else
-        keep it as the pending one (a newer one replaces it) for the flusher thread."""
-        key = (event.id or "", event.type)
+        keep it as the pending one (a newer one replaces it) for the flusher thread.
+
+        ``event`` may be a zero-argument factory (then ``key`` = (job id, event type) is required):
+        it is called only for events that are actually sent, so throttled-away previews cost no
+        PNG encoding."""
+        if key is None:
+            assert isinstance(event, P.Event)
+            key = (event.id or "", event.type)
         now = time.monotonic()
         with self._pending_lock:
             if force or now - self._last_sent[key] >= PREVIEW_INTERVAL_S:
@@ -113,7 +125,7 @@ class Engine:
                 self._pending[key] = (now, event)
                 send = False
         if send:
-            self.emit(event)
+            self.emit(event() if callable(event) else event)
 
     def flush_pending(self, job_id: str | None = None, *, drop: bool = False) -> None:
         with self._pending_lock:
@@ -123,7 +135,7 @@ class Engine:
                 self._last_sent[k] = time.monotonic()
         if not drop:
             for ev in due:
-                self.emit(ev)
+                self.emit(ev() if callable(ev) else ev)
 
     def _flusher(self) -> None:
         while not self._closing.wait(PREVIEW_INTERVAL_S / 2):
@@ -134,7 +146,7 @@ class Engine:
                 for k in due:
                     self._last_sent[k] = now
             for ev in events:
-                self.emit(ev)
+                self.emit(ev() if callable(ev) else ev)
 
     def log(self, message: str) -> None:
         print(f"[engine] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,526 @@
+"""The engine's jobs: thin glue from protocol commands to the core functions.
+
+Each ``_job_<kind>(job, engine)`` parses its arguments into the core's own configs, calls the
+core function with the job's hooks (``should_stop`` = :meth:`Job.checkpoint`, progress, preview
+and step callbacks that emit events), records the outcome in the catalog, and returns the
+``done`` event's results. Errors are raised as :class:`NoisebloomError` (one line, actionable).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.engine import protocol as P
+from core.errors import Cancelled, NoisebloomError
+from core.workspace.catalog import new_id
+from core.workspace.paths import datasets_dir, exports_dir, runs_dir, samples_dir
+
+if TYPE_CHECKING:
+    from core.engine.server import Engine, Job
+
+MAX_PREVIEW_IMAGES = 16
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def png_b64(image: np.ndarray) -> str:
+    """uint8 (H, W, C) -> base64 PNG (C = 1 or 3)."""
+    from PIL import Image
+
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", compress_level=1)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class Rate:
+    """Units per second over the job so far, and the ETA; for ``progress`` events."""
+
+    def __init__(self, start_done: float = 0) -> None:
+        self.t0 = time.monotonic()
+        self.start = start_done
+
+    def __call__(self, done: float, total: float) -> tuple[float | None, float | None]:
+        dt = time.monotonic() - self.t0
+        if dt <= 0 or done <= self.start:
+            return None, None
+        rate = (done - self.start) / dt
+        return rate, max(0.0, (total - done) / rate) if total else None
+
+
+def _require(args: dict[str, Any], name: str, kind: type | tuple[type, ...], command: str) -> Any:
+    value = args.get(name)
+    if not isinstance(value, kind):
+        raise NoisebloomError(
+            f"{command}: argument '{name}' is missing or of the wrong type", fix="see core/engine/protocol.py"
+        )
+    return value
+
+
+def _dataset_row(engine: Engine, dataset_id: str, command: str) -> dict[str, Any]:
+    row = engine.catalog.get("datasets", dataset_id)
+    if row is None:
+        raise NoisebloomError(
+            f"{command}: no dataset {dataset_id!r}",
+            fix="scan a folder first, or list datasets to see the ids",
+        )
+    return row
+
+
+def _model_path(engine: Engine, model: str, command: str) -> tuple[str | None, Path]:
+    row = engine.catalog.get("models", model)
+    if row is not None:
+        return row["id"], Path(row["path"])
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return None, path
+    raise NoisebloomError(
+        f"{command}: no model {model!r}", fix="pass a model id from `list models` or a model folder"
+    )
+
+
+# --- validation (runs in the reader thread before a job is queued) -----------------------------------
+
+
+def validate(kind: str, args: dict[str, Any], engine: Engine) -> None:
+    if kind == "scan":
+        sources = _require(args, "sources", list, "scan")
+        if not sources:
+            raise NoisebloomError("scan: no folders or files given", fix="drop a folder of pictures or clips")
+        for s in sources:
+            if not Path(str(s)).exists():
+                raise NoisebloomError(f"{s}: no such file or folder", fix="check the path")
+    elif kind in ("train", "finetune"):
+        _dataset_row(engine, str(_require(args, "dataset", str, kind)), kind)
+        if kind == "finetune":
+            _model_path(engine, str(_require(args, "model", str, kind)), kind)
+    elif kind == "resume_run":
+        if engine.catalog.get("runs", str(_require(args, "run", str, kind))) is None:
+            raise NoisebloomError(f"resume_run: no run {args['run']!r}", fix="list runs to see the ids")
+    elif kind == "sample":
+        _model_path(engine, str(_require(args, "model", str, kind)), kind)
+    elif kind in ("branch", "export"):
+        if kind == "export" and "run" in args:
+            if engine.catalog.get("runs", str(args["run"])) is None:
+                raise NoisebloomError(f"export: no run {args['run']!r}", fix="list runs to see the ids")
+        elif engine.catalog.get("sample_sets", str(_require(args, "sample_set", str, kind))) is None:
+            raise NoisebloomError(
+                f"{kind}: no sample set {args['sample_set']!r}", fix="list sample_sets to see the ids"
+            )
+
+
+def run(job: Job, engine: Engine) -> dict[str, Any]:
+    return JOBS[job.kind](job, engine)
+
+
+# --- scan --------------------------------------------------------------------------------------------
+
+
+def _job_scan(job: Job, engine: Engine) -> dict[str, Any]:
+    from core.data import DatasetSettings, scan_folder
+
+    settings = DatasetSettings.from_dict(job.args.get("settings") or {})
+    sources = [Path(str(s)).expanduser() for s in job.args["sources"]]
+    rate = Rate()
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        r, eta = rate(done, total)
+        engine.emit_throttled(
+            P.Progress(
+                id=job.id, done=done, total=total, unit="files", rate=r, eta_s=eta, message=str(message)
+            )
+        )
+        job.checkpoint()
+
+    result = scan_folder(
+        sources, settings, cache_root=datasets_dir(engine.root), progress=progress, should_stop=job.checkpoint
+    )
+    report = result.to_dict()
+    name = str(
+        job.args.get("name")
+        or (sources[0].name if len(sources) == 1 else f"{sources[0].name} +{len(sources) - 1}")
+    )
+    data = result.open()
+    engine.catalog.insert(
+        "datasets",
+        id=result.dataset_id,
+        name=name,
+        kind=data.kind,
+        path=str(result.dataset_dir),
+        sources=[str(s) for s in sources],
+        settings=settings.to_dict(),
+        report=report,
+        n_items=len(data),
+        created=time.time(),
+    )
+    return {"dataset": result.dataset_id, "path": str(result.dataset_dir), "report": report}
+
+
+# --- train / finetune / resume --------------------------------------------------------------------------
+
+
+def _train_hooks(job: Job, engine: Engine, run_id: str, run_dir: Path) -> dict[str, Callable[..., Any]]:
+    rate = Rate()
+    first = {"step": None}
+
+    def on_progress(step: int, total: int, metrics: dict[str, Any]) -> None:
+        if first["step"] is None:
+            first["step"] = step
+            rate.start = step
+            # A resumed run continues from its checkpoint: drop points logged after it.
+            engine.catalog.truncate_metrics(run_id, step - 1)
+        r, eta = rate(step, total)
+        engine.emit_throttled(P.Progress(id=job.id, done=step, total=total, unit="steps", rate=r, eta_s=eta))
+        values = {
+            k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        if values:
+            engine.catalog.add_metrics(run_id, step, values)
+            engine.emit(P.Metric(id=job.id, step=step, values=values))
+
+    def on_metric(step: int, values: dict[str, Any]) -> None:
+        vals = {
+            k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        engine.catalog.add_metrics(run_id, step, vals)
+        engine.emit(P.Metric(id=job.id, step=step, values=vals))
+
+    def on_preview(step: int, images: np.ndarray) -> None:
+        frames = np.array(images[:MAX_PREVIEW_IMAGES])
+        engine.emit_throttled(
+            lambda: P.Preview(
+                id=job.id,
+                step=step,
+                images=[png_b64(_first_frame(im)) for im in frames],
+                caption=f"step {step}",
+            ),
+            key=(job.id, "preview"),
+        )
+
+    return {
+        "should_stop": job.checkpoint,
+        "on_progress": on_progress,
+        "on_metric": on_metric,
+        "on_preview": on_preview,
+    }
+
+
+def _run_training(
+    job: Job, engine: Engine, run_id: str, config: Any, data: Any, run_dir: Path, *, resume: bool, fresh: bool
+) -> dict[str, Any]:
+    from core.training import train
+
+    engine.catalog.update("runs", run_id, status="running", started=time.time(), error=None)
+    try:
+        result = train(config, data, run_dir, resume=resume, **_train_hooks(job, engine, run_id, run_dir))
+    except Cancelled:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            engine.catalog.delete("runs", run_id)
+        else:
+            engine.catalog.update("runs", run_id, status="interrupted")
+        raise
+    except Exception as e:
+        engine.catalog.update("runs", run_id, status="failed", error=str(e), finished=time.time())
+        raise
+    status = "stopped" if job.stop_requested else "done"
+    engine.catalog.update("runs", run_id, status=status, finished=time.time(), steps=int(result.steps))
+    model_dir = Path(result.model_dir)
+    model_id = _register_model(engine, run_id, model_dir, engine.catalog.get("runs", run_id)["name"])
+    return {
+        "run": run_id,
+        "model": model_id,
+        "run_dir": str(run_dir),
+        "model_dir": str(model_dir),
+        "steps": int(result.steps),
+    }
+
+
+def _register_model(engine: Engine, run_id: str, model_dir: Path, name: str) -> str:
+    import json
+
+    info_path = model_dir / "noisebloom.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    existing = engine.catalog.list("models", "WHERE run_id = ?", (run_id,))
+    model_id = existing[0]["id"] if existing else new_id("model")
+    engine.catalog.insert(
+        "models",
+        id=model_id,
+        name=name,
+        run_id=run_id,
+        path=str(model_dir),
+        info=info,
+        created=existing[0]["created"] if existing else time.time(),
+    )
+    return model_id
+
+
+def _new_run(job: Job, engine: Engine, *, parent_model: str | None = None) -> dict[str, Any]:
+    from core.data.prepared import PreparedDataset
+    from core.training import TrainConfig
+
+    ds = _dataset_row(engine, job.args["dataset"], job.kind)
+    data = PreparedDataset.open(ds["path"])
+    overrides = dict(job.args.get("config") or {})
+    overrides.setdefault("resolution", data.resolution)
+    parent_id, parent_path = (None, None)
+    if parent_model is not None:
+        parent_id, parent_path = _model_path(engine, parent_model, job.kind)
+        overrides["init_from"] = str(parent_path)
+    config = TrainConfig.from_dict(overrides)
+    run_id = new_id("run")
+    run_dir = runs_dir(engine.root) / run_id
+    name = str(job.args.get("name") or (f"{ds['name']} (fine-tune)" if parent_model else ds["name"]))
+    engine.catalog.insert(
+        "runs",
+        id=run_id,
+        name=name,
+        dataset_id=ds["id"],
+        parent_model_id=parent_id or (str(parent_path) if parent_path else None),
+        config=config.to_dict(),
+        status="queued",
+        path=str(run_dir),
+        created=time.time(),
+    )
+    return _run_training(job, engine, run_id, config, data, run_dir, resume=False, fresh=True)
+
+
+def _job_train(job: Job, engine: Engine) -> dict[str, Any]:
+    return _new_run(job, engine)
+
+
+def _job_finetune(job: Job, engine: Engine) -> dict[str, Any]:
+    return _new_run(job, engine, parent_model=str(job.args["model"]))
+
+
+def _job_resume_run(job: Job, engine: Engine) -> dict[str, Any]:
+    from core.data.prepared import PreparedDataset
+    from core.training import TrainConfig
+
+    row = engine.catalog.get("runs", str(job.args["run"]))
+    assert row is not None
+    ds = _dataset_row(engine, row["dataset_id"], "resume_run")
+    config = TrainConfig.from_dict(row["config"])
+    extra = job.args.get("extra_steps")
+    if extra is not None:
+        if not isinstance(extra, int) or extra < 1:
+            raise NoisebloomError(f"resume_run: extra_steps must be a positive whole number, not {extra!r}")
+        config = config.replace(max_steps=int(row["steps"] or 0) + extra, max_minutes=None, max_epochs=None)
+        engine.catalog.update("runs", row["id"], config=config.to_dict())
+    return _run_training(
+        job,
+        engine,
+        row["id"],
+        config,
+        PreparedDataset.open(ds["path"]),
+        Path(row["path"]),
+        resume=True,
+        fresh=False,
+    )
+
+
+# --- sample / branch / export ------------------------------------------------------------------------------
+
+
+def _step_callback(job: Job, engine: Engine) -> Callable[[Any], None]:
+    from core.sampling.trajectory import to_uint8
+
+    def callback(info: Any) -> None:
+        final = info.i == info.n
+        xt = to_uint8(info.x_t[:MAX_PREVIEW_IMAGES])
+        x0 = to_uint8(info.x0[:MAX_PREVIEW_IMAGES])
+        i, n, t, sigma = int(info.i), int(info.n), _num(info.t), _num(getattr(info, "sigma", None))
+        engine.emit_throttled(
+            lambda: P.Step(
+                id=job.id,
+                i=i,
+                n=n,
+                t=t,
+                sigma=sigma,
+                xt=[png_b64(_first_frame(a)) for a in xt],
+                x0=[png_b64(_first_frame(a)) for a in x0],
+            ),
+            key=(job.id, "step"),
+            force=final,
+        )
+
+    return callback
+
+
+def _first_frame(a: np.ndarray) -> np.ndarray:
+    return a[0] if a.ndim == 4 else a  # clips preview their first frame
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _record_sample_set(
+    engine: Engine,
+    set_id: str,
+    model_id: str | None,
+    model_path: Path,
+    config: dict,
+    out_dir: Path,
+    result: Any,
+) -> dict[str, Any]:
+    images = [str(p) for p in getattr(result, "paths", [])]
+    engine.catalog.insert(
+        "sample_sets",
+        id=set_id,
+        model_id=model_id,
+        model_path=str(model_path),
+        config=config,
+        path=str(out_dir),
+        n_images=len(images),
+        created=time.time(),
+    )
+    traj = getattr(result, "trajectory_dir", None)
+    return {
+        "sample_set": set_id,
+        "out_dir": str(out_dir),
+        "images": images,
+        "trajectory": str(traj) if traj else None,
+    }
+
+
+def _job_sample(job: Job, engine: Engine) -> dict[str, Any]:
+    from core.models.folder import load_model_folder
+    from core.sampling import SampleConfig, sample
+
+    model_id, model_path = _model_path(engine, str(job.args["model"]), "sample")
+    cfg = dict(job.args.get("config") or {})
+    cfg.setdefault("trajectory", True)
+    config = SampleConfig.from_dict(cfg)
+    loaded = load_model_folder(model_path, device=_device(config))
+    set_id = new_id("samples")
+    out_dir = samples_dir(engine.root) / set_id
+    try:
+        result = sample(
+            loaded, config, out_dir=out_dir, callback=_step_callback(job, engine), should_stop=job.checkpoint
+        )
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return _record_sample_set(engine, set_id, model_id, model_path, config.to_dict(), out_dir, result)
+
+
+def _device(config: Any) -> str:
+    from core.training.devices import resolve_device
+
+    return resolve_device(getattr(config, "device", "auto"))
+
+
+def _job_branch(job: Job, engine: Engine) -> dict[str, Any]:
+    from core.sampling import branch
+
+    parent = engine.catalog.get("sample_sets", str(job.args["sample_set"]))
+    assert parent is not None
+    set_id = new_id("samples")
+    out_dir = samples_dir(engine.root) / set_id
+    try:
+        result = branch(
+            Path(parent["path"]) / "trajectory",
+            int(job.args.get("step", 0)),
+            seed=job.args.get("seed"),
+            steps=job.args.get("steps"),
+            out_dir=out_dir,
+            callback=_step_callback(job, engine),
+            should_stop=job.checkpoint,
+        )
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    config = dict(parent["config"], branch_of=parent["id"], branch_step=job.args.get("step"))
+    return _record_sample_set(
+        engine, set_id, parent["model_id"], Path(parent["model_path"]), config, out_dir, result
+    )
+
+
+def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
+    from core.export import export_timelapse, export_trajectory
+
+    fmt = str(job.args.get("format", "mp4")).lower().lstrip(".")
+    if fmt not in ("mp4", "webm", "gif"):
+        raise NoisebloomError(f"export: format {fmt!r} is not supported", fix="use mp4, webm or gif")
+    opts = {k: job.args[k] for k in ("fps", "scale", "show", "hold_s") if k in job.args}
+    export_id = new_id("export")
+    if "run" in job.args:
+        source_kind, source_id = "run", str(job.args["run"])
+        run_row = engine.catalog.get("runs", source_id)
+        out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}-timelapse.{fmt}")
+        opts.pop("show", None)
+        export_timelapse(Path(run_row["path"]), out, **opts)
+    else:
+        source_kind, source_id = "sample_set", str(job.args["sample_set"])
+        row = engine.catalog.get("sample_sets", source_id)
+        out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}.{fmt}")
+        export_trajectory(Path(row["path"]) / "trajectory", out, **opts)
+    engine.catalog.insert(
+        "exports",
+        id=export_id,
+        source_kind=source_kind,
+        source_id=source_id,
+        path=str(out),
+        format=fmt,
+        created=time.time(),
+    )
+    return {"export": export_id, "path": str(out)}
+
+
+# --- delete -----------------------------------------------------------------------------------------------
+
+
+def delete_item(engine: Engine, what: str, item_id: str) -> dict[str, Any]:
+    if what == "jobs":
+        raise NoisebloomError("delete: jobs cannot be deleted", fix="cancel the job instead")
+    row = engine.catalog.get(what, item_id)
+    if row is None:
+        raise NoisebloomError(f"delete: no {what[:-1]} {item_id!r}", fix=f"list {what} to see the ids")
+    busy = [
+        j
+        for j in engine._jobs.values()
+        if j.state in ("queued", "running", "paused") and item_id in j.args.values()
+    ]
+    if busy:
+        raise NoisebloomError(
+            f"delete: {what[:-1]} {item_id} is in use by job {busy[0].id}", fix="wait for it or cancel it"
+        )
+    path = Path(row["path"])
+    engine.catalog.delete(what, item_id)
+    if what == "runs":
+        for m in engine.catalog.list("models", "WHERE run_id = ?", (item_id,)):
+            engine.catalog.delete("models", m["id"])
+    if path.exists() and engine.root in path.resolve().parents:  # never delete outside the workspace
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+    return {"ok": True}
+
+
+JOBS: dict[str, Callable[[Job, Engine], dict[str, Any]]] = {
+    "scan": _job_scan,
+    "train": _job_train,
+    "finetune": _job_finetune,
+    "resume_run": _job_resume_run,
+    "sample": _job_sample,
+    "branch": _job_branch,
+    "export": _job_export,
+}
