@@ -128,7 +128,8 @@ def run(job: Job, engine: Engine) -> dict[str, Any]:
 
 
 def _job_scan(job: Job, engine: Engine) -> dict[str, Any]:
-    from core.data import DatasetSettings, scan_folder
+    from core.data.scan import scan_folder
+    from core.data.settings import DatasetSettings
 
     settings = DatasetSettings.from_dict(job.args.get("settings") or {})
     sources = [Path(str(s)).expanduser() for s in job.args["sources"]]

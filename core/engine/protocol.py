@@ -60,7 +60,8 @@ log           ``level`` ("info"|"warning"), ``message``
 result        the answer to a query or control command: ``data`` {...}
 done          a job finished: ``state`` ("done"|"stopped"), ``results`` {name: value or path}
 error         ``message`` (one line a person can act on), ``detail`` (for the log; may hold a traceback),
-              and for jobs ``state`` = "failed" or "cancelled"
+              for jobs ``state`` = "failed" or "cancelled", and ``data`` with what the job learned before
+              failing (a scan that found nothing usable sends its ``report``: every rejected file and why)
 ============  ===========================================================================================
 
 A job's events arrive in this order: accepted, state(queued|running), then any number of
@@ -251,6 +252,7 @@ class Error(Event):
     message: str = ""
     detail: str = ""
     state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

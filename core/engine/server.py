@@ -256,7 +256,13 @@ class Engine:
                 self.flush_pending(job.id, drop=True)
                 _run_cleanup(job)
                 job.state = "failed"
-                self.emit(P.Error(id=job.id, message=str(e), detail=traceback.format_exc(), state="failed"))
+                result = getattr(e, "result", None)
+                data = {"report": result.to_dict()} if hasattr(result, "to_dict") else {}
+                self.emit(
+                    P.Error(
+                        id=job.id, message=str(e), detail=traceback.format_exc(), state="failed", data=data
+                    )
+                )
             except Exception as e:  # a bug in a job must not take the engine down
                 self.flush_pending(job.id, drop=True)
                 _run_cleanup(job)
