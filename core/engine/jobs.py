@@ -220,7 +220,7 @@ def _train_hooks(job: Job, engine: Engine, run_id: str, run_dir: Path) -> dict[s
 def _run_training(
     job: Job, engine: Engine, run_id: str, config: Any, data: Any, run_dir: Path, *, resume: bool, fresh: bool
 ) -> dict[str, Any]:
-    from core.training import train
+    from core.training.trainer import train
 
     engine.catalog.update("runs", run_id, status="running", started=time.time(), error=None)
     try:
@@ -269,7 +269,7 @@ def _register_model(engine: Engine, run_id: str, model_dir: Path, name: str) -> 
 
 def _new_run(job: Job, engine: Engine, *, parent_model: str | None = None) -> dict[str, Any]:
     from core.data.prepared import PreparedDataset
-    from core.training import TrainConfig
+    from core.training.config import TrainConfig
 
     ds = _dataset_row(engine, job.args["dataset"], job.kind)
     data = PreparedDataset.open(ds["path"])
@@ -307,7 +307,7 @@ def _job_finetune(job: Job, engine: Engine) -> dict[str, Any]:
 
 def _job_resume_run(job: Job, engine: Engine) -> dict[str, Any]:
     from core.data.prepared import PreparedDataset
-    from core.training import TrainConfig
+    from core.training.config import TrainConfig
 
     row = engine.catalog.get("runs", str(job.args["run"]))
     assert row is not None
@@ -338,10 +338,10 @@ def _step_callback(job: Job, engine: Engine) -> Callable[[Any], None]:
     from core.sampling.trajectory import to_uint8
 
     def callback(info: Any) -> None:
-        final = info.i == info.n
+        final = info.i + 1 == info.n  # StepInfo.i is 0-based; the protocol's i is 1-based
         xt = to_uint8(info.x_t[:MAX_PREVIEW_IMAGES])
         x0 = to_uint8(info.x0[:MAX_PREVIEW_IMAGES])
-        i, n, t, sigma = int(info.i), int(info.n), _num(info.t), _num(getattr(info, "sigma", None))
+        i, n, t, sigma = int(info.i) + 1, int(info.n), _num(info.t), _num(getattr(info, "sigma", None))
         engine.emit_throttled(
             lambda: P.Step(
                 id=job.id,
@@ -402,19 +402,22 @@ def _record_sample_set(
 
 
 def _job_sample(job: Job, engine: Engine) -> dict[str, Any]:
-    from core.models.folder import load_model_folder
-    from core.sampling import SampleConfig, sample
+    from core.sampling.config import SampleConfig
+    from core.sampling.sample import sample
 
     model_id, model_path = _model_path(engine, str(job.args["model"]), "sample")
     cfg = dict(job.args.get("config") or {})
     cfg.setdefault("trajectory", True)
     config = SampleConfig.from_dict(cfg)
-    loaded = load_model_folder(model_path, device=_device(config))
     set_id = new_id("samples")
     out_dir = samples_dir(engine.root) / set_id
     try:
         result = sample(
-            loaded, config, out_dir=out_dir, callback=_step_callback(job, engine), should_stop=job.checkpoint
+            model_path,
+            config,
+            out_dir=out_dir,
+            callback=_step_callback(job, engine),
+            should_stop=job.checkpoint,
         )
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -422,14 +425,8 @@ def _job_sample(job: Job, engine: Engine) -> dict[str, Any]:
     return _record_sample_set(engine, set_id, model_id, model_path, config.to_dict(), out_dir, result)
 
 
-def _device(config: Any) -> str:
-    from core.training.devices import resolve_device
-
-    return resolve_device(getattr(config, "device", "auto"))
-
-
 def _job_branch(job: Job, engine: Engine) -> dict[str, Any]:
-    from core.sampling import branch
+    from core.sampling.sample import branch
 
     parent = engine.catalog.get("sample_sets", str(job.args["sample_set"]))
     assert parent is not None
@@ -455,23 +452,30 @@ def _job_branch(job: Job, engine: Engine) -> dict[str, Any]:
 
 
 def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
-    from core.export import export_timelapse, export_trajectory
+    from core.export.timelapse import export_timelapse
+    from core.export.trajectory import export_trajectory
 
     fmt = str(job.args.get("format", "mp4")).lower().lstrip(".")
     if fmt not in ("mp4", "webm", "gif"):
         raise NoisebloomError(f"export: format {fmt!r} is not supported", fix="use mp4, webm or gif")
-    opts = {k: job.args[k] for k in ("fps", "scale", "show", "hold_s") if k in job.args}
+    opts = {k: job.args[k] for k in ("fps", "scale", "resample") if k in job.args}
+    hold = job.args.get("hold_s")
     export_id = new_id("export")
     if "run" in job.args:
         source_kind, source_id = "run", str(job.args["run"])
         run_row = engine.catalog.get("runs", source_id)
         out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}-timelapse.{fmt}")
-        opts.pop("show", None)
+        if hold is not None:
+            opts["hold_s"] = hold
         export_timelapse(Path(run_row["path"]), out, **opts)
     else:
         source_kind, source_id = "sample_set", str(job.args["sample_set"])
         row = engine.catalog.get("sample_sets", source_id)
         out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}.{fmt}")
+        if "show" in job.args:
+            opts["show"] = job.args["show"]
+        if hold is not None:
+            opts["hold_last_s"] = hold
         export_trajectory(Path(row["path"]) / "trajectory", out, **opts)
     engine.catalog.insert(
         "exports",

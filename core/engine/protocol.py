@@ -21,9 +21,16 @@ finetune    ``{"dataset": dataset_id, "model": model_id, "config": {...}, "name"
 resume_run  ``{"run": run_id, "extra_steps": int?}`` continue an interrupted, stopped or finished run
 sample      ``{"model": model_id | model folder path, "config": {SampleConfig fields}}``
 branch      ``{"sample_set": id, "step": k, "seed": int?, "steps": int?}``
-export      ``{"sample_set": id, "out": path?, "format": "mp4"|"webm"|"gif", "show": "x0"|"xt"|"both",
-              "fps": float?, "scale": int?}`` (or ``"run": id`` to export a run's training timelapse)
+export      ``{"sample_set": id, "out": path?, "format": "mp4"|"webm"|"gif", "show": "x0"|"xt"|"both", "hold_s": float?,
+              "fps": float?, "scale": int?, "resample": "nearest"|"lanczos"}`` (or ``"run": id`` instead of
+              ``"sample_set"`` to export a run's training timelapse: its preview grids over time)
 ==========  =========================================================================================
+
+A job's ``done`` event carries ``results``: scan -> ``dataset``, ``path``, ``report`` (accepted,
+rejected with reasons, duplicates, near duplicates, statistics); train / finetune / resume_run ->
+``run``, ``model``, ``run_dir``, ``model_dir``, ``steps``; sample / branch -> ``sample_set``,
+``out_dir``, ``images`` (PNG paths in order), ``trajectory`` (folder, see core/sampling/trajectory.py);
+export -> ``export``, ``path``.
 
 Control of a job (``args: {"job": job_id}``): ``pause`` (compute stops at the next step,
 everything stays in memory), ``resume`` (continue a paused job), ``stop`` (finish the current

@@ -1,0 +1,182 @@
+"""A real engine subprocess end to end: scan, train, sample with step events, export; the job
+lifecycle (pause, resume, stop, cancel, queueing, queries while busy); kill -9 and resume."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+
+import imageio.v3 as iio
+import pytest
+
+from core.engine import protocol as P
+from core.engine.client import EngineClient
+
+TINY = {
+    "preset": "unet-tiny",
+    "objective": "flow",
+    "batch_size": 4,
+    "max_minutes": None,
+    "warmup": 2,
+    "preview_every": 5,
+    "preview_seeds": [0, 1],
+    "preview_steps": 2,
+    "checkpoint_every": 5,
+    "val_every": 5,
+    "log_every": 1,
+    "device": "cpu",
+}
+ENV = {"OMP_NUM_THREADS": "1"}
+
+
+def integrity(ws) -> str:
+    return sqlite3.connect(ws / "catalog.sqlite").execute("PRAGMA integrity_check").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    return tmp_path_factory.mktemp("ws")
+
+
+@pytest.fixture(scope="module")
+def engine(ws):
+    with EngineClient(ws, env=ENV) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="module")
+def dataset(engine, tmp_path_factory):
+    from tests.core.engine.conftest import make_folder
+
+    folder = make_folder(tmp_path_factory.mktemp("pics") / "blobs", n=16, size=16)
+    done = engine.wait(
+        engine.send("scan", {"sources": [str(folder)], "settings": {"resolution": 16}}), "done", 120
+    )
+    return done.results["dataset"]
+
+
+def train(engine, dataset, steps, **over):
+    return engine.send("train", {"dataset": dataset, "config": {**TINY, "max_steps": steps, **over}})
+
+
+def test_scan_train_sample_export_end_to_end(engine, dataset, ws):
+    job = train(engine, dataset, 10)
+    events = engine.events(job, timeout=300)
+    assert events[-1].type == "done", events[-1]
+    kinds = {e.type for e in events}
+    assert {"progress", "metric", "preview"} <= kinds
+    assert any("loss" in e.values for e in events if e.type == "metric")
+    done = events[-1]
+    run, model = done.results["run"], done.results["model"]
+    assert engine.request("get", {"what": "runs", "id": run})["item"]["status"] == "done"
+    series = engine.request("metrics", {"run": run, "names": ["loss"]})["series"]["loss"]
+    assert [s for s, _ in series] == sorted(s for s, _ in series) and series[-1][0] == 10
+
+    sjob = engine.send(
+        "sample", {"model": model, "config": {"num": 2, "steps": 6, "sampler": "flow_euler", "seed": 3}}
+    )
+    sev = engine.events(sjob, timeout=120)
+    assert sev[-1].type == "done", sev[-1]
+    steps = [e for e in sev if e.type == "step"]
+    assert steps and steps[-1].i == steps[-1].n == 6  # the last step is always delivered
+    assert [e.i for e in steps] == sorted(e.i for e in steps) and len(steps[-1].x0) == 2
+    sample_set = sev[-1].results["sample_set"]
+    assert len(sev[-1].results["images"]) == 2
+
+    ejob = engine.send(
+        "export", {"sample_set": sample_set, "format": "gif", "fps": 10, "scale": 2, "hold_s": 0}
+    )
+    path = engine.wait(ejob, "done", 120).results["path"]
+    frames = iio.imread(path, index=None)
+    assert frames.shape[0] == 6  # one frame per recorded step (hold_s=0)
+    assert (
+        frames.shape[1] >= 2 * 16 and frames.shape[2] > 1.5 * frames.shape[1]
+    )  # 2x upscale, two side by side
+    assert engine.request("list", {"what": "exports"})["items"][0]["path"] == path
+    assert integrity(ws) == "ok"
+
+
+def test_pause_resume_stop_and_queries_while_busy(engine, dataset, ws):
+    job = train(engine, dataset, 10_000)
+    second = engine.send(
+        "sample",
+        {
+            "model": engine.request("list", {"what": "models"})["items"][0]["id"],
+            "config": {"num": 1, "steps": 2, "sampler": "flow_euler"},
+        },
+    )
+    assert engine.wait(second, "accepted").position == 1  # queued behind the training job
+    engine.wait(job, "metric", 120)
+    assert engine.request("pause", {"job": job})["ok"]
+    engine.wait(job, "state")  # paused
+    # Queries are answered while a job is paused or running.
+    t0 = time.monotonic()
+    assert any(r["status"] == "running" for r in engine.request("list", {"what": "runs"})["items"])
+    assert time.monotonic() - t0 < 5
+    progressed = [e for e in engine.all_events if e[1].id == job and e[1].type == "progress"]
+    time.sleep(1.0)
+    assert len([e for e in engine.all_events if e[1].id == job and e[1].type == "progress"]) == len(
+        progressed
+    )
+    engine.request("resume", {"job": job})
+    assert engine.wait(job, "state").state == "running"
+    engine.wait(job, "metric", 60)
+    engine.request("stop", {"job": job})
+    done = engine.wait(job, "done", 120)
+    assert done.state == "stopped" and 0 < done.results["steps"] < 10_000
+    run = engine.request("get", {"what": "runs", "id": done.results["run"]})["item"]
+    assert run["status"] == "stopped"
+    assert engine.wait(second, "done", 120).results["images"]  # the queued job ran after
+    assert integrity(ws) == "ok"
+
+
+def test_cancel_at_random_moments_leaves_nothing_behind(engine, dataset, ws):
+    rng = random.Random(7)
+    runs_before = {r["id"] for r in engine.request("list", {"what": "runs"})["items"]}
+    for _ in range(3):
+        job = train(engine, dataset, 10_000)
+        engine.wait(job, "state", 60)  # queued
+        time.sleep(rng.uniform(0.0, 2.0))
+        engine.request("cancel", {"job": job})
+        err = engine.events(job, timeout=120)[-1]
+        assert isinstance(err, P.Error) and err.state == "cancelled", err
+    runs_after = {r["id"] for r in engine.request("list", {"what": "runs"})["items"]}
+    assert runs_after == runs_before
+    assert sorted(p.name for p in (ws / "runs").iterdir()) == sorted(runs_before)
+    assert integrity(ws) == "ok"
+
+
+def test_kill_minus_nine_mid_training_then_resume_to_completion(tmp_path):
+    from tests.core.engine.conftest import make_folder
+
+    ws = tmp_path / "ws"
+    folder = make_folder(tmp_path / "pics", n=12, size=16)
+    eng = EngineClient(ws, env=ENV)
+    ds = eng.wait(eng.send("scan", {"sources": [str(folder)], "settings": {"resolution": 16}}), "done", 120)
+    job = train(eng, ds.results["dataset"], 40)
+    while True:  # wait until a checkpoint exists and training went past it
+        ev = eng.next_event(job, 120)
+        if ev.type == "progress" and ev.done >= 12:
+            break
+    run_id = eng.request("list", {"what": "runs"})["items"][0]["id"]
+    eng.kill()
+    assert integrity(ws) == "ok"
+
+    eng = EngineClient(ws, env=ENV)
+    try:
+        assert eng.hello.interrupted == [run_id]
+        assert eng.request("get", {"what": "runs", "id": run_id})["item"]["status"] == "interrupted"
+        job = eng.send("resume_run", {"run": run_id})
+        events = eng.events(job, timeout=300)
+        assert events[-1].type == "done", events[-1]
+        first_progress = next(e for e in events if e.type == "progress")
+        assert 5 <= first_progress.done <= 16  # continued from a checkpoint, not from zero
+        assert events[-1].results["steps"] == 40
+        loss = eng.request("metrics", {"run": run_id, "names": ["loss"]})["series"]["loss"]
+        steps = [s for s, _ in loss]
+        assert steps == sorted(set(steps)) and steps[-1] == 40  # one point per step, no repeats
+        assert eng.request("get", {"what": "runs", "id": run_id})["item"]["status"] == "done"
+    finally:
+        eng.close()
+    assert integrity(ws) == "ok"
