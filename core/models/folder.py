@@ -1,0 +1,255 @@
+"""The model folder: a diffusers pipeline folder plus ``noisebloom.json`` (DESIGN.md, "Names and
+contracts"). Shared by training (writes it), sampling and the engine (read it).
+
+Layout::
+
+    MODEL_DIR/model_index.json
+    MODEL_DIR/unet/config.json + diffusion_pytorch_model.safetensors     (UNet2DModel)
+      or MODEL_DIR/transformer/...                                        (Noisebloom's DiT)
+    MODEL_DIR/scheduler/scheduler_config.json    DDPMScheduler (eps / v / x0) or FlowMatchEuler (flow)
+    MODEL_DIR/noisebloom.json                    {"format": 1, "objective", "preset", ...}
+
+A UNet folder is saved by ``DDPMPipeline(unet, scheduler).save_pretrained(dir, safe_serialization=True)``
+so ``diffusers.DiffusionPipeline.from_pretrained(MODEL_DIR)`` loads and samples it without
+Noisebloom. Folders with a non-UNet denoiser (``transformer/``) name its class in
+``model_index.json`` and need Noisebloom to load. Weights are read with safetensors only: pickle
+files (``.bin``, ``.pt``, ``.ckpt``) are refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.errors import ModelFolderError
+from core.fsutil import atomic_directory, recover_directory
+
+FORMAT = 1
+INFO_NAME = "noisebloom.json"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+# Denoiser classes a model folder may name: (library, class) -> network kind. Only these are ever
+# imported; another helper registers its clip network here the same way.
+DENOISER_CLASSES: dict[tuple[str, str], str] = {
+    ("diffusers", "UNet2DModel"): "unet",
+    ("core.models.dit", "NoisebloomDiT"): "dit",
+}
+DENOISER_SUBFOLDERS = ("unet", "transformer")
+
+
+@dataclass
+class LoadedModel:
+    network: nn.Module
+    scheduler_config: dict[str, Any]
+    objective: str
+    info: dict[str, Any]
+    path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def make_scheduler(self) -> Any:
+        """A fresh diffusers scheduler of the saved class and config."""
+        import diffusers
+
+        cls = getattr(diffusers, self.scheduler_config["_class_name"])
+        return cls.from_config(self.scheduler_config)
+
+
+def _unwrap(network: nn.Module) -> nn.Module:
+    return getattr(network, "module", network)  # DDP / accelerate wrappers
+
+
+def _class_key(network: nn.Module) -> tuple[str, str]:
+    cls = type(network)
+    if cls.__name__ == "UNet2DModel" and cls.__module__.startswith("diffusers"):
+        return ("diffusers", "UNet2DModel")
+    key = (cls.__module__, cls.__name__)
+    if key not in DENOISER_CLASSES:
+        raise ModelFolderError(
+            f"cannot save a {cls.__name__} as a model folder",
+            fix=f"use a network from a preset ({', '.join(k[1] for k in DENOISER_CLASSES)})",
+        )
+    return key
+
+
+def save_model_folder(
+    network: nn.Module,
+    objective: str,
+    info: dict[str, Any],
+    path: str | Path,
+    *,
+    schedule: str | None = "linear",
+) -> None:
+    """Write ``network`` (its current weights) as a model folder at ``path``, atomically.
+
+    ``info`` supplies the ``noisebloom.json`` fields (preset, kind, frames, fps, parent,
+    trained_steps, ...); objective, schedule, network, resolution and channels are filled in here.
+    """
+    from diffusers import DDPMPipeline
+
+    from core.diffusion.schedules import make_scheduler
+
+    network = _unwrap(network)
+    scheduler = make_scheduler(objective, schedule)
+    key = _class_key(network)
+    kind = DENOISER_CLASSES[key]
+    cfg = network.config
+    meta = {
+        "format": FORMAT,
+        "objective": objective,
+        "preset": info.get("preset", "custom"),
+        "network": kind,
+        "resolution": int(info.get("resolution") or _size(cfg.sample_size)),
+        "channels": int(info.get("channels") or cfg.in_channels),
+        "kind": info.get("kind", "image"),
+        "frames": info.get("frames"),
+        "fps": info.get("fps"),
+        "schedule": None if objective == "flow" else schedule,
+        "parent": info.get("parent"),
+        "trained_steps": int(info.get("trained_steps", 0)),
+    }
+    meta.update({k: v for k, v in info.items() if k not in meta})
+    with atomic_directory(path) as tmp:
+        if kind == "unet":
+            DDPMPipeline(unet=network, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
+        else:
+            network.save_pretrained(tmp / "transformer", safe_serialization=True)
+            scheduler.save_pretrained(tmp / "scheduler")
+            import diffusers
+
+            index = {
+                "_class_name": "NoisebloomPipeline",
+                "_diffusers_version": diffusers.__version__,
+                "transformer": list(key),
+                "scheduler": ["diffusers", type(scheduler).__name__],
+            }
+            (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+        (tmp / INFO_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _size(sample_size: Any) -> int:
+    return int(sample_size[0] if isinstance(sample_size, (list, tuple)) else sample_size)
+
+
+def _read_json(path: Path, folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelFolderError(
+            f"{path}: unreadable ({getattr(e, 'strerror', None) or e})",
+            fix=f"the model folder {folder} is damaged; train again or restore it",
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelFolderError(f"{path}: expected a JSON object", fix=f"the model folder {folder} is damaged")
+    return data
+
+
+def _not_a_model(path: Path) -> ModelFolderError:
+    if (path / "model" / "model_index.json").is_file():
+        fix = f"pass the model inside this run folder: {path / 'model'}"
+    else:
+        fix = "pass a model folder, e.g. RUN_DIR/model from `noisebloom train`"
+    return ModelFolderError(f"{path}: not a model folder (no model_index.json)", fix=fix)
+
+
+def _load_weights(sub: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    files = sorted(sub.glob("*.safetensors"))
+    if not files:
+        pickles = sorted(p.name for p in sub.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        if pickles:
+            raise ModelFolderError(
+                f"{sub / pickles[0]}: pickle weights, which Noisebloom never loads (they can run code)",
+                fix="convert them to safetensors where you trust the file: "
+                "model.save_pretrained(dir, safe_serialization=True)",
+            )
+        raise ModelFolderError(f"{sub}: no weights (*.safetensors)", fix="train again or restore the folder")
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        try:
+            state.update(load_file(f))
+        except Exception as e:  # safetensors raises its own error types for damaged files
+            raise ModelFolderError(
+                f"{f}: damaged weights ({e})", fix="train again or restore the folder"
+            ) from None
+    return state
+
+
+def load_model_folder(
+    path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> LoadedModel:
+    """Load a model folder (ours, or any diffusers pipeline folder with an unconditional UNet2DModel)."""
+    path = Path(path)
+    if not path.is_dir():
+        recover_directory(path)  # a save killed between its two renames left the old folder aside
+    if not path.is_dir():
+        raise ModelFolderError(f"{path}: no such folder", fix="pass a model folder, e.g. RUN_DIR/model")
+    if not (path / "model_index.json").is_file():
+        raise _not_a_model(path)
+    index = _read_json(path / "model_index.json", path)
+    name = next((n for n in DENOISER_SUBFOLDERS if n in index), None)
+    if name is None:
+        raise ModelFolderError(
+            f"{path}: the pipeline has no unet or transformer",
+            fix="pass an unconditional diffusion model folder",
+        )
+    entry = index[name]
+    key = (str(entry[0]), str(entry[1])) if isinstance(entry, (list, tuple)) and len(entry) == 2 else ("", "")
+    if key not in DENOISER_CLASSES:
+        raise ModelFolderError(
+            f"{path / name}: {key[1] or entry} is not a network Noisebloom can load",
+            fix="Noisebloom loads unconditional UNet2DModel folders and its own networks",
+        )
+    sub = path / name
+    config = _read_json(sub / "config.json", path)
+    sched_path = path / "scheduler" / "scheduler_config.json"
+    if not sched_path.is_file():
+        raise ModelFolderError(
+            f"{sched_path}: missing", fix=f"the model folder {path} is damaged; train again"
+        )
+    scheduler_config = _read_json(sched_path, path)
+
+    from core.diffusion.schedules import objective_from_scheduler_config
+
+    try:
+        objective, schedule = objective_from_scheduler_config(scheduler_config)
+    except ValueError as e:
+        raise ModelFolderError(f"{sched_path}: {e}", fix="use a DDPM or flow-matching model") from None
+
+    cls = getattr(importlib.import_module(key[0]), key[1])
+    state = _load_weights(sub)
+    try:
+        network = cls.from_config(config)
+        network.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise ModelFolderError(f"{sub}: weights do not fit the config ({first})", fix="train again") from None
+    network.to(device=device).eval()
+    if dtype != torch.float32:
+        network.to(dtype=dtype)
+
+    info_path = path / INFO_NAME
+    if info_path.is_file():
+        info = _read_json(info_path, path)
+    else:
+        info = {
+            "format": FORMAT,
+            "objective": objective,
+            "preset": "custom",
+            "network": DENOISER_CLASSES[key],
+            "resolution": _size(config.get("sample_size") or 32),
+            "channels": int(config.get("in_channels", 3)),
+            "kind": "image",
+            "frames": None,
+            "fps": None,
+            "schedule": schedule,
+            "parent": None,
+            "trained_steps": 0,
+        }
+    return LoadedModel(network, scheduler_config, info.get("objective", objective), info, path)

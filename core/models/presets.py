@@ -1,0 +1,179 @@
+"""Network presets, chosen by name: ``build(preset, channels, resolution) -> nn.Module``.
+
+Every network is called as ``network(x, t).sample`` (x: (B, C, H, W); t: (B,) timesteps, ints
+0..999 for DDPM objectives or floats 1000*sigma for flow). UNets are diffusers' ``UNet2DModel``
+(Ho et al. 2020's architecture as packaged by diffusers); ``dit-s`` is a small DiT
+(Peebles & Xie 2023, see :mod:`core.models.dit`).
+
+Measured here with ``benchmarks/bench_train.py --presets --threads 1`` (grayscale, 32 px; training
+images/s = forward + backward + AdamW, float32, batch 32 below 2 GFLOPs/image and 8 above, torch
+2.13 CPU, one torch thread) on this 2-core CPU on 2026-11-28 while other jobs kept its load average
+at 8-10: the images/s are a floor, several times below what an idle machine gives. The FLOPs and
+parameter counts are exact (``describe(preset)``; FlopCounterMode counts a multiply-add as 2).
+
+=============  ===========  ==================  =================  ==============================
+preset         params       GFLOPs/img (fwd)    train img/s (CPU)  intended for
+=============  ===========  ==================  =================  ==============================
+unet-tiny      72,113       0.063               10.2               tests and smoke runs
+unet-cpu       2,734,945    0.753               3.1                2-core CPU, 32 px in minutes
+unet-laptop    18,534,017   3.257               0.6                laptop GPU / fast CPU, 32-64 px
+unet-gpu       75,365,121   13.696              0.1                one big GPU, 32-256 px
+dit-tiny       178,884      0.051               12.6               tests and smoke runs
+dit-s          32,465,284   10.896              0.2                patch transformer (GPU)
+=============  ===========  ==================  =================  ==============================
+
+No GPU was lent to this task, so there are no GPU images/s or FLOPs-utilisation figures yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    network: str  # "unet" | "dit": the folder's denoiser kind
+    description: str
+    make: Callable[[int, int], nn.Module]
+    default_lr: float = 1e-3
+    data_kind: str = "image"  # "image" networks take (B, C, H, W); "clip" networks (B, T, C, H, W)
+
+
+def _unet(
+    block_out_channels: tuple[int, ...],
+    attention_levels: tuple[bool, ...],
+    layers_per_block: int,
+    norm_num_groups: int = 32,
+    attention_head_dim: int = 8,
+) -> Callable[[int, int], nn.Module]:
+    def make(channels: int, resolution: int) -> nn.Module:
+        from diffusers import UNet2DModel
+
+        down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attention_levels)
+        up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attention_levels))
+        return UNet2DModel(
+            sample_size=resolution,
+            in_channels=channels,
+            out_channels=channels,
+            block_out_channels=block_out_channels,
+            down_block_types=down,
+            up_block_types=up,
+            layers_per_block=layers_per_block,
+            norm_num_groups=norm_num_groups,
+            attention_head_dim=attention_head_dim,
+        )
+
+    return make
+
+
+def _dit(hidden_size: int, depth: int, num_heads: int, patch_size: int) -> Callable[[int, int], nn.Module]:
+    def make(channels: int, resolution: int) -> nn.Module:
+        from core.models.dit import NoisebloomDiT
+
+        return NoisebloomDiT(
+            sample_size=resolution,
+            in_channels=channels,
+            patch_size=patch_size,
+            hidden_size=hidden_size,
+            depth=depth,
+            num_heads=num_heads,
+        )
+
+    return make
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "unet-tiny",
+            "unet",
+            "a few thousand parameters, for tests and smoke runs",
+            _unet((16, 16), (False, True), 1, norm_num_groups=8),
+        ),
+        Preset(
+            "unet-cpu",
+            "unet",
+            "small UNet for a 2-core CPU: useful samples at 32 px in minutes",
+            _unet((32, 64, 128), (False, False, True), 1),
+        ),
+        Preset(
+            "unet-laptop",
+            "unet",
+            "mid-size UNet for a laptop GPU or a fast CPU, 32-64 px",
+            _unet((64, 128, 128, 256), (False, False, True, True), 2),
+            default_lr=3e-4,
+        ),
+        Preset(
+            "unet-gpu",
+            "unet",
+            "large UNet for one big GPU, 32-256 px",
+            _unet((128, 256, 256, 512), (False, True, True, True), 2, attention_head_dim=64),
+            default_lr=2e-4,
+        ),
+        Preset(
+            "dit-tiny",
+            "dit",
+            "a tiny DiT (2 blocks of width 64), for tests and smoke runs",
+            _dit(64, 2, 2, 2),
+            default_lr=3e-4,
+        ),
+        Preset(
+            "dit-s",
+            "dit",
+            "DiT-S/2: 12 blocks of width 384, 2x2 patches (Peebles & Xie 2023)",
+            _dit(384, 12, 6, 2),
+            default_lr=3e-4,
+        ),
+    )
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"train.preset: unknown preset {name!r}", fix=f"use one of {', '.join(PRESETS)}"
+        ) from None
+
+
+def build(preset: str, channels: int, resolution: int) -> nn.Module:
+    """A freshly initialised network of ``preset`` for ``channels`` x ``resolution`` x ``resolution`` data."""
+    return get_preset(preset).make(channels, resolution)
+
+
+def count_params(network: nn.Module) -> int:
+    return sum(p.numel() for p in network.parameters())
+
+
+def flops_per_image(network: nn.Module, channels: int, resolution: int) -> int:
+    """Forward FLOPs for one image, counted by torch.utils.flop_counter.FlopCounterMode."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.zeros(1, channels, resolution, resolution)
+    t = torch.tensor([500])
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        network(x, t)
+    return int(counter.get_total_flops())
+
+
+def describe(preset: str, channels: int = 1, resolution: int = 32) -> dict[str, Any]:
+    net = build(preset, channels, resolution)
+    return {
+        "preset": preset,
+        "network": get_preset(preset).network,
+        "params": count_params(net),
+        "flops_per_image": flops_per_image(net, channels, resolution),
+        "channels": channels,
+        "resolution": resolution,
+    }

@@ -1,0 +1,208 @@
+"""``noisebloom train DATA_DIR --out RUN_DIR ...``: train (or fine-tune, or resume) from the command line.
+
+DATA_DIR is a prepared dataset folder (with ``prepared.json``) or any folder of pictures / clips,
+which is scanned into the workspace first. Several processes (checked here on the 2-core CPU: two
+gloo processes, bit-identical weights at the end, printed as "2 processes, weights identical")::
+
+    torchrun --nproc_per_node 2 -m core.cli train DATA_DIR --out RUN_DIR --device cpu
+    accelerate launch --multi_gpu --num_processes 2 -m core.cli train DATA_DIR --out RUN_DIR --device cpu
+
+(``accelerate launch --cpu --num_processes 2`` starts a single process: accelerate's ``--cpu``
+means "no GPU", not "CPU workers"; ``--multi_gpu`` is what selects its torchrun launcher, and
+``--device cpu`` keeps the processes on the CPU with gloo.) On GPUs: ``accelerate launch
+--multi_gpu --num_processes N -m core.cli train ...``; several nodes: add accelerate's
+``--num_machines / --machine_rank / --main_process_ip`` or torchrun's ``--nnodes / --rdzv-endpoint``.
+
+Only argparse is imported here; torch and the trainer load inside :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+_ARGS = {  # CLI name -> TrainConfig field, for the options that map one to one
+    "preset": "preset",
+    "objective": "objective",
+    "schedule": "schedule",
+    "resolution": "resolution",
+    "max_steps": "max_steps",
+    "max_epochs": "max_epochs",
+    "max_minutes": "max_minutes",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "device": "device",
+    "seed": "seed",
+    "mixed_precision": "mixed_precision",
+    "preview_every": "preview_every",
+    "checkpoint_every": "checkpoint_every",
+    "val_every": "val_every",
+    "ema_decay": "ema_decay",
+    "grad_accum": "grad_accum",
+    "t_sampling": "t_sampling",
+    "loss_weighting": "loss_weighting",
+    "log_every": "log_every",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a diffusion model on a folder of pictures or clips",
+        description=(
+            "Train a diffusion model on DATA_DIR (a folder of pictures / clips, or a prepared dataset). "
+            "The model ends up in RUN_DIR/model, a diffusers pipeline folder. "
+            "Multi-process: torchrun --nproc_per_node N -m core.cli train ... --device cpu, or "
+            "accelerate launch --multi_gpu --num_processes N -m core.cli train ..."
+        ),
+    )
+    p.add_argument(
+        "data_dir", metavar="DATA_DIR", help="folder of pictures / clips, or a prepared dataset folder"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="RUN_DIR", help="run folder to write (config, state, model, samples)"
+    )
+    p.add_argument(
+        "--preset",
+        help="network preset: unet-cpu (default), unet-laptop, unet-gpu, dit-s, unet-tiny, dit-tiny",
+    )
+    p.add_argument(
+        "--objective", choices=("eps", "v", "x0", "flow"), help="what the network predicts (default flow)"
+    )
+    p.add_argument("--schedule", choices=("linear", "cosine"), help="DDPM noise schedule (eps / v / x0 only)")
+    p.add_argument(
+        "--resolution", type=int, help="training side in px, 16..256 in steps of 8 (default: the data's)"
+    )
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    budget.add_argument(
+        "--max-minutes",
+        type=float,
+        help="wall-clock budget, final save included, counted over resumes (default 10)",
+    )
+    budget.add_argument("--max-epochs", type=float, help="stop after this many passes over the data")
+    p.add_argument("--batch-size", type=int, help="images per step and process (default 32)")
+    p.add_argument(
+        "--lr", type=float, help="peak learning rate (default: the preset's; a tenth when fine-tuning)"
+    )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train (default auto)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument(
+        "--mixed-precision", choices=("auto", "no", "bf16", "fp16"), help="default auto: bf16 on CUDA"
+    )
+    p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
+    p.add_argument("--ema-decay", type=float, help="EMA decay (0: none; default 0.999)")
+    p.add_argument("--t-sampling", choices=("uniform", "logit-normal"), help="time-step distribution")
+    p.add_argument("--loss-weighting", choices=("uniform", "min-snr"), help="loss weighting over time steps")
+    p.add_argument("--preview-every", type=int, help="steps between preview samples (0: never)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    p.add_argument("--val-every", type=int, help="steps between held-out losses (0: never)")
+    p.add_argument("--log-every", type=int, help="steps between lines of RUN_DIR/metrics.jsonl (default 10)")
+    p.add_argument("--config", metavar="JSON", help="start from this train config file (flags override it)")
+    p.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
+    p.add_argument("--init-from", metavar="MODEL_DIR", help="fine-tune this model folder on DATA_DIR")
+    p.add_argument(
+        "--workspace",
+        help="workspace folder for the scanned dataset cache (default: NOISEBLOOM_HOME or the user data folder)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _load_data(args: argparse.Namespace, resolution: int | None):
+    from pathlib import Path
+
+    from core.data.prepared import META_NAME, PreparedDataset
+    from core.errors import DataError
+
+    folder = Path(args.data_dir)
+    if not folder.exists():
+        raise DataError(f"{folder}: no such folder", fix="pass a folder of pictures or clips")
+    if (folder / META_NAME).is_file():
+        return PreparedDataset.open(folder)
+    from core.data.scan import scan_folder
+    from core.data.settings import DatasetSettings
+    from core.workspace.paths import datasets_dir, workspace_root
+
+    settings = DatasetSettings(resolution=resolution or 32)
+    result = scan_folder(folder, settings, cache_root=datasets_dir(workspace_root(args.workspace)))
+    if not args.quiet:
+        print(
+            f"dataset: {result.rows} {result.kind}s from {folder} "
+            f"({len(result.rejected)} rejected) -> {result.dataset_dir}",
+            file=sys.stderr,
+        )
+    return PreparedDataset.open(result.dataset_dir)
+
+
+def _config(args: argparse.Namespace):
+    from pathlib import Path
+
+    from core.training.config import TrainConfig
+    from core.training.trainer import adopt_parent
+
+    run_dir = Path(args.out)
+    if args.resume and (run_dir / "config.json").is_file():
+        config = TrainConfig.load(run_dir / "config.json")
+    elif args.config:
+        config = TrainConfig.load(args.config)
+    else:
+        config = TrainConfig()
+    given = {field: getattr(args, name) for name, field in _ARGS.items() if getattr(args, name) is not None}
+    if {"max_steps", "max_minutes", "max_epochs"} & set(given):  # one budget replaces the others
+        given = {"max_steps": None, "max_minutes": None, "max_epochs": None, **given}
+    if args.init_from and not args.resume:
+        config = adopt_parent(config, args.init_from)
+    return config.replace(**given) if given else config
+
+
+def run(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from core.training.trainer import train
+
+    config = _config(args)
+    data = _load_data(args, config.resolution)
+    bar = None
+    interactive = not args.quiet and _is_main_process()
+    if interactive:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def on_progress(step: int, total: int, m: dict) -> None:
+        if bar is None:
+            return
+        bar.total = total
+        bar.n = step
+        parts = []
+        if m.get("loss") is not None:
+            parts.append(f"loss {m['loss']:.4f}")
+        if m.get("img_per_s"):
+            parts.append(f"{m['img_per_s']:.1f} img/s")
+        parts.append(f"ETA {time.strftime('%H:%M:%S', time.gmtime(m.get('eta_s') or 0))}")
+        bar.set_postfix_str(", ".join(parts), refresh=False)
+        bar.refresh()
+
+    try:
+        result = train(config, data, args.out, resume=args.resume, on_progress=on_progress)
+    finally:
+        if bar is not None:
+            with contextlib.suppress(Exception):
+                bar.close()
+    if _is_main_process():
+        loss = result.metrics.get("loss")
+        tail = f", loss {loss:.4f}" if isinstance(loss, float) else ""
+        print(f"trained {result.steps} steps{tail}; model: {result.model_dir}")
+        digests = result.metrics.get("weights_sha256")
+        if digests:
+            same = "identical" if result.metrics.get("replicas_identical") else "DIFFERENT"
+            print(f"{len(digests)} processes, weights {same}: " + " ".join(d[:16] for d in digests))
+    return 0
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

@@ -1,0 +1,128 @@
+"""``TrainConfig``: everything a training run is set with, saved as ``RUN_DIR/config.json``.
+
+Defaults are for quality per minute on a small CPU (issue 8): rectified flow with logit-normal
+time sampling (Liu et al. 2022; Esser et al. 2024), AdamW at 1e-3 with a short warmup and cosine
+decay, batch 32, and an EMA of the weights used for sampling. ``benchmarks/bench_train.py
+--defaults`` holds the measurement behind them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core.config import Config
+from core.errors import ConfigError
+
+FINE_TUNE_LR_FACTOR = 0.1  # fine-tuning starts from a trained model: a tenth of the scratch rate
+
+
+@dataclass(frozen=True)
+class TrainConfig(Config):
+    kind = "train"
+
+    preset: str = "unet-cpu"
+    """Network preset (core.models.presets.PRESETS)."""
+    objective: Literal["eps", "v", "x0", "flow"] = "flow"
+    schedule: Literal["linear", "cosine"] = "cosine"
+    """Noise schedule of the DDPM objectives (ignored by flow)."""
+    resolution: int | None = None
+    """Training side in px; None trains at the dataset's resolution (otherwise batches are resized)."""
+    batch_size: int = 32
+    """Images per optimizer step and process (times grad_accum)."""
+    lr: float | None = None
+    """Peak AdamW learning rate; None: the preset's default, a tenth of it when fine-tuning."""
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
+    warmup: int = 100
+    """Linear warmup steps."""
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    """Clip the gradient norm to this (0 turns clipping off)."""
+    grad_accum: int = 1
+    ema_decay: float = 0.999
+    """Largest EMA decay (with the warmup of diffusers' EMAModel); 0 samples the raw weights."""
+    max_steps: int | None = None
+    max_epochs: float | None = None
+    max_minutes: float | None = 10.0
+    """Wall-clock budget in minutes, the final save included; counts the whole run across resumes."""
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    """auto: bf16 autocast on a CUDA GPU that supports it, float32 elsewhere."""
+    preview_every: int = 250
+    """Optimizer steps between preview samples (0: never)."""
+    preview_seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)
+    preview_steps: int = 8
+    checkpoint_every: int = 500
+    val_every: int = 250
+    """Steps between held-out loss measurements (0: never)."""
+    log_every: int = 10
+    loss_weighting: Literal["uniform", "min-snr"] = "uniform"
+    snr_gamma: float = 5.0
+    t_sampling: Literal["uniform", "logit-normal"] = "logit-normal"
+    flip: bool | None = None
+    """Random horizontal flips; None: as the dataset says."""
+    init_from: str | None = None
+    """Model folder to fine-tune from (same network; the run records it as its parent)."""
+    max_bad_steps: int = 5
+    """Consecutive NaN / inf steps that stop the run with an error (each one is skipped)."""
+
+    def validate(self) -> None:
+        from core.models.presets import PRESETS
+
+        def bad(field: str, problem: str, fix: str) -> ConfigError:
+            return ConfigError(f"{self.kind}.{field}: {problem}", fix=fix)
+
+        if self.preset not in PRESETS:
+            raise bad("preset", f"unknown preset {self.preset!r}", f"use one of {', '.join(PRESETS)}")
+        r = self.resolution
+        if r is not None and (r % 8 or not 16 <= r <= 256):
+            problem = f"{r} is not a multiple of 8" if r % 8 else f"{r} is outside 16..256"
+            raise bad("resolution", problem, "use 16..256 in steps of 8")
+        for name in ("batch_size", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise bad(
+                    name,
+                    f"{getattr(self, name)} must be at least 1",
+                    f"use 1 or more (default {32 if name == 'batch_size' else 1})",
+                )
+        if self.lr is not None and not 0 < self.lr < 1:
+            raise bad(
+                "lr",
+                f"{self.lr} is outside (0, 1)",
+                "use a learning rate such as 1e-3 (scratch) or 1e-4 (fine-tune)",
+            )
+        if not 0 <= self.ema_decay < 1:
+            raise bad("ema_decay", f"{self.ema_decay} is outside [0, 1)", "use 0.999 (or 0 for no EMA)")
+        for name in ("max_steps", "max_epochs", "max_minutes"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise bad(name, f"{v} must be positive", "use a positive budget or leave it unset")
+        if self.max_steps is None and self.max_epochs is None and self.max_minutes is None:
+            raise bad("max_steps", "no budget is set", "set max_steps, max_epochs or max_minutes")
+        for name in ("warmup", "preview_every", "checkpoint_every", "val_every", "weight_decay", "grad_clip"):
+            if getattr(self, name) < 0:
+                raise bad(name, f"{getattr(self, name)} is negative", "use 0 or more")
+        if self.log_every < 1 or self.preview_steps < 1 or self.max_bad_steps < 1:
+            name = (
+                "log_every"
+                if self.log_every < 1
+                else "preview_steps"
+                if self.preview_steps < 1
+                else "max_bad_steps"
+            )
+            raise bad(name, f"{getattr(self, name)} must be at least 1", "use 1 or more")
+        if len(self.preview_seeds) > 64:
+            raise bad(
+                "preview_seeds", f"{len(self.preview_seeds)} previews are too many", "use at most 64 seeds"
+            )
+        if self.snr_gamma <= 0:
+            raise bad("snr_gamma", f"{self.snr_gamma} must be positive", "use 5 (Hang et al. 2023)")
+
+    def peak_lr(self) -> float:
+        from core.models.presets import get_preset
+
+        if self.lr is not None:
+            return self.lr
+        base = get_preset(self.preset).default_lr
+        return base * FINE_TUNE_LR_FACTOR if self.init_from else base

@@ -1,0 +1,65 @@
+"""Cheap preview samples during training: a few fixed seeds, a few steps, from the EMA weights.
+
+DDPM objectives sample with DDIM (Song et al. 2021, deterministic, few steps); flow with the Euler
+sampler of diffusers' FlowMatchEulerDiscreteScheduler. The starting noise of each preview comes
+from its own seed on the CPU, so the same seeds show the same pictures as training goes on, on
+any device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.data.torch_data import to_uint8
+from core.diffusion.schedules import make_scheduler
+
+
+def preview_scheduler(objective: str, schedule: str | None) -> object:
+    from diffusers import DDIMScheduler
+
+    base = make_scheduler(objective, schedule)
+    if objective == "flow":
+        return base
+    return DDIMScheduler.from_config(base.config, timestep_spacing="trailing")
+
+
+@torch.no_grad()
+def preview_samples(
+    network: nn.Module,
+    objective: str,
+    schedule: str | None,
+    seeds: Sequence[int],
+    steps: int,
+    sample_shape: tuple[int, ...],
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> np.ndarray:
+    """uint8 samples, (N, H, W, C) for images or (N, T, H, W, C) for clips; ``sample_shape`` excludes N."""
+    scheduler = preview_scheduler(objective, schedule)
+    scheduler.set_timesteps(steps, device=device)
+    noise = [torch.randn(sample_shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    x = torch.stack(noise).to(device=device, dtype=dtype)
+    for t in scheduler.timesteps:
+        t_batch = t.expand(x.shape[0]).to(device)
+        out = network(x, t_batch).sample
+        x = scheduler.step(out.to(x.dtype), t, x).prev_sample
+    return to_uint8(x)
+
+
+def grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
+    """Tile (N, H, W, C) uint8 images (or the first frame of clips) into one (rows*H, cols*W, C) picture."""
+    if images.ndim == 5:
+        images = images[:, 0]
+    n, h, w, c = images.shape
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    out = np.zeros((rows * h, cols * w, c), np.uint8)
+    for i, im in enumerate(images):
+        r, k = divmod(i, cols)
+        out[r * h : (r + 1) * h, k * w : (k + 1) * w] = im
+    return out

@@ -1,0 +1,208 @@
+"""The training loop: learning, exact resume, hooks, budgets, NaN handling, fine-tuning."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from core.data.prepared import PreparedDataset
+from core.errors import Cancelled, ConfigError, NoisebloomError
+from core.models.folder import load_model_folder
+from core.training.config import TrainConfig
+from core.training.metrics_log import read_metrics
+from core.training.trainer import train
+
+FAST = dict(preset="unet-tiny", batch_size=4, max_minutes=None, device="cpu", preview_every=0, val_every=0,
+            checkpoint_every=0, log_every=1, warmup=2)  # fmt: skip
+
+
+def _toy(n: int = 24, res: int = 16, channels: int = 1, seed: int = 0) -> PreparedDataset:
+    """Bright squares on black at a few positions: a repeatable, learnable toy problem."""
+    rng = np.random.default_rng(seed)
+    arr = np.zeros((n, res, res, channels), np.uint8)
+    for i in range(n):
+        y, x = rng.integers(0, res // 2, 2)
+        arr[i, y : y + res // 2, x : x + res // 2] = 255
+    return PreparedDataset.from_array(arr)
+
+
+def test_loss_falls_on_a_toy_problem(tmp_path):
+    cfg = TrainConfig(**{**FAST, "max_steps": 30, "lr": 3e-3, "batch_size": 8, "objective": "x0", "schedule": "linear",
+                         "t_sampling": "uniform"})  # fmt: skip
+    train(cfg, _toy(), tmp_path / "run")
+    losses = [r["loss"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "train"]
+    assert len(losses) == 30
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:3])
+
+
+@pytest.mark.parametrize(("preset", "objective"), [("unet-tiny", "eps"), ("unet-tiny", "v"), ("unet-tiny", "x0"),
+                                                   ("unet-tiny", "flow"), ("dit-tiny", "flow"), ("dit-tiny", "eps")])  # fmt: skip
+def test_every_objective_trains_and_saves_a_loadable_model(tmp_path, preset, objective):
+    cfg = TrainConfig(**{**FAST, "preset": preset, "objective": objective, "max_steps": 2, "ema_decay": 0.9})
+    result = train(cfg, _toy(8, channels=3), tmp_path / "run")
+    assert result.steps == 2 and not result.stopped_early
+    loaded = load_model_folder(result.model_dir)
+    assert loaded.objective == objective and loaded.info["trained_steps"] == 2
+    assert loaded.info["preset"] == preset and loaded.info["channels"] == 3
+    ema = load_file(tmp_path / "run" / "state" / "ema.safetensors")
+    saved = dict(loaded.network.named_parameters())
+    # the model folder holds the EMA weights, not the raw ones
+    assert torch.equal(list(saved.values())[0], ema["0"])
+
+
+@pytest.mark.parametrize(
+    "preset",
+    [
+        "unet-cpu",
+        "unet-laptop",
+        pytest.param("unet-gpu", marks=pytest.mark.slow),
+        pytest.param("dit-s", marks=pytest.mark.slow),
+    ],
+)
+def test_every_preset_runs_a_training_step(preset):
+    from core.diffusion.objectives import make_objective, noisy_batch
+    from core.models.presets import build
+
+    torch.manual_seed(0)
+    net = build(preset, 3, 16)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    nb = noisy_batch(
+        make_objective("flow"), torch.rand(2, 3, 16, 16) * 2 - 1, torch.Generator().manual_seed(0)
+    )
+    loss = (net(nb.x_t, nb.timesteps).sample - nb.target).pow(2).mean()
+    loss.backward()
+    before = [p.detach().clone() for p in net.parameters()]
+    opt.step()
+    assert torch.isfinite(loss)
+    changed = sum(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+    # a DiT starts with zero gates (adaLN-Zero), so only its modulation and output layers move at first
+    assert changed > (0.05 if preset.startswith("dit") else 0.9) * len(before)
+
+
+def test_resume_continues_exactly_where_the_checkpoint_left_off(tmp_path):
+    data = _toy()
+    cfg = TrainConfig(**{**FAST, "max_steps": 6, "checkpoint_every": 3})
+    train(cfg, data, tmp_path / "straight")
+    steps = []  # stop the split run after 3 of its 6 steps (same budget, so the same LR schedule)
+    train(cfg, data, tmp_path / "split", should_stop=lambda: len(steps) >= 3,
+          on_progress=lambda step, total, m: steps.append(step))  # fmt: skip
+    train(cfg, data, tmp_path / "split", resume=True)
+    a = load_file(tmp_path / "straight" / "state" / "weights.safetensors")
+    b = load_file(tmp_path / "split" / "state" / "weights.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ma = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "straight" / "metrics.jsonl")]
+    mb = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "split" / "metrics.jsonl")]
+    assert ma == mb and [s for s, _ in mb] == [1, 2, 3, 4, 5, 6]
+
+
+def test_training_again_into_a_run_folder_needs_resume(tmp_path):
+    cfg = TrainConfig(**{**FAST, "max_steps": 1})
+    train(cfg, _toy(8), tmp_path / "run")
+    with pytest.raises(NoisebloomError, match="already holds a training run; pass --resume"):
+        train(cfg, _toy(8), tmp_path / "run")
+    with pytest.raises(ConfigError, match="train.objective: 'eps' differs from the run being resumed"):
+        train(cfg.replace(objective="eps", max_steps=2), _toy(8), tmp_path / "run", resume=True)
+
+
+def test_should_stop_finishes_the_step_and_saves(tmp_path):
+    seen = []
+    cfg = TrainConfig(**{**FAST, "max_steps": 100})
+    result = train(cfg, _toy(8), tmp_path / "run", should_stop=lambda: len(seen) >= 3,
+                   on_progress=lambda step, total, m: seen.append((step, total, m)))  # fmt: skip
+    assert result.stopped_early and result.steps == 3
+    assert [s[0] for s in seen] == [1, 2, 3] and seen[0][1] == 100
+    assert {"loss", "lr", "img_per_s", "eta_s"} <= set(seen[-1][2])
+    assert load_model_folder(result.model_dir).info["trained_steps"] == 3
+
+
+def test_cancel_from_a_callback_propagates_and_writes_no_model(tmp_path):
+    def cancel(step, total, metrics):
+        if step == 2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        train(TrainConfig(**{**FAST, "max_steps": 10}), _toy(8), tmp_path / "run", on_progress=cancel)
+    assert not (tmp_path / "run" / "model").exists() and not (tmp_path / "run" / "state").exists()
+
+
+def test_previews_and_held_out_losses_are_reported_and_written(tmp_path):
+    previews, metrics = [], []
+    cfg = TrainConfig(**{**FAST, "max_steps": 4, "preview_every": 2, "val_every": 2, "preview_seeds": (0, 1, 2),
+                         "preview_steps": 2})  # fmt: skip
+    train(cfg, _toy(20), tmp_path / "run", on_preview=lambda s, im: previews.append((s, im)),
+          on_metric=lambda s, m: metrics.append((s, m)))  # fmt: skip
+    assert [s for s, _ in previews] == [2, 4]
+    assert previews[0][1].shape == (3, 16, 16, 1) and previews[0][1].dtype == np.uint8
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == [
+        "step_0000002.png",
+        "step_0000004.png",
+    ]
+    assert [s for s, _ in metrics] == [2, 4]
+    assert {"val_loss", "val_loss_t0-250", "val_loss_t750-1000"} <= set(metrics[0][1])
+    val = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "val"]
+    assert [r["step"] for r in val] == [2, 4]
+
+
+def test_time_budget_is_honoured_including_the_final_save(tmp_path):
+    cfg = TrainConfig(**{**FAST, "max_minutes": 0.1, "log_every": 5})
+    t0 = time.monotonic()
+    result = train(cfg, _toy(), tmp_path / "run")
+    took = time.monotonic() - t0
+    assert result.steps > 0 and (tmp_path / "run" / "model" / "model_index.json").is_file()
+    assert took < 6 + 3, took  # a few seconds of slack on a loaded machine
+
+
+def test_repeated_nan_losses_stop_with_a_clear_error_and_keep_the_checkpoint(tmp_path, monkeypatch):
+    import core.diffusion.weighting as weighting
+
+    real = weighting.weighted_mse
+    calls = {"n": 0}
+
+    def poisoned(pred, target, weights):
+        calls["n"] += 1
+        loss = real(pred, target, weights)
+        return loss * float("nan") if calls["n"] > 2 else loss
+
+    monkeypatch.setattr(weighting, "weighted_mse", poisoned)
+    cfg = TrainConfig(**{**FAST, "max_steps": 50, "checkpoint_every": 2, "max_bad_steps": 3})
+    with pytest.raises(NoisebloomError) as e:
+        train(cfg, _toy(8), tmp_path / "run")
+    assert "NaN or infinite for 3 steps in a row at step 2" in str(e.value)
+    assert "lower the learning rate" in str(e.value) and "\n" not in str(e.value)
+    assert load_model_folder(tmp_path / "run" / "model").info["trained_steps"] == 2
+    skipped = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "skipped"]
+    assert len(skipped) == 3
+
+
+def test_fine_tune_records_its_parent_and_starts_from_its_weights(tmp_path):
+    from core.training.trainer import adopt_parent
+
+    parent = train(TrainConfig(**{**FAST, "max_steps": 3, "objective": "v", "schedule": "cosine"}), _toy(8),
+                   tmp_path / "parent")  # fmt: skip
+    cfg = adopt_parent(TrainConfig(**{**FAST, "max_steps": 1}), parent.model_dir)
+    assert (cfg.objective, cfg.schedule, cfg.preset) == ("v", "cosine", "unet-tiny")
+    lrs = []
+    child = train(cfg, _toy(8, seed=5), tmp_path / "child", on_progress=lambda s, t, m: lrs.append(m["lr"]))
+    info = load_model_folder(child.model_dir).info
+    assert info["parent"] == str(parent.model_dir.resolve())
+    assert lrs[0] == pytest.approx(1e-4 * 0.5)  # a tenth of the preset's 1e-3, first of 2 warmup steps
+    with pytest.raises(ConfigError, match="trained with objective v, not flow"):
+        train(cfg.replace(objective="flow"), _toy(8), tmp_path / "child2")
+
+
+def test_resolution_other_than_the_data_resizes_batches(tmp_path):
+    result = train(TrainConfig(**{**FAST, "max_steps": 1, "resolution": 24}), _toy(8), tmp_path / "run")
+    assert load_model_folder(result.model_dir).info["resolution"] == 24
+
+
+def test_clips_with_an_image_network_are_refused_in_one_line(tmp_path):
+    clips = PreparedDataset.from_array(np.zeros((4, 3, 16, 16, 1), np.uint8), kind="clip")
+    with pytest.raises(ConfigError) as e:
+        train(TrainConfig(**{**FAST, "max_steps": 1}), clips, tmp_path / "run")
+    assert str(e.value).startswith(
+        "train.preset: unet-tiny is a network for images, and this dataset holds clips"
+    )
