@@ -33,3 +33,12 @@ def test_recover_after_a_kill_between_the_two_renames(tmp_path):
     os.replace(target, tmp_path / ".model.old-123")  # the swap was interrupted here
     recover_directory(target)
     assert (target / "w.txt").read_text() == "good"
+
+
+def test_atomic_write_gives_the_usual_file_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

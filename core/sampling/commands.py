@@ -1,0 +1,92 @@
+"""``noisebloom sample MODEL_DIR --out OUT_DIR``: draw N numbered PNGs (and the trajectory when asked).
+
+Imports only argparse at the top; torch and the samplers load inside the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+SAMPLER_NAMES = ("ddpm", "ddim", "euler", "euler_a", "heun", "dpmpp_2m", "unipc", "flow_euler", "flow_heun")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sample",
+        help="draw images from a trained model",
+        description=(
+            "Draw N samples from a model folder (Noisebloom's own or any diffusers pipeline folder with a "
+            "UNet2DModel) and write them as OUT_DIR/sample_00000.png, ... with the sampling parameters in "
+            "the PNG text chunks. Image k of seed K is the same whatever the batch size."
+        ),
+    )
+    p.add_argument(
+        "model_dir", metavar="MODEL_DIR", help="model folder (model_index.json, unet/, scheduler/)"
+    )
+    p.add_argument("--out", required=True, metavar="OUT_DIR", help="folder for the PNGs (created if missing)")
+    p.add_argument("--num", type=int, default=None, help="how many images (default 4)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps, 1 to 1000 (default 50)")
+    p.add_argument(
+        "--sampler", choices=SAMPLER_NAMES, default=None, help="default: ddim, or flow_euler for flow models"
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=None, help="images per batch (default 16)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    p.add_argument("--eta", type=float, default=None, help="DDIM eta, 0 (deterministic) to 1")
+    p.add_argument("--karras", action="store_true", help="Karras sigmas (dpmpp_2m, unipc, euler, heun)")
+    p.add_argument(
+        "--trajectory", action="store_true", help="record every step's x_t and x0 in OUT_DIR/trajectory"
+    )
+    p.add_argument(
+        "--from-png",
+        metavar="PNG",
+        help="take sampler, steps, seed, image index, eta and karras from a PNG that noisebloom sample wrote",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from core.sampling.config import SampleConfig
+    from core.sampling.model import load_model, resolve_device
+    from core.sampling.sample import config_from_png_params, sample
+
+    given = {
+        "num": args.num,
+        "steps": args.steps,
+        "sampler": args.sampler,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "eta": args.eta,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.karras:
+        given["karras"] = True
+    if args.from_png:
+        from core.export.png import read_png_params
+
+        config = config_from_png_params(read_png_params(args.from_png))
+        config = config.replace(**given, device=args.device, trajectory=args.trajectory)
+    else:
+        config = SampleConfig(**given, device=args.device, trajectory=args.trajectory)
+    device = resolve_device(config.device)
+    model = load_model(args.model_dir, str(device))
+
+    def progress(info) -> None:
+        every = max(1, info.n // 20)  # about 20 lines per batch, whatever the step count
+        if info.i % every == 0 or info.i + 1 == info.n:
+            first, final = info.indices[0], info.indices[-1]
+            print(f"images {first}-{final}: step {info.i + 1}/{info.n}", file=sys.stderr, flush=True)
+
+    result = sample(model, config, out_dir=args.out, callback=progress)
+    for path in result.paths:
+        print(path)
+    if result.trajectory_dir is not None:
+        print(result.trajectory_dir)
+    print(
+        f"{len(result.paths)} samples, {result.sampler} {config.steps} steps, seed {config.seed}, "
+        f"{result.seconds:.1f} s on {device}",
+        file=sys.stderr,
+    )
+    return 0

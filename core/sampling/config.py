@@ -1,0 +1,65 @@
+"""``SampleConfig``: what to sample and how (sampler, steps, seeds, batch, trajectory recording)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import Config
+from core.errors import ConfigError
+from core.sampling.samplers import MAX_STEPS, SAMPLERS
+from core.sampling.seeds import MAX_SEED
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class SampleConfig(Config):
+    """Sampling parameters. ``sampler=None`` picks the model's default (ddim, or flow_euler for flow).
+
+    Images ``first_index .. first_index + num - 1`` of ``seed`` are drawn; image k is the same in any
+    batch size. ``trajectory`` records every step's x_t and x0 (a stride beyond
+    ``trajectory_max_frames`` steps).
+    """
+
+    kind = "sample"
+
+    sampler: str | None = None
+    steps: int = 50
+    num: int = 4
+    seed: int = 0
+    first_index: int = 0
+    batch_size: int = 16
+    eta: float = 0.0
+    karras: bool = False
+    device: str = "auto"
+    trajectory: bool = False
+    trajectory_max_frames: int = 250
+
+    def validate(self) -> None:
+        if self.sampler is not None and self.sampler not in SAMPLERS:
+            raise ConfigError(
+                f"sample.sampler: unknown sampler {self.sampler!r}", fix=f"use one of {', '.join(SAMPLERS)}"
+            )
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise ConfigError(f"sample.steps: {self.steps} is out of range", fix=f"use 1 to {MAX_STEPS}")
+        if self.num < 1:
+            raise ConfigError(f"sample.num: {self.num} images asked", fix="ask for at least 1")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"sample.seed: {self.seed} is out of range", fix=f"use 0 to {MAX_SEED}")
+        if self.first_index < 0:
+            raise ConfigError(f"sample.first_index: {self.first_index} is negative", fix="use 0 or more")
+        if self.batch_size < 1:
+            raise ConfigError(f"sample.batch_size: {self.batch_size} is too small", fix="use 1 or more")
+        if not 0.0 <= self.eta <= 1.0:
+            raise ConfigError(
+                f"sample.eta: {self.eta} is out of range", fix="use 0 (deterministic DDIM) to 1 (DDPM-like)"
+            )
+        if self.device.split(":")[0] not in DEVICES:
+            raise ConfigError(
+                f"sample.device: unknown device {self.device!r}", fix=f"use one of {', '.join(DEVICES)}"
+            )
+        if self.trajectory_max_frames < 2:
+            raise ConfigError(
+                f"sample.trajectory_max_frames: {self.trajectory_max_frames} is too small",
+                fix="use 2 or more",
+            )

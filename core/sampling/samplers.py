@@ -1,0 +1,127 @@
+"""The samplers Noisebloom offers, each a diffusers scheduler built from the model's own scheduler config.
+
+DDPM ancestral (Ho et al. 2020), DDIM with adjustable eta (Song et al. 2021), Euler and Euler
+ancestral and Heun (Karras et al. 2022, "Elucidating the Design Space"), DPM-Solver++ 2M (Lu et al.
+2022) with optional Karras sigmas, UniPC (Zhao et al. 2023); for flow-matching models the FlowMatch
+Euler and Heun schedulers, and DPM-Solver++ / UniPC in flow mode (``use_flow_sigmas``,
+``prediction_type="flow_prediction"``). A scheduler is always ``Class.from_config(model_config,
+**overrides)``: the model's beta schedule and prediction type carry over.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import ConfigError
+
+MAX_STEPS = 1000
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """One sampler: which diffusers class runs it and for which kind of model."""
+
+    name: str
+    class_name: str
+    families: tuple[str, ...]  # "ddpm" (eps / v / x0 models) and/or "flow"
+    stochastic: bool  # draws fresh noise at each step (needs per-image generators)
+    title: str
+
+
+SAMPLERS: dict[str, SamplerSpec] = {
+    s.name: s
+    for s in (
+        SamplerSpec("ddpm", "DDPMScheduler", ("ddpm",), True, "DDPM ancestral (Ho et al. 2020)"),
+        SamplerSpec("ddim", "DDIMScheduler", ("ddpm",), True, "DDIM, eta adjustable (Song et al. 2021)"),
+        SamplerSpec("euler", "EulerDiscreteScheduler", ("ddpm",), False, "Euler (Karras et al. 2022)"),
+        SamplerSpec("euler_a", "EulerAncestralDiscreteScheduler", ("ddpm",), True, "Euler ancestral"),
+        SamplerSpec("heun", "HeunDiscreteScheduler", ("ddpm",), False, "Heun 2nd order (Karras et al. 2022)"),
+        SamplerSpec(
+            "dpmpp_2m",
+            "DPMSolverMultistepScheduler",
+            ("ddpm", "flow"),
+            False,
+            "DPM-Solver++ 2M (Lu et al. 2022)",
+        ),
+        SamplerSpec("unipc", "UniPCMultistepScheduler", ("ddpm", "flow"), False, "UniPC (Zhao et al. 2023)"),
+        SamplerSpec(
+            "flow_euler", "FlowMatchEulerDiscreteScheduler", ("flow",), False, "Flow matching, Euler"
+        ),
+        SamplerSpec("flow_heun", "FlowMatchHeunDiscreteScheduler", ("flow",), False, "Flow matching, Heun"),
+    )
+}
+
+DEFAULT_SAMPLER = {"ddpm": "ddim", "flow": "flow_euler"}
+
+
+def family_of(objective: str) -> str:
+    """ "flow" for flow-matching models, "ddpm" for eps / v / x0 models."""
+    if objective == "flow":
+        return "flow"
+    if objective in ("eps", "v", "x0"):
+        return "ddpm"
+    raise ConfigError(
+        f"model objective {objective!r} is not one Noisebloom can sample", fix="use eps, v, x0 or flow"
+    )
+
+
+def default_sampler(objective: str) -> str:
+    return DEFAULT_SAMPLER[family_of(objective)]
+
+
+def check_sampler(name: str, objective: str, *, karras: bool = False, eta: float = 0.0) -> SamplerSpec:
+    """The spec for ``name``, or a ConfigError saying why it cannot sample this model."""
+    spec = SAMPLERS.get(name)
+    if spec is None:
+        raise ConfigError(
+            f"sample.sampler: unknown sampler {name!r}", fix=f"use one of {', '.join(SAMPLERS)}"
+        )
+    family = family_of(objective)
+    if family not in spec.families:
+        usable = [n for n, s in SAMPLERS.items() if family in s.families]
+        kind = "a flow-matching" if family == "flow" else f"an {objective}-prediction"
+        raise ConfigError(
+            f"sample.sampler: {name!r} cannot sample {kind} model", fix=f"use one of {', '.join(usable)}"
+        )
+    if karras:
+        from diffusers import schedulers
+
+        cls = getattr(schedulers, spec.class_name)
+        if "use_karras_sigmas" not in inspect.signature(cls.__init__).parameters or family == "flow":
+            raise ConfigError(
+                f"sample.karras: sampler {name!r} has no Karras sigma option"
+                + (" for flow-matching models" if family == "flow" else ""),
+                fix="drop --karras or use dpmpp_2m, unipc, euler or heun on an eps / v / x0 model",
+            )
+    if eta and name != "ddim":
+        raise ConfigError(
+            f"sample.eta: only the ddim sampler takes eta (got sampler {name!r})", fix="set eta to 0"
+        )
+    return spec
+
+
+def build_scheduler(
+    name: str, scheduler_config: dict[str, Any], objective: str, *, karras: bool = False
+) -> Any:
+    """``SchedulerClass.from_config(model_config, **overrides)`` for sampler ``name``."""
+    from diffusers import schedulers
+
+    spec = check_sampler(name, objective, karras=karras)
+    cls = getattr(schedulers, spec.class_name)
+    accepted = inspect.signature(cls.__init__).parameters
+    config = {k: v for k, v in scheduler_config.items() if k in accepted}
+    overrides: dict[str, Any] = {}
+    if name in ("dpmpp_2m", "unipc"):
+        if name == "dpmpp_2m":
+            overrides.update(algorithm_type="dpmsolver++", solver_order=2)
+        if objective == "flow":
+            overrides.update(
+                use_flow_sigmas=True,
+                prediction_type="flow_prediction",
+                flow_shift=float(config.get("shift", 1.0)),
+            )
+    if karras:
+        overrides["use_karras_sigmas"] = True
+    return cls.from_config(config, **overrides)
