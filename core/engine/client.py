@@ -65,7 +65,7 @@ class EngineClient:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            t = time.monotonic()
+            t = time.time()  # wall clock, comparable with the engine's event.ts
             try:
                 ev = P.event_from_json(line)
             except Exception:

@@ -50,7 +50,8 @@ shutdown    ``{}`` -> the engine cancels the running job, answers ``result`` and
 
 Events (engine -> client)
 -------------------------
-``{"v": 1, "id": "c7", "type": "<type>", ...fields}``; ``id`` is the command's (the job's) id,
+``{"v": 1, "id": "c7", "type": "<type>", "ts": 1764300000.123, ...fields}``; ``ts`` is the engine's
+wall clock when it wrote the line (for latency measurements); ``id`` is the command's (the job's) id,
 or ``null`` for events not tied to one command (the greeting ``hello`` at start-up, and the
 ``error`` for a line that could not be parsed at all).
 
@@ -152,6 +153,7 @@ class Event:
 
     type: ClassVar[str] = "event"
     id: str | None
+    ts: float | None = None  # wall-clock time (time.time()) when the engine wrote the line
 
     def to_dict(self) -> dict[str, Any]:
         d = {"v": PROTOCOL_VERSION, "type": self.type}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import os
 import queue
 import sys
@@ -91,7 +92,7 @@ class Engine:
 
     # --- output ----------------------------------------------------------------------------------
     def emit(self, event: P.Event) -> None:
-        line = event.to_json()
+        line = dataclasses.replace(event, ts=time.time()).to_json()
         with self._write_lock:
             try:
                 self.out.write(line + "\n")
