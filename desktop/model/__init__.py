@@ -1,0 +1,1 @@
+"""Observable UI state (QObject + signals, no widgets): library, jobs, scan, training, generation."""

@@ -1,0 +1,140 @@
+"""The app's root state: owns the engine connection and routes every event to the state object
+that started the job (scan, training, generation, export), the job queue and the library.
+
+Views observe these objects; these objects never touch a widget (napari's model/view split).
+``client`` is anything with ``send(cmd, args, on_result=, on_error=) -> id`` and the signals
+``event_received``, ``hello_received``, ``state_changed`` and ``died`` of
+:class:`desktop.engine_client.EngineClient`; tests pass a scripted one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.engine import protocol as P
+from desktop.model.generation import GenerationModel
+from desktop.model.jobs import JobsModel
+from desktop.model.library import LibraryModel
+from desktop.model.scan import ScanModel
+from desktop.model.training import TrainingModel
+
+
+class AppModel(QObject):
+    error = Signal(str)  # one line for the message bar
+    info = Signal(str)
+    engine_changed = Signal(str, str)  # state, device
+    area_requested = Signal(str)  # "Data" | "Train" | "Generate"
+
+    def __init__(self, client: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.jobs = JobsModel(self)
+        self.library = LibraryModel(client, self)
+        self.scan = ScanModel(self, self)
+        self.training = TrainingModel(self, self)
+        self.generation = GenerationModel(self, self)
+        self.engine_state = getattr(client, "state", "stopped")
+        self.device = ""
+        self.workspace = ""
+        self.last_error = ""
+        self._owners: dict[str, Any] = {}
+        self._exports: set[str] = set()
+        self._finetune_scans: set[str] = set()
+        client.event_received.connect(self._on_event)
+        client.hello_received.connect(self._on_hello)
+        client.state_changed.connect(self._on_engine_state)
+        client.died.connect(lambda msg: self.report_error(msg))
+
+    # --- sending ---------------------------------------------------------------------------------
+    def submit(self, kind: str, args: dict[str, Any], owner: Any | None = None) -> str:
+        job_id = self.client.send(kind, args)
+        self.jobs.add(job_id, kind)
+        if owner is not None:
+            self._owners[job_id] = owner
+        return job_id
+
+    def control(self, cmd: str, job_id: str) -> None:
+        self.client.send(cmd, {"job": job_id}, on_error=lambda e: self.report_error(e.message))
+
+    def export(self, args: dict[str, Any]) -> str:
+        job_id = self.submit("export", args)
+        self._exports.add(job_id)
+        return job_id
+
+    def cancel_all(self) -> None:
+        for job in self.jobs.active():
+            self.control("cancel", job.id)
+
+    def report_error(self, message: str) -> None:
+        line = " ".join(str(message).split())  # one line, always
+        self.last_error = line
+        self.error.emit(line)
+
+    # --- composite actions -----------------------------------------------------------------------
+    def scan_paths(self, paths: list[str]) -> str:
+        """A drop or a file dialog: scan these folders / files into a dataset (Data area)."""
+        self.area_requested.emit("Data")
+        return self.scan.start(paths)
+
+    def finetune_from_drop(self, model_id: str, paths: list[str]) -> str:
+        """A folder dropped on a model: scan it, then set up a fine-tune from that model, ready to start."""
+        job = self.scan.start(paths, name=f"fine-tune data for {model_id}")
+        self._finetune_scans.add(job)
+
+        def ready(dataset_id: str | None) -> None:
+            if dataset_id:
+                self.training.setup_finetune(model_id, dataset_id)
+                self.area_requested.emit("Train")
+                self.info.emit(f"Fine-tune of {model_id} is set up on the dropped data; press Start")
+
+        self.scan.on_dataset.append(ready)
+        return job
+
+    def use_dataset(self, dataset_id: str) -> None:
+        self.training.dataset_id = dataset_id
+        self.training.base_model = None
+        self.training.config_changed.emit()
+
+    # --- events ----------------------------------------------------------------------------------
+    def _on_hello(self, hello: P.Hello) -> None:
+        self.device = hello.device
+        self.workspace = hello.workspace
+        self.library.interrupted = list(hello.interrupted)
+        self.engine_changed.emit(self.engine_state, self.device)
+        self.library.refresh()
+        if hello.interrupted:
+            self.info.emit(
+                f"{len(hello.interrupted)} training run(s) were interrupted; resume them from the Train area"
+            )
+
+    def _on_engine_state(self, state: str) -> None:
+        self.engine_state = state
+        self.engine_changed.emit(state, self.device)
+
+    def _on_event(self, ev: P.Event) -> None:
+        self.jobs.handle(ev)
+        owner = self._owners.get(ev.id or "")
+        if owner is not None:
+            owner.handle(ev)
+        if isinstance(ev, P.Log) and ev.level == "warning":
+            self.info.emit(ev.message)
+        if isinstance(ev, P.Done):
+            self._owners.pop(ev.id or "", None)
+            ds = self.scan.report.dataset_id if owner is self.scan and self.scan.report else None
+            if ds and not self.training.live and ev.id not in self._finetune_scans:
+                self.use_dataset(str(ds))  # what was just scanned is what Train starts on
+            if ev.id in self._exports:
+                self._exports.discard(ev.id)
+                path = str(ev.results.get("path") or "")
+                self.info.emit(f"Exported {path}" if path else "Export done")
+                self.generation.exported.emit(path)
+            self.library.refresh()
+        elif isinstance(ev, P.Error):
+            self._owners.pop(ev.id or "", None)
+            self._exports.discard(ev.id or "")
+            if ev.state != "cancelled":
+                self.report_error(ev.message)
+            else:
+                self.info.emit(ev.message)

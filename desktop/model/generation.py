@@ -1,0 +1,269 @@
+"""Generate area state: sampling settings, the live step stream, the recorded trajectory, exports.
+
+Each ``step`` event of a ``sample`` or ``branch`` job carries step i of n with x_t and the
+predicted x0 as small PNGs (k-diffusion's ``denoised``); this object keeps the latest ones, the
+order they arrived in and their timing. When the job is done the trajectory folder it recorded
+(core/sampling/trajectory.py: ``trajectory.json`` + uint8 ``xt.npy`` / ``x0.npy`` memory maps,
+shape (R, N, H, W, C)) is opened with numpy, read-only, so the timeline scrubber needs no re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core.engine import protocol as P
+
+SAMPLERS = {
+    "ddpm": ("ddim", "ddpm", "euler", "euler_a", "heun", "dpmpp_2m", "unipc"),
+    "flow": ("flow_euler", "flow_heun", "dpmpp_2m", "unipc"),
+}
+SAMPLER_TITLES = {
+    "ddpm": "DDPM",
+    "ddim": "DDIM",
+    "euler": "Euler",
+    "euler_a": "Euler ancestral",
+    "heun": "Heun",
+    "dpmpp_2m": "DPM-Solver++ 2M",
+    "unipc": "UniPC",
+    "flow_euler": "Flow Euler",
+    "flow_heun": "Flow Heun",
+}
+SHOW = ("x0", "xt", "both")
+MAX_SEED = 2**31 - 1
+LIVE = ("submitted", "queued", "running", "paused")
+
+
+class TrajectoryFrames:
+    """A recorded trajectory read with numpy memory maps (never torch)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        if (
+            not (folder / "trajectory.json").is_file()
+            and (folder / "trajectory" / "trajectory.json").is_file()
+        ):
+            folder = folder / "trajectory"
+        self.folder = folder
+        self.meta = json.loads((folder / "trajectory.json").read_text(encoding="utf-8"))
+        self.xt = np.load(folder / "xt.npy", mmap_mode="r")
+        self.x0 = np.load(folder / "x0.npy", mmap_mode="r")
+        final = folder / "final.npy"
+        self.final = np.load(final, mmap_mode="r") if final.is_file() else None
+        self.steps: list[int] = [int(s) for s in self.meta.get("steps", range(len(self.xt)))]
+        self.n_steps = int(self.meta.get("n_steps", len(self.steps)))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def num(self) -> int:
+        return int(self.xt.shape[1])
+
+    def frame(self, row: int, which: str = "x0") -> np.ndarray:
+        """uint8 (N, H, W, C) (or (N, T, H, W, C) for clips) of recorded step ``row``."""
+        arr = self.x0 if which == "x0" else self.xt
+        return np.asarray(arr[max(0, min(row, len(self.steps) - 1))])
+
+
+class GenerationModel(QObject):
+    state_changed = Signal(str)
+    step_received = Signal(int, int)  # i, n
+    result_changed = Signal()
+    scrub_changed = Signal(int)
+    config_changed = Signal()
+    exported = Signal(str)  # path
+
+    def __init__(self, app: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.model: str | None = None  # model id or folder path
+        self.objective = "eps"
+        self.config: dict[str, Any] = {"sampler": "ddim", "steps": 50, "seed": 0, "num": 4}
+        self.show = "both"
+        self.state = "idle"
+        self.job_id: str | None = None
+        self.kind = "sample"
+        self.reset_live()
+        self.sample_set: str | None = None
+        self.trajectory: TrajectoryFrames | None = None
+        self.images: list[str] = []
+        self.scrub_row = 0
+        self.selected: set[int] = set()
+
+    def reset_live(self) -> None:
+        self.i, self.n = 0, 0
+        self.xt: list[str] = []
+        self.x0: list[str] = []
+        self.arrivals: list[tuple[int, float]] = []  # (i, monotonic time) in arrival order
+        self.started_at = time.monotonic()
+
+    # --- settings --------------------------------------------------------------------------------
+    def set_model(self, model: str | None, objective: str | None = None) -> None:
+        self.model = model
+        if objective:
+            self.objective = objective
+            family = "flow" if objective == "flow" else "ddpm"
+            if self.config["sampler"] not in SAMPLERS[family]:
+                self.config["sampler"] = SAMPLERS[family][0]
+        self.config_changed.emit()
+
+    def set_config(self, name: str, value: Any) -> None:
+        if self.config.get(name) != value:
+            self.config[name] = value
+            self.config_changed.emit()
+
+    def roll_seed(self) -> int:
+        self.set_config("seed", random.randint(0, MAX_SEED))
+        return self.config["seed"]
+
+    def samplers(self) -> tuple[str, ...]:
+        return SAMPLERS["flow" if self.objective == "flow" else "ddpm"]
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE
+
+    # --- actions ---------------------------------------------------------------------------------
+    def generate(self) -> str:
+        if not self.model:
+            raise ValueError("choose a model first (train one, or pick one in the library)")
+        cfg = dict(self.config, trajectory=True)
+        return self._submit("sample", {"model": self.model, "config": cfg})
+
+    def branch(self, row: int | None = None, seed: int | None = None) -> str:
+        """Continue the recorded trajectory from the scrubbed step with fresh noise after it."""
+        if not self.sample_set or self.trajectory is None:
+            raise ValueError("generate first, then scrub to the step to branch from")
+        row = self.scrub_row if row is None else row
+        args: dict[str, Any] = {"sample_set": self.sample_set, "step": self.trajectory.steps[row]}
+        args["seed"] = self.config["seed"] + 1 if seed is None else seed
+        return self._submit("branch", args)
+
+    def _submit(self, kind: str, args: dict[str, Any]) -> str:
+        self.reset_live()
+        self.kind = kind
+        self.job_id = self.app.submit(kind, args, self)
+        self._set_state("submitted")
+        return self.job_id
+
+    def stop(self) -> None:
+        if self.job_id and self.live:
+            self.app.control("cancel", self.job_id)
+
+    def scrub(self, row: int) -> None:
+        if self.trajectory is not None:
+            self.scrub_row = max(0, min(row, len(self.trajectory) - 1))
+            self.scrub_changed.emit(self.scrub_row)
+
+    def export(
+        self,
+        fmt: str,
+        show: str | None = None,
+        fps: float | None = None,
+        scale: int | None = None,
+        out: str | None = None,
+    ) -> str | None:
+        if not self.sample_set:
+            return None
+        args: dict[str, Any] = {"sample_set": self.sample_set, "format": fmt, "show": show or self.show}
+        if fps:
+            args["fps"] = float(fps)
+        if scale:
+            args["scale"] = int(scale)
+        if out:
+            args["out"] = out
+        return self.app.export(args)
+
+    def save_selected(self, folder: str | Path) -> list[Path]:
+        """Copy the selected final images (all when none is selected) as PNGs into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        chosen = sorted(self.selected) or list(range(self.count()))
+        written: list[Path] = []
+        for k in chosen:
+            dst = folder / f"{self.sample_set or 'sample'}-{k:03d}.png"
+            if k < len(self.images) and Path(self.images[k]).is_file():
+                shutil.copyfile(self.images[k], dst)
+            elif self.trajectory is not None and self.trajectory.final is not None:
+                from desktop.ui.images import array_to_qimage
+
+                if not array_to_qimage(np.asarray(self.trajectory.final[k])).save(str(dst)):
+                    raise OSError(f"{dst}: could not write the PNG; check the folder is writable")
+            else:
+                continue
+            written.append(dst)
+        return written
+
+    def count(self) -> int:
+        if self.trajectory is not None:
+            return self.trajectory.num
+        return len(self.images) or len(self.x0) or len(self.xt)
+
+    def open_sample_set(self, item: dict[str, Any]) -> None:
+        """Show a past generation from the gallery."""
+        self.sample_set = item.get("id")
+        self._load_results({"path": item.get("path")})
+        self._set_state("done")
+
+    # --- events ----------------------------------------------------------------------------------
+    def handle(self, ev: P.Event) -> None:
+        if isinstance(ev, P.State):
+            if ev.state == "running":
+                self.started_at = time.monotonic()
+            self._set_state(ev.state)
+        elif isinstance(ev, P.Step):
+            self.i, self.n = ev.i, ev.n
+            if ev.xt:
+                self.xt = list(ev.xt)
+            if ev.x0:
+                self.x0 = list(ev.x0)
+            self.arrivals.append((ev.i, time.monotonic()))
+            self.step_received.emit(ev.i, ev.n)
+        elif isinstance(ev, P.Done):
+            self._load_results(dict(ev.results))
+            self._set_state(ev.state)
+        elif isinstance(ev, P.Error):
+            self._set_state(ev.state or "failed")
+
+    def seconds_per_step(self) -> float | None:
+        if self.i <= 0:
+            return None
+        return (self.arrivals[-1][1] - self.started_at) / self.i
+
+    def _load_results(self, results: dict[str, Any]) -> None:
+        ss = results.get("sample_set") or results.get("sample_set_id") or results.get("id")
+        if isinstance(ss, dict):
+            ss = ss.get("id")
+        if ss:
+            self.sample_set = str(ss)
+        traj = results.get("trajectory") or results.get("trajectory_dir")
+        images = results.get("images") or results.get("pngs") or results.get("paths") or []
+        base = results.get("path") or results.get("folder") or results.get("out")
+        if not traj and base:
+            traj = base
+        self.images = (
+            [str(p) for p in images if str(p).lower().endswith(".png")] if isinstance(images, list) else []
+        )
+        if not self.images and base and Path(str(base)).is_dir():
+            self.images = [str(p) for p in sorted(Path(str(base)).glob("*.png"))]
+        self.trajectory = None
+        if traj:
+            try:
+                self.trajectory = TrajectoryFrames(traj)
+            except (OSError, ValueError) as e:
+                self.app.report_error(f"{traj}: cannot read the recorded steps ({e}); the scrubber is off")
+        self.selected = set()
+        self.scrub_row = len(self.trajectory) - 1 if self.trajectory is not None else 0
+        self.result_changed.emit()
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)

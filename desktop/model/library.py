@@ -1,0 +1,104 @@
+"""The library: datasets, runs, models and sample sets in the workspace, as the engine lists them.
+
+Observable state only (no widgets): ``refresh()`` asks the engine (``list``) and ``changed(what)``
+fires when an answer arrives. Thumbnails are read straight from the files the catalog points at
+(the prepared uint8 cache of a dataset, a run's preview PNGs, a sample set's final images), never
+through torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+WHATS = ("datasets", "runs", "models", "sample_sets")
+
+
+class LibraryModel(QObject):
+    changed = Signal(str)  # what
+    selection_changed = Signal(str, str)  # what, id
+
+    def __init__(self, client: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.items: dict[str, list[dict[str, Any]]] = {w: [] for w in WHATS}
+        self.interrupted: list[str] = []
+        self.selected: tuple[str, str] | None = None
+
+    def refresh(self, *whats: str) -> None:
+        for what in whats or WHATS:
+            self.client.send(
+                "list", {"what": what}, on_result=lambda d, w=what: self._set(w, d.get("items", []))
+            )
+
+    def _set(self, what: str, items: list[dict[str, Any]]) -> None:
+        self.items[what] = list(items)
+        self.changed.emit(what)
+
+    def get(self, what: str, id: str) -> dict[str, Any] | None:
+        return next((x for x in self.items.get(what, []) if x.get("id") == id), None)
+
+    def select(self, what: str, id: str) -> None:
+        self.selected = (what, id)
+        self.selection_changed.emit(what, id)
+
+    def selected_model(self) -> str | None:
+        return self.selected[1] if self.selected and self.selected[0] == "models" else None
+
+    def interrupted_runs(self) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.items["runs"]
+            if r.get("status") == "interrupted" or r.get("id") in self.interrupted
+        ]
+
+
+def item_title(what: str, item: dict[str, Any]) -> str:
+    name = item.get("name") or item.get("id", "?")
+    return str(name)
+
+
+def item_subtitle(what: str, item: dict[str, Any]) -> str:
+    if what == "datasets":
+        return f"{item.get('n_items', '?')} {'clips' if item.get('kind') == 'clip' else 'images'}"
+    if what == "runs":
+        status = item.get("status", "")
+        return f"{status} · {item.get('steps', 0)} steps"
+    if what == "models":
+        info = item.get("info") or {}
+        bits = [
+            info.get("objective"),
+            info.get("preset"),
+            f"{info['resolution']} px" if info.get("resolution") else None,
+        ]
+        return " · ".join(str(b) for b in bits if b)
+    if what == "sample_sets":
+        cfg = item.get("config") or {}
+        return f"{item.get('n_images', '?')} images · {cfg.get('sampler', '')} {cfg.get('steps', '')}".strip()
+    return ""
+
+
+def thumbnail_source(what: str, item: dict[str, Any]) -> tuple[str, Any] | None:
+    """Where a thumbnail can be read: ("png", path), ("prepared", folder) or ("npy", path)."""
+    path = Path(str(item.get("path") or ""))
+    if not item.get("path"):
+        return None
+    if what == "datasets" and (path / "prepared.json").is_file():
+        return ("prepared", path)
+    if what in ("runs", "models"):
+        run = path if what == "runs" else path.parent
+        samples = run / "samples"
+        if samples.is_dir():
+            pngs = sorted(samples.rglob("*.png"))
+            if pngs:
+                return ("png", pngs[-1])
+    if what == "sample_sets":
+        for cand in (path / "trajectory" / "final.npy", path / "final.npy"):
+            if cand.is_file():
+                return ("npy", cand)
+        pngs = sorted(path.glob("*.png")) if path.is_dir() else []
+        if pngs:
+            return ("png", pngs[0])
+    return None

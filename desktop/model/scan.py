@@ -1,0 +1,187 @@
+"""Data area state: the scan settings, a running scan's progress, and the scan report.
+
+A scan is an engine job (``scan``); this object sends it, follows its events and, when it ends,
+holds the dataset's report: accepted items, rejected files with their reasons, duplicates and
+statistics (``ScanReport``, read leniently from the ``ScanResult.to_dict()`` the engine stores in
+the catalog, so a new field never breaks the window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.engine import protocol as P
+
+CROPS = ("center", "letterbox", "random")
+
+
+@dataclass
+class ScanReport:
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, kept / similar to)
+    near_duplicates: list[tuple[str, str]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    dataset_id: str | None = None
+    dataset_dir: str | None = None
+    kind: str = "image"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> ScanReport:
+        d = dict(d or {})
+        stats = d.get("statistics") or d.get("stats") or {}
+        return cls(
+            accepted=[_path_of(x) for x in d.get("accepted") or []],
+            rejected=[_pair(x, ("reason", "message", "why")) for x in d.get("rejected") or []],
+            duplicates=[
+                _pair(x, ("duplicate_of", "kept", "of", "original", "same_as"))
+                for x in d.get("duplicates") or d.get("exact_duplicates") or []
+            ],
+            near_duplicates=[_near(x) for x in d.get("near_duplicates") or []],
+            warnings=[str(w) for w in d.get("warnings") or []],
+            stats=dict(stats) if isinstance(stats, dict) else {},
+            dataset_id=d.get("dataset_id") or d.get("id"),
+            dataset_dir=d.get("dataset_dir") or d.get("path"),
+            kind=str(d.get("kind") or stats.get("kind") or "image") if isinstance(stats, dict) else "image",
+        )
+
+
+def _path_of(x: Any) -> str:
+    if isinstance(x, dict):
+        return str(x.get("path") or x.get("source") or x.get("file") or next(iter(x.values()), ""))
+    if isinstance(x, (list, tuple)):
+        return str(x[0]) if x else ""
+    return str(x)
+
+
+def _near(x: Any) -> tuple[str, str]:
+    if isinstance(x, dict) and "a" in x and "b" in x:
+        bits = f" ({x['distance']} bits apart)" if "distance" in x else ""
+        return (str(x["a"]), f"{x['b']}{bits}")
+    return _pair(x, ("similar_to", "near", "of", "other"))
+
+
+def _pair(x: Any, second_keys: tuple[str, ...]) -> tuple[str, str]:
+    if isinstance(x, dict):
+        other = next((x[k] for k in second_keys if k in x), "")
+        if isinstance(other, list):
+            other = ", ".join(map(str, other))
+        return (_path_of(x), str(other))
+    if isinstance(x, (list, tuple)):
+        if len(x) >= 2:
+            return (str(x[0]), ", ".join(map(str, x[1:])) if len(x) > 2 else str(x[1]))
+        return (str(x[0]) if x else "", "")
+    return (str(x), "")
+
+
+class ScanModel(QObject):
+    state_changed = Signal(str)
+    progress_changed = Signal(float, float, str)
+    report_changed = Signal()
+    settings_changed = Signal()
+
+    def __init__(self, app: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.settings: dict[str, Any] = {"resolution": 32, "crop": "center", "flip": False}
+        self.state = "idle"
+        self.job_id: str | None = None
+        self.sources: list[str] = []
+        self.progress: tuple[float, float, str] = (0, 0, "")
+        self.report: ScanReport | None = None
+        self.dataset: dict[str, Any] | None = None
+        self.error = ""
+        self.on_dataset: list[Any] = []  # one-shot callbacks (dataset id) for the next finished scan
+
+    def set_setting(self, name: str, value: Any) -> None:
+        if self.settings.get(name) != value:
+            self.settings[name] = value
+            self.settings_changed.emit()
+
+    def start(self, sources: list[str], name: str | None = None) -> str:
+        self.sources = [str(s) for s in sources]
+        self.report, self.dataset, self.error = None, None, ""
+        args: dict[str, Any] = {"sources": self.sources, "settings": dict(self.settings)}
+        if name:
+            args["name"] = name
+        self.job_id = self.app.submit("scan", args, self)
+        self.progress = (0, 0, "starting")
+        self._set_state("submitted")
+        self.report_changed.emit()
+        return self.job_id
+
+    def cancel(self) -> None:
+        if self.job_id and self.state in ("submitted", "queued", "running", "paused"):
+            self.app.control("cancel", self.job_id)
+
+    def show_dataset(self, item: dict[str, Any]) -> None:
+        """Show a dataset from the library (its stored report and the settings it was made with)."""
+        self.dataset = item
+        stored = item.get("settings") if isinstance(item.get("settings"), dict) else {}
+        changed = {
+            k: stored[k]
+            for k in ("resolution", "crop", "flip")
+            if k in stored and stored[k] != self.settings.get(k)
+        }
+        if changed:
+            self.settings.update(changed)
+            self.settings_changed.emit()
+        report = item.get("report") if isinstance(item.get("report"), dict) else {}
+        self.report = ScanReport.from_dict({"dataset_id": item.get("id"), "path": item.get("path"), **report})
+        if not self.report.dataset_dir:
+            self.report.dataset_dir = item.get("path")
+        self.report.kind = item.get("kind") or self.report.kind
+        self._set_state("done")
+        self.report_changed.emit()
+
+    def handle(self, ev: P.Event) -> None:
+        if isinstance(ev, P.State):
+            self._set_state(ev.state)
+        elif isinstance(ev, P.Progress):
+            self.progress = (ev.done, ev.total, ev.message)
+            self.progress_changed.emit(ev.done, ev.total, ev.message)
+        elif isinstance(ev, P.Done):
+            results = dict(ev.results)
+            report = results.get("report") if isinstance(results.get("report"), dict) else results
+            self.report = ScanReport.from_dict(report)
+            ds = results.get("dataset") or results.get("dataset_id") or self.report.dataset_id
+            if isinstance(ds, dict):
+                self.dataset, ds = ds, ds.get("id")
+            self.report.dataset_id = ds
+            self._set_state(ev.state)
+            self.report_changed.emit()
+            if ds:
+                self.app.client.send("get", {"what": "datasets", "id": ds}, on_result=self._got_dataset)
+        elif isinstance(ev, P.Error):
+            self.error = ev.message
+            # a folder with nothing usable fails with its report: every rejected file and why
+            report = (getattr(ev, "data", None) or {}).get("report")
+            if isinstance(report, dict):
+                self.report = ScanReport.from_dict(report)
+            self._set_state(ev.state or "failed")
+            self.report_changed.emit()
+
+    def _got_dataset(self, data: dict[str, Any]) -> None:
+        item = data.get("item") or {}
+        self.dataset = item
+        stored = item.get("report")
+        if isinstance(stored, dict) and self.report is not None:
+            fuller = ScanReport.from_dict(stored)
+            for name in ("accepted", "rejected", "duplicates", "near_duplicates", "stats"):
+                if not getattr(self.report, name):
+                    setattr(self.report, name, getattr(fuller, name))
+        if self.report is not None:
+            self.report.dataset_dir = self.report.dataset_dir or item.get("path")
+            self.report.kind = item.get("kind") or self.report.kind
+        self.report_changed.emit()
+        callbacks, self.on_dataset = self.on_dataset, []
+        for cb in callbacks:
+            cb(item.get("id"))
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)

@@ -1,0 +1,112 @@
+"""A scripted stand-in for the engine connection (Krita AI Diffusion's test style).
+
+``ScriptedClient`` has the signals and ``send`` of :class:`desktop.engine_client.EngineClient`
+but no process: it records every command, answers ``list`` / ``get`` / ``metrics`` and control
+commands from an in-memory catalog, and ``push(event)`` delivers a protocol event as if the engine
+had written it. UI-state tests and the screenshot command drive the window with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.engine import protocol as P
+
+
+class ScriptedClient(QObject):
+    event_received = Signal(object)
+    hello_received = Signal(object)
+    state_changed = Signal(str)
+    died = Signal(str)
+    log_line = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = "stopped"
+        self.sent: list[P.Command] = []
+        self.catalog: dict[str, list[dict[str, Any]]] = {w: [] for w in P.LISTABLE}
+        self.metrics: dict[str, dict[str, list[list[float]]]] = {}
+        self.answer_queries = True
+        self._ids = itertools.count(1)
+        self._callbacks: dict[str, tuple[Any, Any]] = {}
+        self._in_flight: dict[str, str] = {}
+
+    # --- the EngineClient surface ----------------------------------------------------------------
+    def send(self, cmd: str, args: dict[str, Any] | None = None, *, on_result=None, on_error=None) -> str:  # noqa: ANN001
+        cid = f"s{next(self._ids)}"
+        self.sent.append(P.Command(id=cid, cmd=cmd, args=dict(args or {})))
+        self._in_flight[cid] = cmd
+        if on_result or on_error:
+            self._callbacks[cid] = (on_result, on_error)
+        if self.answer_queries and cmd in {"list", "get", "metrics", "delete", "hello"} | P.CONTROL_COMMANDS:
+            self.push(self._answer(cid, cmd, args or {}))
+        return cid
+
+    def start(self, device: str = "cpu (2 cores)", interrupted: list[str] | None = None) -> None:
+        self.state = "ready"
+        self.state_changed.emit("ready")
+        self.push(
+            P.Hello(
+                id=None, version="test", device=device, workspace="/tmp/ws", interrupted=interrupted or []
+            )
+        )
+
+    def shutdown(self) -> None:
+        self.state = "stopped"
+        self.state_changed.emit("stopped")
+
+    # --- scripting -------------------------------------------------------------------------------
+    def push(self, ev: P.Event) -> None:
+        if isinstance(ev, P.Hello):
+            self.hello_received.emit(ev)
+        if ev.id is not None and ev.type in ("result", "error", "done"):
+            self._in_flight.pop(ev.id, None)
+            on_result, on_error = self._callbacks.pop(ev.id, (None, None))
+            if isinstance(ev, P.Result) and on_result:
+                on_result(ev.data)
+            elif isinstance(ev, P.Error) and on_error:
+                on_error(ev)
+        self.event_received.emit(ev)
+
+    def die(self, message: str = "the engine crashed") -> None:
+        """As EngineClient does when the process dies: fail what is in flight, then say so."""
+        self.state = "dead"
+        self.state_changed.emit("dead")
+        for cid, cmd in list(self._in_flight.items()):
+            self.push(
+                P.Error(
+                    id=cid, message=f"{cmd}: {message}", state="failed" if cmd in P.JOB_COMMANDS else None
+                )
+            )
+        self.died.emit(message)
+
+    def last(self, cmd: str) -> P.Command:
+        return next(c for c in reversed(self.sent) if c.cmd == cmd)
+
+    def commands(self, cmd: str) -> list[P.Command]:
+        return [c for c in self.sent if c.cmd == cmd]
+
+    def run_job(self, job_id: str, kind: str, *events: P.Event) -> None:
+        """accepted, queued, running, then ``events`` (give each its id via ``job_id``)."""
+        self.push(P.Accepted(id=job_id, job=job_id, kind=kind))
+        self.push(P.State(id=job_id, state="queued"))
+        self.push(P.State(id=job_id, state="running"))
+        for ev in events:
+            self.push(ev)
+
+    def _answer(self, cid: str, cmd: str, args: dict[str, Any]) -> P.Event:
+        if cmd == "list":
+            return P.Result(id=cid, data={"items": list(self.catalog.get(args.get("what"), []))})
+        if cmd == "get":
+            item = next(
+                (x for x in self.catalog.get(args.get("what"), []) if x.get("id") == args.get("id")), None
+            )
+            if item is None:
+                return P.Error(id=cid, message=f"get: no {args.get('what')} {args.get('id')!r}")
+            return P.Result(id=cid, data={"item": item})
+        if cmd == "metrics":
+            return P.Result(id=cid, data={"series": self.metrics.get(args.get("run"), {})})
+        return P.Result(id=cid, data={"ok": True, "job": args.get("job")})

@@ -1,0 +1,1 @@
+"""Widgets: views that observe the state objects of ``desktop.model``."""

@@ -1,0 +1,389 @@
+"""The Data area: drop or pick folders / files, watch the scan, then inspect the dataset.
+
+Empty state: a drop zone with the scan settings (resolution, crop policy, flip). While the
+engine scans: a progress bar and Cancel. Afterwards: the accepted items as a thumbnail grid read
+from the prepared uint8 cache (clips play when the pointer rests on them), the rejected files
+with their reasons, the duplicates, and the statistics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QIcon, QImageReader, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHeaderView,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.model.app import AppModel
+from desktop.model.demo import demo_dataset
+from desktop.model.scan import CROPS
+from desktop.ui.images import PreparedReader, icon
+from desktop.ui.widgets import button, card, label, row
+
+RESOLUTIONS = (16, 24, 32, 48, 64, 96, 128, 192, 256)
+THUMB = 72
+MAX_THUMBS = 600
+
+
+class ClipGrid(QListWidget):
+    """Thumbnails of the accepted items; a clip under the pointer plays its frames."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setGridSize(QSize(THUMB + 14, THUMB + 14))
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setMouseTracking(True)
+        self.reader: PreparedReader | None = None
+        self.hover_row = -1
+        self.frame = 0
+        self.timer = QTimer(self, interval=125, timeout=self._advance)
+        self.itemEntered.connect(self._entered)
+
+    def load(self, reader: PreparedReader | None, paths: list[str]) -> None:
+        self.clear()
+        self.timer.stop()
+        self.reader = reader
+        if reader is not None:
+            for r in range(min(len(reader), MAX_THUMBS)):
+                it = QListWidgetItem(QIcon(self._pix(r, 0)), "")
+                it.setToolTip(reader.items[r] if r < len(reader.items) else f"item {r}")
+                it.setData(Qt.ItemDataRole.UserRole, r)
+                self.addItem(it)
+            return
+        for k, p in enumerate(paths[:MAX_THUMBS]):
+            rd = QImageReader(p)
+            rd.setScaledSize(QSize(THUMB, THUMB))
+            img = rd.read()
+            it = QListWidgetItem(QIcon(QPixmap.fromImage(img)) if not img.isNull() else icon("data"), "")
+            it.setToolTip(p)
+            it.setData(Qt.ItemDataRole.UserRole, k)
+            self.addItem(it)
+
+    def _pix(self, r: int, frame: int) -> QPixmap:
+        assert self.reader is not None
+        img = self.reader.image(r, frame)
+        return QPixmap.fromImage(img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
+
+    def _entered(self, item: QListWidgetItem) -> None:
+        if self.reader is None or self.reader.kind != "clip":
+            return
+        self._reset_hover()
+        self.hover_row, self.frame = self.row(item), 0
+        self.timer.start()
+
+    def _advance(self) -> None:
+        if self.hover_row < 0 or self.reader is None:
+            return
+        if not self.underMouse():
+            self._reset_hover()
+            return
+        self.frame = (self.frame + 1) % self.reader.frames
+        it = self.item(self.hover_row)
+        if it is not None:
+            it.setIcon(QIcon(self._pix(int(it.data(Qt.ItemDataRole.UserRole)), self.frame)))
+
+    def _reset_hover(self) -> None:
+        self.timer.stop()
+        if self.hover_row >= 0 and self.reader is not None and self.item(self.hover_row):
+            it = self.item(self.hover_row)
+            it.setIcon(QIcon(self._pix(int(it.data(Qt.ItemDataRole.UserRole)), 0)))
+        self.hover_row = -1
+
+
+def _table(headers: tuple[str, ...]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(list(headers))
+    t.verticalHeader().hide()
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    t.setShowGrid(False)
+    t.setAlternatingRowColors(True)
+    return t
+
+
+def _fill(table: QTableWidget, rows: list[tuple[str, str]]) -> None:
+    table.setRowCount(len(rows))
+    for r, (a, b) in enumerate(rows):
+        table.setItem(r, 0, QTableWidgetItem(a))
+        table.setItem(r, 1, QTableWidgetItem(b))
+
+
+class DataArea(QWidget):
+    def __init__(self, app: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.scan = app.scan
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(18, 14, 18, 14)
+        outer.setSpacing(12)
+
+        # header: title + settings + pick buttons
+        self.resolution = QComboBox()
+        for r in RESOLUTIONS:
+            self.resolution.addItem(f"{r} px", r)
+        self.resolution.setCurrentIndex(RESOLUTIONS.index(32))
+        self.crop = QComboBox()
+        for c in CROPS:
+            self.crop.addItem(c.capitalize(), c)
+        self.flip = QCheckBox("Mirror (flip) augmentation")
+        self.pick_folder = button(
+            "Choose folder…", "folder", tip="Scan a folder of pictures or clips (Ctrl+O)"
+        )
+        self.pick_files = button("Add files…", "plus", tip="Scan single pictures or videos")
+        self.resolution.currentIndexChanged.connect(
+            lambda: self.scan.set_setting("resolution", self.resolution.currentData())
+        )
+        self.crop.currentIndexChanged.connect(lambda: self.scan.set_setting("crop", self.crop.currentData()))
+        self.flip.toggled.connect(lambda v: self.scan.set_setting("flip", bool(v)))
+        self.pick_folder.clicked.connect(self.choose_folder)
+        self.pick_files.clicked.connect(self.choose_files)
+        head = row(
+            label("Data", "title"),
+            None,
+            label("Resolution", "muted"),
+            self.resolution,
+            label("Crop", "muted"),
+            self.crop,
+            self.flip,
+            self.pick_folder,
+            self.pick_files,
+        )
+        outer.addWidget(head)
+
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack, 1)
+
+        # page 0: drop zone
+        self.dropzone = QFrame()
+        self.dropzone.setObjectName("dropzone")
+        dz = QVBoxLayout(self.dropzone)
+        dz.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_icon = label("")
+        self.drop_icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        dz.addWidget(self.drop_icon)
+        t = label("Drop a folder of pictures or clips anywhere on the window", "big")
+        t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        dz.addWidget(t)
+        s = label(
+            "Several folders, single images and videos work too. Everything stays on this machine.\n"
+            "Broken, tiny or duplicate files are listed with the reason, never silently dropped.",
+            "muted",
+        )
+        s.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        dz.addWidget(s)
+        self.demo_btn = button(
+            "Try the demo pictures", "data", tip="256 synthetic blossoms that ship with Noisebloom"
+        )
+        self.demo_btn.clicked.connect(lambda: demo_dataset() and self.app.scan_paths([str(demo_dataset())]))
+        self.demo_btn.setVisible(demo_dataset() is not None)
+        dz.addSpacing(12)
+        dz.addWidget(row(None, self.demo_btn, None))
+        self.stack.addWidget(self.dropzone)
+
+        # page 1: scanning
+        scanning, sl = card("Scanning")
+        sl.addStretch(1)
+        self.scan_title = label("Scanning…", "big")
+        self.scan_bar = QProgressBar()
+        self.scan_bar.setTextVisible(False)
+        self.scan_msg = label("", "muted", wrap=True)
+        self.scan_cancel = button("Cancel", "stop", tip="Stop the scan; nothing is kept (Esc)")
+        self.scan_cancel.clicked.connect(self.scan.cancel)
+        for w in (self.scan_title, self.scan_bar, self.scan_msg):
+            sl.addWidget(w)
+        sl.addWidget(row(None, self.scan_cancel))
+        sl.addStretch(2)
+        self.stack.addWidget(scanning)
+
+        # page 2: report
+        report = QWidget()
+        rl = QVBoxLayout(report)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.summary = label("", "big")
+        self.summary_sub = label("", "muted", wrap=True)
+        self.train_btn = button("Train on this dataset", "train", primary=True)
+        self.train_btn.clicked.connect(self._train_on_it)
+        self.rescan_btn = button(
+            "Re-scan with these settings",
+            "refresh",
+            tip="Scan the same folders again with the resolution, crop and flip above",
+        )
+        self.rescan_btn.clicked.connect(
+            lambda: self.scan.sources and self.app.scan_paths(list(self.scan.sources))
+        )
+        self.rescan_btn.hide()
+        rl.addWidget(row(self.summary, None, self.rescan_btn, self.train_btn))
+        rl.addWidget(self.summary_sub)
+        self.tabs = QTabWidget()
+        self.grid = ClipGrid()
+        self.rejected = _table(("File", "Reason"))
+        self.duplicates = _table(("File", "Duplicate of"))
+        stats_w = QWidget()
+        self.stats_form = QFormLayout(stats_w)
+        self.tabs.addTab(self.grid, "Accepted")
+        self.tabs.addTab(self.rejected, "Rejected")
+        self.tabs.addTab(self.duplicates, "Duplicates")
+        self.tabs.addTab(stats_w, "Statistics")
+        rl.addWidget(self.tabs, 1)
+        self.stack.addWidget(report)
+
+        self.scan.state_changed.connect(self._state)
+        self.scan.progress_changed.connect(self._progress)
+        self.scan.report_changed.connect(self._report)
+        self.scan.settings_changed.connect(self._settings_changed)
+        app.library.selection_changed.connect(self._selected)
+        self.retint()
+
+    def retint(self) -> None:
+        self.drop_icon.setPixmap(icon("folder", None, 96).pixmap(72, 72))
+
+    def _settings_changed(self) -> None:
+        st = self.scan.settings
+        for w, value in ((self.resolution, st.get("resolution")), (self.crop, st.get("crop"))):
+            i = w.findData(value)
+            if i >= 0 and i != w.currentIndex():
+                w.blockSignals(True)
+                w.setCurrentIndex(i)
+                w.blockSignals(False)
+        if self.flip.isChecked() != bool(st.get("flip")):
+            self.flip.blockSignals(True)
+            self.flip.setChecked(bool(st.get("flip")))
+            self.flip.blockSignals(False)
+        self.rescan_btn.setVisible(bool(self.scan.sources) and self.scan.state in ("done", "failed"))
+
+    # --- actions ---------------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of pictures or clips")
+        if folder:
+            self.app.scan_paths([folder])
+
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Choose pictures or videos",
+            "",
+            "Pictures and videos (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.mp4 *.mov *.webm *.mkv *.avi);;All files (*)",
+        )
+        if files:
+            self.app.scan_paths(files)
+
+    def _train_on_it(self) -> None:
+        ds = (self.scan.report and self.scan.report.dataset_id) or (self.scan.dataset or {}).get("id")
+        if ds:
+            self.app.use_dataset(str(ds))
+            self.app.area_requested.emit("Train")
+
+    def _selected(self, what: str, id_: str) -> None:
+        if what == "datasets":
+            item = self.app.library.get(what, id_)
+            if item:
+                self.scan.sources = [str(s) for s in item.get("sources") or []]
+                self.scan.show_dataset(item)
+                self.app.use_dataset(id_)
+                self.app.area_requested.emit("Data")
+
+    # --- observing -------------------------------------------------------------------------------
+    def _state(self, state: str) -> None:
+        self.rescan_btn.hide()
+        if state in ("submitted", "queued", "running", "paused"):
+            self.stack.setCurrentIndex(1)
+            self.scan_title.setText(
+                "Waiting for the engine…"
+                if state in ("submitted", "queued")
+                else f"Scanning {', '.join(Path(s).name for s in self.scan.sources[:3])}"
+                + ("…" if len(self.scan.sources) > 3 else "")
+            )
+            self.scan_cancel.setEnabled(True)
+        elif state in ("done", "stopped"):
+            self.stack.setCurrentIndex(2)
+        elif state == "cancelled":
+            self.stack.setCurrentIndex(0)
+        elif state == "failed":
+            self.stack.setCurrentIndex(2 if self.scan.report else 0)
+            if not self.scan.report:
+                self.scan_msg.setText(self.scan.error)
+
+    def _progress(self, done: float, total: float, message: str) -> None:
+        if total:
+            self.scan_bar.setRange(0, 1000)
+            self.scan_bar.setValue(int(1000 * done / total))
+        else:
+            self.scan_bar.setRange(0, 0)
+        self.scan_msg.setText(f"{done:g} of {total:g} files · {message}" if total else message)
+
+    def _report(self) -> None:
+        rep = self.scan.report
+        if rep is None:
+            return
+        reader = None
+        if rep.dataset_dir and (Path(rep.dataset_dir) / "prepared.json").is_file():
+            try:
+                reader = PreparedReader(rep.dataset_dir)
+            except (OSError, ValueError, KeyError):
+                reader = None
+        self.grid.load(reader, rep.accepted)
+        n_ok = len(reader) if reader is not None else len(rep.accepted)
+        kind = reader.kind if reader is not None else rep.kind
+        what = "clips" if kind == "clip" else "images"
+        self.summary.setText(f"{n_ok} {what} ready" if n_ok else "Nothing usable in what was dropped")
+        bits = [f"{len(rep.rejected)} rejected", _plural(len(rep.duplicates), "duplicate")]
+        if rep.near_duplicates:
+            bits.append(_plural(len(rep.near_duplicates), "near duplicate"))
+        if reader is not None:
+            bits.append(" × ".join(map(str, reader.shape[1:])) + " uint8 cache")
+        if self.scan.error:
+            bits.append(self.scan.error)
+        bits += rep.warnings[:3]
+        self.summary_sub.setText(" · ".join(bits))
+        _fill(self.rejected, rep.rejected)
+        _fill(self.duplicates, rep.duplicates + [(a, f"looks like {b}") for a, b in rep.near_duplicates])
+        self.tabs.setTabText(0, f"Accepted  {n_ok}")
+        self.tabs.setTabText(1, f"Rejected  {len(rep.rejected)}")
+        self.tabs.setTabText(2, f"Duplicates  {len(rep.duplicates) + len(rep.near_duplicates)}")
+        while self.stats_form.rowCount():
+            self.stats_form.removeRow(0)
+        for k, v in rep.stats.items():
+            self.stats_form.addRow(label(str(k).replace("_", " "), "muted"), label(_fmt(v), wrap=True))
+        self.train_btn.setEnabled(bool(n_ok and (rep.dataset_id or self.scan.dataset)))
+        if not n_ok and rep.rejected:
+            self.tabs.setCurrentIndex(1)
+        if self.scan.state in ("done", "stopped", "failed"):
+            self.stack.setCurrentIndex(2)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:12])
+    if isinstance(v, list):
+        return ", ".join(_fmt(x) for x in v[:12]) + (" …" if len(v) > 12 else "")
+    return str(v)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

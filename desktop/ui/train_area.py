@@ -1,0 +1,470 @@
+"""The Train area: settings with an estimate, Start / Pause / Resume / Stop / Extend, the live loss
+curve (pyqtgraph; raw, smoothed and held-out) and the fixed-seed preview grid as the model learns.
+
+A folder dropped here while a model is selected in the library sets up a fine-tune from it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QProgressBar,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.model.app import AppModel
+from desktop.model.jobs import format_duration
+from desktop.model.training import DEVICES, OBJECTIVES, PRESETS, smooth
+from desktop.ui import theme
+from desktop.ui.images import decode_png, tile
+from desktop.ui.library_panel import dropped_paths
+from desktop.ui.widgets import ImageView, button, card, label, row
+
+OBJECTIVE_TITLES = {
+    "eps": "Noise (ε, DDPM)",
+    "v": "Velocity (v)",
+    "x0": "Clean image (x₀)",
+    "flow": "Flow matching",
+}
+RESOLUTIONS = (16, 24, 32, 48, 64, 96, 128, 256)
+
+
+class TrainArea(QWidget):
+    def __init__(
+        self, app: AppModel, settings: QSettings | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.tm = app.training
+        self.settings = settings
+        self.setAcceptDrops(True)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(18, 14, 18, 14)
+        outer.setSpacing(12)
+
+        # header: title, state, progress, controls
+        self.state_label = label("Ready", "muted")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setFixedWidth(220)
+        self.start_btn = button("Start", "play", primary=True, tip="Start training (Ctrl+Return)")
+        self.pause_btn = button(
+            "Pause", "pause", tip="Pause: compute stops, everything stays in memory (Space)"
+        )
+        self.resume_btn = button("Resume", "play", tip="Continue the paused run (Space)")
+        self.stop_btn = button("Stop", "stop", tip="Finish the current step, save the model and end")
+        self.extend_n = QSpinBox()
+        self.extend_n.setRange(1, 1_000_000)
+        self.extend_n.setValue(500)
+        self.extend_n.setSuffix(" steps")
+        self.extend_n.setFixedWidth(110)
+        self.extend_btn = button(
+            "Extend by", "extend", tip="Continue the finished run for this many more steps"
+        )
+        self.start_btn.clicked.connect(self._start)
+        self.pause_btn.clicked.connect(self.tm.pause)
+        self.resume_btn.clicked.connect(self.tm.resume)
+        self.stop_btn.clicked.connect(self.tm.stop)
+        self.extend_btn.clicked.connect(lambda: self._guard(lambda: self.tm.extend(self.extend_n.value())))
+        outer.addWidget(
+            row(
+                label("Train", "title"),
+                self.state_label,
+                None,
+                self.progress,
+                self.start_btn,
+                self.pause_btn,
+                self.resume_btn,
+                self.stop_btn,
+                self.extend_btn,
+                self.extend_n,
+            )
+        )
+
+        # interrupted-runs banner
+        self.interrupted_bar, il = card()
+        self.interrupted_text = label("", wrap=True)
+        self.interrupted_btn = button("Resume", "resume", primary=True)
+        self.interrupted_btn.clicked.connect(self._resume_interrupted)
+        il.addWidget(row(self.interrupted_text, None, self.interrupted_btn, stretch_last=False))
+        self.interrupted_bar.hide()
+        outer.addWidget(self.interrupted_bar)
+
+        body = QSplitter(Qt.Orientation.Horizontal)
+        outer.addWidget(body, 1)
+
+        # left: settings
+        settings_card, sl = card("Settings")
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setVerticalSpacing(8)
+        self.dataset = QComboBox()
+        self.dataset.setPlaceholderText("drop a folder first")
+        self.base_label = label("", "muted", wrap=True)
+        self.preset = QComboBox()
+        for p in PRESETS:
+            self.preset.addItem(p, p)
+        self.objective = QComboBox()
+        for o in OBJECTIVES:
+            self.objective.addItem(OBJECTIVE_TITLES[o], o)
+        self.schedule = QComboBox()
+        self.schedule.addItem("Cosine", "cosine")
+        self.schedule.addItem("Linear", "linear")
+        self.resolution = QComboBox()
+        self.resolution.addItem("Dataset's", None)
+        for r in RESOLUTIONS:
+            self.resolution.addItem(f"{r} px", r)
+        self.budget_steps = QRadioButton("Steps")
+        self.budget_minutes = QRadioButton("Minutes")
+        self.budget_group = QButtonGroup(self)
+        self.budget_group.addButton(self.budget_steps)
+        self.budget_group.addButton(self.budget_minutes)
+        self.budget_value = QSpinBox()
+        self.budget_value.setRange(1, 10_000_000)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 4096)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(0.0, 1.0)
+        self.lr.setSpecialValueText("preset default")
+        self.lr.setSingleStep(1e-4)
+        self.device = QComboBox()
+        for d in DEVICES:
+            self.device.addItem(d, d)
+        form.addRow("Dataset", self.dataset)
+        form.addRow("", self.base_label)
+        form.addRow("Preset", self.preset)
+        form.addRow("Objective", self.objective)
+        form.addRow("Schedule", self.schedule)
+        form.addRow("Resolution", self.resolution)
+        form.addRow("Budget", row(self.budget_steps, self.budget_minutes, None))
+        form.addRow("", self.budget_value)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Device", self.device)
+        sl.addLayout(form)
+        sl.addWidget(label("ESTIMATE", "section"))
+        self.estimate = label("", "muted", wrap=True)
+        sl.addWidget(self.estimate)
+        sl.addStretch(1)
+        settings_card.setMinimumWidth(280)
+        settings_card.setMaximumWidth(380)
+        body.addWidget(settings_card)
+
+        # right: loss curve over previews
+        right = QSplitter(Qt.Orientation.Vertical)
+        loss_card, ll = card("Loss")
+        self.plot = None  # pyqtgraph loads on first use: it is a third of the window's start-up time
+        self.plot_holder = QVBoxLayout()
+        self.plot_holder.setContentsMargins(0, 0, 0, 0)
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(90)
+        self.smoothing.setFixedWidth(160)
+        self.smoothing.valueChanged.connect(self._plot)
+        self.loss_numbers = label("", "muted")
+        ll.addLayout(self.plot_holder, 1)
+        ll.addWidget(row(self.loss_numbers, None, label("Smoothing", "muted"), self.smoothing))
+        right.addWidget(loss_card)
+        prev_card, pl = card("Previews · fixed seeds")
+        self.preview = ImageView("Previews of fixed seeds appear here as the model learns")
+        self.timelapse_fmt = QComboBox()
+        for f in ("mp4", "webm", "gif"):
+            self.timelapse_fmt.addItem(f.upper(), f)
+        self.timelapse_btn = button("Export timelapse", "export", tip="The previews over training as a video")
+        self.timelapse_btn.clicked.connect(lambda: self.tm.export_timelapse(self.timelapse_fmt.currentData()))
+        pl.addWidget(self.preview, 1)
+        pl.addWidget(row(None, self.timelapse_fmt, self.timelapse_btn))
+        right.addWidget(prev_card)
+        right.setSizes([300, 300])
+        body.addWidget(right)
+        body.setStretchFactor(1, 1)
+
+        # wiring
+        self._loading = False
+        for w, name in (
+            (self.preset, "preset"),
+            (self.objective, "objective"),
+            (self.schedule, "schedule"),
+            (self.resolution, "resolution"),
+            (self.device, "device"),
+        ):
+            w.currentIndexChanged.connect(lambda _i, w=w, name=name: self._set(name, w.currentData()))
+        self.batch.valueChanged.connect(lambda v: self._set("batch_size", v))
+        self.lr.valueChanged.connect(lambda v: self._set("lr", v or None))
+        self.budget_value.valueChanged.connect(self._budget)
+        self.budget_steps.toggled.connect(self._budget)
+        self.dataset.currentIndexChanged.connect(self._dataset_chosen)
+        self.tm.config_changed.connect(self._load_config)
+        self.tm.state_changed.connect(self._state)
+        self.tm.metrics_changed.connect(self._plot)
+        self.tm.preview_changed.connect(self._preview)
+        self.tm.progress_changed.connect(self._progress)
+        app.library.changed.connect(self._library)
+        app.library.selection_changed.connect(self._selected)
+        theme.on_change(self.retint)
+        self._load_config()
+        self._state(self.tm.state)
+        self.retint()
+
+    # --- theme -----------------------------------------------------------------------------------
+    def ensure_plot(self) -> None:
+        if self.plot is not None:
+            return
+        import pyqtgraph as pg
+
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(160)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLogMode(y=True)
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.raw_curve = self.plot.plot([], [], name="loss")
+        self.smooth_curve = self.plot.plot([], [], name="smoothed")
+        self.val_curve = self.plot.plot([], [], name="held-out", symbol="o", symbolSize=6)
+        self.plot_holder.addWidget(self.plot)
+        self.retint()
+        self._plot()
+
+    def showEvent(self, e) -> None:  # noqa: N802, ANN001 - Qt
+        self.ensure_plot()
+        super().showEvent(e)
+
+    def retint(self, _theme: object = None) -> None:
+        if self.plot is None:
+            return
+        import pyqtgraph as pg
+
+        t = theme.current()
+        self.plot.setBackground(t.plot_bg)
+        for ax in ("left", "bottom"):
+            self.plot.getAxis(ax).setPen(pg.mkPen(t.border))
+            self.plot.getAxis(ax).setTextPen(pg.mkPen(t.muted))
+        self.raw_curve.setPen(pg.mkPen(t.muted, width=1))
+        self.smooth_curve.setPen(pg.mkPen(t.accent, width=2.5))
+        self.val_curve.setPen(pg.mkPen(t.accent2, width=2))
+        self.val_curve.setSymbolBrush(t.accent2)
+        self.val_curve.setSymbolPen(t.accent2)
+        self.legend.setLabelTextColor(t.muted)
+
+    # --- settings --------------------------------------------------------------------------------
+    def _set(self, name: str, value: object) -> None:
+        if not self._loading:
+            self.tm.set_config(name, value)
+
+    def _budget(self) -> None:
+        if self._loading:
+            return
+        mode = "steps" if self.budget_steps.isChecked() else "minutes"
+        self.budget_value.setSuffix(" steps" if mode == "steps" else " min")
+        self.tm.set_budget(mode, self.budget_value.value())
+
+    def _load_config(self) -> None:
+        self._loading = True
+        c = self.tm.config
+        for w, name in (
+            (self.preset, "preset"),
+            (self.objective, "objective"),
+            (self.schedule, "schedule"),
+            (self.resolution, "resolution"),
+            (self.device, "device"),
+        ):
+            i = w.findData(c.get(name)) if c.get(name) is not None else 0
+            if i >= 0:
+                w.setCurrentIndex(i)
+        self.batch.setValue(int(c.get("batch_size") or 1))
+        self.lr.setValue(float(c.get("lr") or 0.0))
+        by_minutes = c.get("max_minutes") is not None
+        self.budget_minutes.setChecked(by_minutes)
+        self.budget_steps.setChecked(not by_minutes)
+        self.budget_value.setValue(int(c["max_minutes"] if by_minutes else c.get("max_steps") or 1000))
+        self.budget_value.setSuffix(" min" if by_minutes else " steps")
+        i = self.dataset.findData(self.tm.dataset_id)
+        if i >= 0:
+            self.dataset.setCurrentIndex(i)
+        self.base_label.setText(f"Fine-tune from model {self.tm.base_model}" if self.tm.base_model else "")
+        self.base_label.setVisible(bool(self.tm.base_model))
+        self._loading = False
+        self._estimate()
+
+    def _dataset_chosen(self) -> None:
+        if not self._loading and self.dataset.currentData():
+            self.tm.dataset_id = self.dataset.currentData()
+            self._estimate()
+
+    def _library(self, what: str) -> None:
+        if what == "datasets":
+            self._loading = True
+            self.dataset.clear()
+            for d in self.app.library.items["datasets"]:
+                self.dataset.addItem(f"{d.get('name') or d['id']} · {d.get('n_items', '?')}", d["id"])
+            i = self.dataset.findData(self.tm.dataset_id)
+            self.dataset.setCurrentIndex(i if i >= 0 else (0 if self.dataset.count() else -1))
+            if self.tm.dataset_id is None and self.dataset.count():
+                self.tm.dataset_id = self.dataset.currentData()
+            self._loading = False
+            self._estimate()
+        if what == "runs":
+            self._update_interrupted()
+
+    def _selected(self, what: str, id_: str) -> None:
+        if what == "runs":
+            run = self.app.library.get("runs", id_) or {}
+            self.tm.run_id = id_
+            self.tm.reset_series()
+            self.tm.state = run.get("status", "done")
+            self.app.client.send("metrics", {"run": id_}, on_result=self.tm._got_history)
+            self._state(self.tm.state)
+            self.app.area_requested.emit("Train")
+
+    def _estimate(self) -> None:
+        c = self.tm.config
+        key = f"calibration/{c.get('preset')}/{c.get('resolution')}/{c.get('device')}"
+        ips = float(self.settings.value(key, 0.0) or 0.0) if self.settings is not None else 0.0
+        steps, minutes, batch = c.get("max_steps"), c.get("max_minutes"), int(c.get("batch_size") or 1)
+        if ips > 0:
+            if steps:
+                text = f"≈ {ips:.3g} images/s here → about {format_duration(steps * batch / ips)} for {steps} steps"
+            else:
+                text = f"≈ {ips:.3g} images/s here → about {int(minutes * 60 * ips / batch)} steps in {minutes:g} min"
+        else:
+            text = (
+                "No measurement yet for this preset and resolution on this device: the speed shows after "
+                "the first steps and is remembered for the next estimate."
+            )
+        if self.app.device:
+            text += f"\nEngine device: {self.app.device}"
+        self.estimate.setText(text)
+
+    # --- actions ---------------------------------------------------------------------------------
+    def _guard(self, fn) -> None:  # noqa: ANN001
+        try:
+            fn()
+        except ValueError as e:
+            self.app.report_error(str(e))
+
+    def _start(self) -> None:
+        self._guard(self.tm.start)
+
+    def _resume_interrupted(self) -> None:
+        runs = self.app.library.interrupted_runs()
+        if runs:
+            self.tm.resume_run(runs[0]["id"])
+
+    def _update_interrupted(self) -> None:
+        runs = self.app.library.interrupted_runs()
+        if runs and not self.tm.live:
+            r = runs[0]
+            self.interrupted_text.setText(
+                f"Run “{r.get('name') or r['id']}” was interrupted at step {r.get('steps', 0)}. "
+                "Resume it from its last checkpoint?"
+            )
+            self.interrupted_bar.show()
+        else:
+            self.interrupted_bar.hide()
+
+    def toggle_pause(self) -> None:
+        if self.tm.state == "paused":
+            self.tm.resume()
+        elif self.tm.state == "running":
+            self.tm.pause()
+
+    # --- observing -------------------------------------------------------------------------------
+    def _state(self, state: str) -> None:
+        live = state in ("submitted", "queued", "running", "paused")
+        self.start_btn.setEnabled(not live)
+        self.pause_btn.setVisible(state != "paused")
+        self.pause_btn.setEnabled(state == "running")
+        self.resume_btn.setVisible(state == "paused")
+        self.stop_btn.setEnabled(live)
+        self.extend_btn.setEnabled(not live and bool(self.tm.run_id))
+        self.timelapse_btn.setEnabled(bool(self.tm.run_id) and not live)
+        titles = {
+            "idle": "Ready",
+            "submitted": "Starting…",
+            "queued": "Waiting for the engine…",
+            "running": "Training",
+            "paused": "Paused",
+            "done": "Finished",
+            "stopped": "Stopped · model saved",
+            "cancelled": "Cancelled",
+            "failed": "Failed",
+            "interrupted": "Interrupted",
+        }
+        self.state_label.setText(
+            titles.get(state, state) + (f" · run {self.tm.run_id}" if self.tm.run_id else "")
+        )
+        if live:
+            self.interrupted_bar.hide()
+        else:
+            self._update_interrupted()
+
+    def _progress(self, done: float, total: float) -> None:
+        if total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * done / total))
+
+    def _plot(self) -> None:
+        if self.plot is None:
+            if not self.tm.series:
+                return
+            self.ensure_plot()  # ensure_plot draws the series
+            return
+        s = self.tm.series
+        if "loss" in s:
+            steps, values = s["loss"]
+            self.raw_curve.setData(steps, values)
+            sm = smooth(values, self.smoothing.value() / 100)
+            self.smooth_curve.setData(steps, sm)
+            text = f"step {int(steps[-1])} · loss {values[-1]:.4g} · smoothed {sm[-1]:.4g}" if steps else ""
+        else:
+            self.raw_curve.setData([], [])
+            self.smooth_curve.setData([], [])
+            text = ""
+        val_name = "val_loss" if "val_loss" in s else next((k for k in s if k.startswith("val_loss")), None)
+        if val_name:
+            vs, vv = s[val_name]
+            self.val_curve.setData(vs, vv)
+            if vv:
+                text += f" · held-out {vv[-1]:.4g}"
+        else:
+            self.val_curve.setData([], [])
+        if "img_per_s" in s and s["img_per_s"][1]:
+            ips = s["img_per_s"][1][-1]
+            text += f" · {ips:.3g} img/s"
+            if self.settings is not None and self.tm.live:
+                c = self.tm.config
+                self.settings.setValue(
+                    f"calibration/{c.get('preset')}/{c.get('resolution')}/{c.get('device')}", ips
+                )
+        self.loss_numbers.setText(text)
+
+    def _preview(self) -> None:
+        imgs = [decode_png(b) for b in self.tm.preview_images]
+        self.preview.set_image(
+            tile(imgs, bg=QColor(theme.current().plot_bg)),
+            self.tm.preview_caption or f"step {self.tm.preview_step}",
+        )
+
+    # --- drops: fine-tune ------------------------------------------------------------------------
+    def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 - Qt
+        e.acceptProposedAction() if dropped_paths(e) else e.ignore()
+
+    def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802 - Qt
+        paths = dropped_paths(e)
+        model = self.app.library.selected_model() or self.tm.base_model
+        if paths and model:
+            self.app.finetune_from_drop(model, paths)
+        elif paths:
+            self.app.scan_paths(paths)
+        e.acceptProposedAction()

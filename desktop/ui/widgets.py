@@ -1,0 +1,187 @@
+"""Small shared widgets: a crisp pixel image view, a card, an inline message bar, labelled rows."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.ui import theme
+from desktop.ui.images import icon
+
+
+class ImageView(QWidget):
+    """Shows one image scaled to fit, nearest-neighbour (16-64 px samples stay sharp), centred on a
+    rounded dark canvas, with an optional placeholder text and caption."""
+
+    clicked = Signal()
+
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.image = QImage()
+        self.placeholder = placeholder
+        self.caption = ""
+        self.smooth = False
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(120, 120)
+
+    def set_image(self, image: QImage, caption: str = "") -> None:
+        self.image, self.caption = image, caption
+        self.update()
+
+    def clear(self) -> None:
+        self.set_image(QImage())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt
+        return QSize(360, 360)
+
+    def mousePressEvent(self, e) -> None:  # noqa: N802, ANN001 - Qt
+        self.clicked.emit()
+
+    def target_rect(self) -> QRect:
+        if self.image.isNull():
+            return QRect()
+        area = self.rect().adjusted(8, 8, -8, -28 if self.caption else -8)
+        s = self.image.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return QRect(
+            area.x() + (area.width() - s.width()) // 2,
+            area.y() + (area.height() - s.height()) // 2,
+            s.width(),
+            s.height(),
+        )
+
+    def paintEvent(self, e) -> None:  # noqa: N802, ANN001 - Qt
+        t = theme.current()
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        path = QPainterPath()
+        path.addRoundedRect(self.rect().adjusted(0, 0, -1, -1), 12, 12)
+        p.fillPath(path, QColor(t.plot_bg))
+        p.setPen(QColor(t.border))
+        p.drawPath(path)
+        if self.image.isNull():
+            p.setPen(QColor(t.muted))
+            p.drawText(
+                self.rect().adjusted(16, 16, -16, -16),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.placeholder,
+            )
+        else:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
+            p.drawImage(self.target_rect(), self.image)
+        if self.caption:
+            p.setPen(QColor(t.muted))
+            p.drawText(
+                self.rect().adjusted(8, 0, -8, -6),
+                Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                self.caption,
+            )
+        p.end()
+
+
+def card(title: str = "", parent: QWidget | None = None) -> tuple[QFrame, QVBoxLayout]:
+    frame = QFrame(parent)
+    frame.setObjectName("card")
+    lay = QVBoxLayout(frame)
+    lay.setContentsMargins(14, 12, 14, 14)
+    lay.setSpacing(8)
+    if title:
+        lab = QLabel(title.upper())
+        lab.setProperty("role", "section")
+        lay.addWidget(lab)
+    return frame, lay
+
+
+def label(text: str, role: str | None = None, wrap: bool = False) -> QLabel:
+    lab = QLabel(text)
+    if role:
+        lab.setProperty("role", role)
+    lab.setWordWrap(wrap)
+    return lab
+
+
+def button(text: str, icon_name: str | None = None, *, primary: bool = False, tip: str = "") -> QPushButton:
+    b = QPushButton(text)
+    if icon_name:
+        b.setProperty("icon_name", icon_name)
+        b.setIcon(icon(icon_name, theme.current().accent_text if primary else None))
+    if primary:
+        b.setProperty("primary", True)
+    if tip:
+        b.setToolTip(tip)
+    b.setCursor(Qt.CursorShape.PointingHandCursor)
+    return b
+
+
+def retint(root: QWidget) -> None:
+    """Repaint every button's icon in the current theme's colours (after a theme switch)."""
+    t = theme.current()
+    for b in root.findChildren(QPushButton) + root.findChildren(QToolButton):
+        name = b.property("icon_name")
+        if name:
+            b.setIcon(icon(str(name), t.accent_text if b.property("primary") else t.text))
+
+
+def row(*widgets: QWidget | None, spacing: int = 8, stretch_last: bool = False) -> QWidget:
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(spacing)
+    for x in widgets:
+        if x is None:
+            lay.addStretch(1)
+        else:
+            lay.addWidget(x)
+    if stretch_last:
+        lay.setStretch(lay.count() - 1, 1)
+    return w
+
+
+class MessageBar(QFrame):
+    """An inline, dismissible one-line message (errors stay until closed; info fades after 6 s)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messagebar")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 6, 6)
+        self.icon = QLabel()
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setProperty("flat", True)
+        close.setProperty("icon_name", "close")
+        close.setIcon(icon("close"))
+        close.setToolTip("Dismiss (Esc)")
+        close.clicked.connect(self.hide)
+        lay.addWidget(self.icon)
+        lay.addWidget(self.text, 1)
+        lay.addWidget(close)
+        self.level = ""
+        self._timer = QTimer(self, singleShot=True, interval=6000, timeout=self.hide)
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        t = theme.current()
+        self.level = level
+        self.setProperty("level", level)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        color = t.danger if level == "error" else t.accent
+        self.icon.setPixmap(icon("warning" if level == "error" else "info", color).pixmap(18, 18))
+        self.text.setText(text)
+        self.show()
+        if level == "error":
+            self._timer.stop()
+        else:
+            self._timer.start()

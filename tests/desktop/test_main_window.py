@@ -1,0 +1,370 @@
+"""The window driven by scripted engine events: drops, areas, errors, engine death, layout, themes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
+from PySide6.QtWidgets import QApplication
+
+from core.engine import protocol as P
+from tests.desktop.conftest import delete_now
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def drop_files(widget, paths, pos=None) -> None:
+    """What the platform sends when files are dropped on ``widget``."""
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = pos or widget.rect().center()
+    actions = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(pos, actions, md, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    drop = QDropEvent(QPointF(pos), actions, md, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+
+
+def prepared_dataset(folder: Path, n: int = 6, res: int = 8, kind: str = "image") -> np.ndarray:
+    folder.mkdir(parents=True)
+    shape = (n, res, res, 3) if kind == "image" else (n, 4, res, res, 3)
+    data = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    data.tofile(folder / "data.u8")
+    (folder / "prepared.json").write_text(
+        json.dumps(
+            {"format": 1, "kind": kind, "shape": list(shape), "items": [f"/p/{k}.png" for k in range(n)]}
+        )
+    )
+    return data
+
+
+def test_dropping_folders_anywhere_on_the_window_starts_a_scan(window, client, tmp_path):
+    window.show_area("Generate")
+    a, b = tmp_path / "holiday", tmp_path / "clip.mp4"
+    a.mkdir()
+    b.write_bytes(b"")
+    drop_files(window.generate_area.x0_view, [a, b])  # a widget that does not take drops itself
+    cmd = client.last("scan")
+    assert cmd.args["sources"] == [str(a), str(b)]
+    assert window.current_area() == "Data"
+    assert window.data_area.stack.currentIndex() == 1  # the scanning page with its progress bar
+
+
+def test_scan_result_shows_thumbnails_rejections_and_duplicates(window, client, tmp_path):
+    prepared_dataset(tmp_path / "ds1")
+    client.catalog["datasets"] = [{"id": "ds1", "path": str(tmp_path / "ds1"), "kind": "image", "n_items": 6}]
+    drop_files(window, [tmp_path])
+    job = client.last("scan").id
+    client.run_job(job, "scan", P.Progress(id=job, done=4, total=8, unit="files"))
+    assert window.data_area.scan_bar.value() == 500
+    report = {
+        "accepted": [f"/p/{k}.png" for k in range(6)],
+        "rejected": [
+            {"path": "/p/bad.jpg", "reason": "truncated JPEG data; re-export or remove it"},
+            {"path": "/p/notes.txt", "reason": "not an image or video"},
+        ],
+        "duplicates": [{"path": "/p/6.png", "duplicate_of": "/p/0.png"}],
+    }
+    client.push(P.Done(id=job, results={"dataset": "ds1", "report": report}))
+    da = window.data_area
+    assert da.stack.currentIndex() == 2
+    assert da.grid.count() == 6
+    assert [da.rejected.item(r, 1).text() for r in range(da.rejected.rowCount())] == [
+        "truncated JPEG data; re-export or remove it",
+        "not an image or video",
+    ]
+    assert da.duplicates.item(0, 1).text() == "/p/0.png"
+    assert da.summary.text() == "6 images ready"
+    da.train_btn.click()
+    assert window.current_area() == "Train"
+    assert window.app.training.dataset_id == "ds1"
+
+
+def test_a_broken_folder_shows_its_rejection_list_and_the_error(window, client):
+    drop_files(window, ["/nowhere/broken"])
+    job = client.last("scan").id
+    report = {"accepted": [], "rejected": [{"path": "/nowhere/broken/a.jpg", "reason": "cannot be decoded"}]}
+    client.run_job(
+        job,
+        "scan",
+        P.Error(
+            id=job,
+            message="broken: nothing usable (1 file rejected); see the list",
+            state="failed",
+            data={"report": report},
+        ),
+    )
+    da = window.data_area
+    assert da.stack.currentIndex() == 2
+    assert da.summary.text() == "Nothing usable in what was dropped"
+    assert da.tabs.currentIndex() == 1
+    assert da.rejected.item(0, 0).text() == "/nowhere/broken/a.jpg"
+    assert da.rejected.item(0, 1).text() == "cannot be decoded"
+    assert window.message.isVisible()
+    assert window.message.text.text() == "broken: nothing usable (1 file rejected); see the list"
+
+
+def test_clip_thumbnails_play_while_the_pointer_rests_on_them(window, client, tmp_path, qtbot):
+    data = prepared_dataset(tmp_path / "clips", n=2, kind="clip")
+    client.catalog["datasets"] = [{"id": "c", "path": str(tmp_path / "clips"), "kind": "clip", "n_items": 2}]
+    client.start()
+    window.app.library.select("datasets", "c")
+    grid = window.data_area.grid
+    assert grid.count() == 2 and grid.reader.frames == 4
+    first = grid.item(1).icon().pixmap(8, 8).toImage()
+    grid._entered(grid.item(1))
+    grid.underMouse = lambda: True  # offscreen: no real pointer
+    grid._advance()
+    assert grid.frame == 1
+    second = grid.item(1).icon().pixmap(8, 8).toImage()
+    assert first != second
+    assert not np.array_equal(data[1, 0], data[1, 1])
+
+
+def test_dropping_a_folder_on_a_model_sets_up_a_finetune(window, client, tmp_path):
+    client.catalog["models"] = [{"id": "m1", "name": "flowers", "path": "/m1", "info": {"objective": "eps"}}]
+    client.catalog["datasets"] = [{"id": "ds9", "path": str(tmp_path), "kind": "image", "n_items": 3}]
+    client.start()
+    node = window.library.find("models", "m1")
+    tree = window.library.tree
+    pos = tree.visualItemRect(node).center()
+    drop_files(tree.viewport(), [tmp_path], pos)
+    job = client.last("scan").id
+    client.run_job(job, "scan", P.Done(id=job, results={"dataset": "ds9"}))
+    assert window.app.training.base_model == "m1"
+    assert window.app.training.dataset_id == "ds9"
+    assert window.current_area() == "Train"
+    window.train_area.start_btn.click()
+    assert client.last("finetune").args["model"] == "m1"
+    assert client.last("finetune").args["dataset"] == "ds9"
+
+
+def test_training_view_updates_and_controls_follow_the_state(window, client):
+    window.app.use_dataset("ds1")
+    ta = window.train_area
+    window.show_area("Train")
+    ta.start_btn.click()
+    job = client.last("train").id
+    assert not ta.start_btn.isEnabled()
+    from desktop.screenshot import _png_b64
+
+    client.run_job(
+        job,
+        "train",
+        *[P.Metric(id=job, step=s, values={"loss": 1.0 / s}) for s in range(1, 6)],
+        P.Preview(id=job, step=5, images=[_png_b64(np.full((8, 8, 3), 200, np.uint8))] * 4),
+    )
+    xs, ys = ta.smooth_curve.getData()
+    assert list(xs) == [1, 2, 3, 4, 5]
+    assert not ta.preview.image.isNull() and ta.preview.image.width() > 8  # a 2x2 tile
+    assert ta.pause_btn.isEnabled()
+    ta.pause_btn.click()
+    client.push(P.State(id=job, state="paused"))
+    assert ta.resume_btn.isVisibleTo(window) and not ta.pause_btn.isVisibleTo(window)
+    ta.resume_btn.click()
+    client.push(P.State(id=job, state="running"))
+    ta.stop_btn.click()
+    assert [c.cmd for c in client.sent if c.cmd in P.CONTROL_COMMANDS] == ["pause", "resume", "stop"]
+    client.push(P.Done(id=job, state="stopped", results={"run": "r1"}))
+    assert ta.start_btn.isEnabled() and ta.extend_btn.isEnabled()
+    ta.extend_n.setValue(250)
+    ta.extend_btn.click()
+    assert client.last("resume_run").args == {"run": "r1", "extra_steps": 250}
+
+
+def test_interrupted_runs_offer_resume(window, client):
+    client.catalog["runs"] = [{"id": "r9", "name": "old", "status": "interrupted", "steps": 40}]
+    client.start(interrupted=["r9"])
+    window.show_area("Train")
+    ta = window.train_area
+    assert ta.interrupted_bar.isVisibleTo(window)
+    assert "step 40" in ta.interrupted_text.text()
+    ta.interrupted_btn.click()
+    assert client.last("resume_run").args == {"run": "r9"}
+
+
+def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_path):
+    from desktop.screenshot import _png_b64
+
+    client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "eps"}}]
+    client.start()
+    ga = window.generate_area
+    ga.steps.setValue(10)
+    ga.generate_btn.click()
+    job = client.last("sample").id
+    assert client.last("sample").args["config"]["steps"] == 10
+    seen = []
+    window.app.generation.step_received.connect(lambda i, n: seen.append(ga.step_label.text()))
+    frames = [_png_b64(np.full((4, 4, 3), 20 * i, np.uint8)) for i in range(1, 11)]
+    client.run_job(
+        job,
+        "sample",
+        *[P.Step(id=job, i=i, n=10, xt=[frames[i - 1]], x0=[frames[i - 1]]) for i in range(1, 11)],
+    )
+    assert [s.split(" ·")[0] for s in seen] == [f"Step {i} / 10" for i in range(1, 11)]
+    assert ga.x0_view.image.pixelColor(0, 0).red() == 200
+    traj = tmp_path / "ss" / "trajectory"
+    traj.mkdir(parents=True)
+    x = np.stack([np.full((1, 4, 4, 3), 10 * r, np.uint8) for r in range(10)])
+    for name in ("xt", "x0"):
+        np.save(traj / f"{name}.npy", x)
+    np.save(traj / "final.npy", x[-1])
+    (traj / "trajectory.json").write_text(json.dumps({"n_steps": 10, "steps": list(range(10))}))
+    client.push(P.Done(id=job, results={"sample_set": "ss", "trajectory": str(traj)}))
+    assert ga.scrub.isEnabled() and ga.scrub.maximum() == 9
+    ga.scrub.setValue(4)
+    assert ga.x0_view.image.pixelColor(0, 0).red() == 40
+    assert ga.scrub_label.text() == "step 5 / 10"
+    ga.branch_btn.click()
+    assert client.last("branch").args["step"] == 4
+    assert ga.results.count() == 1
+
+
+def test_stop_cancels_the_running_generation(window, client):
+    client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow"}}]
+    client.start()
+    ga = window.generate_area
+    assert ga.sampler.currentData() == "flow_euler"  # a flow model gets flow samplers
+    ga.generate_btn.click()
+    job = client.last("sample").id
+    client.run_job(job, "sample", P.Step(id=job, i=1, n=50))
+    assert ga.stop_btn.isEnabled()
+    ga.stop_btn.click()
+    assert client.last("cancel").args == {"job": job}
+
+
+def test_engine_death_is_shown_and_the_status_bar_follows_the_engine(window, client):
+    assert window.engine_label.text() == "Engine ready · cpu (2 cores)"
+    client.die("the engine crashed (signal 9); restarting it")
+    assert window.message.isVisible()
+    assert window.message.text.text() == "the engine crashed (signal 9); restarting it"
+    assert window.engine_label.text().startswith("Engine stopped")
+    client.start(device="cuda:0 (NVIDIA H100)")
+    assert window.engine_label.text() == "Engine ready · cuda:0 (NVIDIA H100)"
+
+
+def test_status_bar_shows_the_running_job_and_cancels_it(window, client):
+    job = window.app.scan_paths(["/x"])
+    client.run_job(job, "scan", P.Progress(id=job, done=5, total=20, unit="files", rate=2.5, eta_s=6))
+    assert window.job_label.isVisibleTo(window)
+    assert window.job_label.text() == "Scanning · 5/20 files · 2.5 files/s · 6 s left"
+    window.job_cancel.click()
+    assert client.last("cancel").args == {"job": job}
+    client.push(P.Error(id=job, message="scan cancelled", state="cancelled"))
+    assert not window.job_label.isVisibleTo(window)
+
+
+def test_layout_and_theme_are_remembered(app_model, client, settings):
+    from desktop.main_window import MainWindow
+    from desktop.ui import theme
+
+    win = MainWindow(app_model, settings, start_engine=False)
+    win.show()
+    win.show_area("Generate")
+    win.splitter.setSizes([333, 900])
+    win.set_theme("light")
+    assert QApplication.instance().palette().color(QPalette.ColorRole.Window).name() == theme.LIGHT.bg
+    win.close()
+    again = MainWindow(app_model, settings, start_engine=False)
+    again.resize(1320, 840)  # the offscreen screen is smaller than a desktop; geometry is clamped to it
+    again.show()
+    assert again.current_area() == "Generate"
+    assert again.splitter.sizes()[0] == 333
+    assert settings.value("theme") == "light"
+    again.set_theme("dark")
+    assert QApplication.instance().palette().color(QPalette.ColorRole.Window).name() == theme.DARK.bg
+    delete_now(win, again)
+
+
+def test_keyboard_shortcuts_switch_areas(window, qtbot):
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_area() == "Generate"
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_area() == "Train"
+
+
+def test_screenshot_command_saves_every_area(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "desktop", "screenshot", str(tmp_path), "--themes", "light"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+    )
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert names == [
+        "data-light.png",
+        "engine-error-light.png",
+        "first-run-light.png",
+        "generate-light.png",
+        "train-light.png",
+    ]
+    assert all(p.stat().st_size > 10_000 for p in tmp_path.glob("*.png"))
+
+
+def test_the_window_never_loads_torch():
+    code = (
+        "import sys; from desktop.app import create_application; app = create_application();"
+        "from desktop.main_window import MainWindow; from desktop.model.app import AppModel;"
+        "from desktop.scripted import ScriptedClient; import desktop.engine_client;"
+        "w = MainWindow(AppModel(ScriptedClient()), start_engine=False); w.show(); app.processEvents();"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'accelerate')))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_changing_the_settings_after_a_scan_offers_a_rescan_of_the_same_folders(window, client):
+    client.catalog["datasets"] = [
+        {
+            "id": "d",
+            "path": "/none",
+            "kind": "image",
+            "n_items": 3,
+            "sources": ["/pics"],
+            "settings": {"resolution": 64, "crop": "letterbox", "flip": True},
+            "report": {},
+        }
+    ]
+    client.start()
+    window.app.library.select("datasets", "d")
+    da = window.data_area
+    assert (da.resolution.currentData(), da.crop.currentData(), da.flip.isChecked()) == (
+        64,
+        "letterbox",
+        True,
+    )
+    assert not da.rescan_btn.isVisibleTo(window)
+    da.resolution.setCurrentIndex(da.resolution.findData(16))
+    assert da.rescan_btn.isVisibleTo(window)
+    da.rescan_btn.click()
+    assert client.last("scan").args == {
+        "sources": ["/pics"],
+        "settings": {"resolution": 16, "crop": "letterbox", "flip": True},
+    }
+
+
+def test_the_demo_pictures_are_one_click_away_on_first_run(window, client):
+    from desktop.model.demo import demo_dataset
+
+    da = window.data_area
+    assert da.stack.currentIndex() == 0 and da.demo_btn.isVisibleTo(window)
+    da.demo_btn.click()
+    assert client.last("scan").args["sources"] == [str(demo_dataset())]
+    assert len(list(demo_dataset().glob("*.png"))) == 256
