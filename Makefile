@@ -2,6 +2,8 @@
 #   make run          create/reuse .venv, install, open the app
 #   make test         create/reuse .venv, install, lint, check the layering, run the tests
 #   make screenshots  save a PNG of each area of the app (offscreen) into screenshots/
+#   make package      build the standalone app: dist/noisebloom/ and dist/noisebloom-*-linux-*.tar.gz
+#   make package-smoke  build it if needed, run the frozen app's selftest, time its start-up
 #
 # torch: this installs the CPU build pinned below first, because a bare `torch` requirement with
 # no torch installed pulls a CUDA build of several GB. For an NVIDIA GPU, see README.md
@@ -16,7 +18,7 @@ STAMP := $(VENV)/.noisebloom-installed
 
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run test lint screenshots clean-venv
+.PHONY: install run test lint screenshots package package-smoke clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +42,21 @@ test: lint
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/noisebloom screenshot screenshots
+
+# The standalone app (packaging/README.md). Not part of `make test`: PyInstaller over torch takes
+# many minutes and the bundle is about 1 GB.
+PACKAGE_STAMP := $(VENV)/.noisebloom-package-installed
+
+$(PACKAGE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,package]'
+	@touch $(PACKAGE_STAMP)
+
+package: $(PACKAGE_STAMP)
+	$(PY) packaging/build.py
+
+package-smoke: $(PACKAGE_STAMP)
+	@test -x dist/noisebloom/noisebloom || $(MAKE) package
+	$(PY) packaging/smoke.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "core.export.commands",
     "core.metrics.commands",
     "core.engine.commands",
+    "core.selftest",
 )
 
 
