@@ -1,4 +1,8 @@
-"""``noisebloom export TRAJECTORY_DIR --video OUT.mp4|.webm|.gif``: the denoising as a video or GIF.
+"""``noisebloom export TRAJECTORY_DIR --video OUT.mp4|.webm|.gif``: the denoising as a video or GIF;
+``noisebloom export SAMPLES_DIR --clips mp4|webm|gif``: the sampled clips of a clip model as videos.
+
+For a clip model, ``--video`` plays the clip while it denoises (:mod:`core.export.clips`) at the
+clip's fps unless ``--fps`` is given.
 
 Imports only argparse at the top; numpy and the writers load inside the command.
 """
@@ -15,13 +19,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Export the denoising recorded by `noisebloom sample --trajectory` (pass the sample folder or its "
             "trajectory/ folder) as a video: H.264 MP4, VP9 WebM or GIF, showing the predicted clean image "
-            "x0, the noisy sample x_t, or both side by side."
+            "x0, the noisy sample x_t, or both side by side. For clip models: --clips FORMAT writes every "
+            "sampled clip of a sample folder as SAMPLES_DIR/sample_KKKKK.FORMAT at the clip's fps, and "
+            "--video shows the clip playing while it denoises (frame k: clip frame k mod T at denoising "
+            "step ~k*n/total, at least --loops plays, then the finished clip)."
         ),
     )
-    p.add_argument("trajectory_dir", metavar="TRAJECTORY_DIR")
+    p.add_argument(
+        "trajectory_dir",
+        metavar="FOLDER",
+        help="a sample folder (noisebloom sample --out) or its trajectory/ folder",
+    )
     p.add_argument("--video", metavar="OUT", help="output .mp4, .webm or .gif")
     p.add_argument("--grid", metavar="OUT.png", help="also write the finished samples as one grid PNG")
-    p.add_argument("--fps", type=float, default=12.0, help="frames per second (default 12)")
+    p.add_argument(
+        "--clips",
+        choices=("mp4", "webm", "gif"),
+        help="write each sampled clip of SAMPLES_DIR (a clip model's sample folder) in this format",
+    )
+    p.add_argument("--clips-dir", metavar="DIR", help="where --clips writes (default: SAMPLES_DIR)")
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frames per second (default 12; a clip model's own fps for clips)",
+    )
+    p.add_argument(
+        "--loops", type=int, default=2, help="clip denoising video: at least this many plays of the clip"
+    )
     p.add_argument(
         "--show", choices=("x0", "xt", "both"), default="x0", help="what each sample shows (default x0)"
     )
@@ -38,10 +63,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.errors import ConfigError
 
-    if not args.video and not args.grid:
+    if not args.video and not args.grid and not args.clips:
         raise ConfigError(
-            "export: nothing to write", fix="pass --video OUT.mp4|.webm|.gif and/or --grid OUT.png"
+            "export: nothing to write",
+            fix="pass --video OUT.mp4|.webm|.gif, --grid OUT.png and/or --clips mp4|webm|gif",
         )
+    if args.clips:
+        from core.export.clips import export_clips
+
+        for path in export_clips(
+            args.trajectory_dir,
+            args.clips,
+            out_dir=args.clips_dir,
+            fps=args.fps,
+            scale=args.scale,
+            resample=args.resample,
+        ):
+            print(path)
     indices = None
     if args.samples:
         try:
@@ -50,14 +88,31 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"export --samples: {args.samples!r} is not a list of numbers", fix="e.g. --samples 0,2,3"
             ) from None
-    if args.video:
+    if args.video and _is_clip_trajectory(args.trajectory_dir):
+        from core.export.clips import export_clip_denoising
+
+        print(
+            export_clip_denoising(
+                args.trajectory_dir,
+                args.video,
+                show=args.show,
+                fps=args.fps,
+                loops=args.loops,
+                scale=args.scale,
+                resample=args.resample,
+                hold_last_s=args.hold,
+                indices=indices,
+                nrow=args.nrow,
+            )
+        )
+    elif args.video:
         from core.export.trajectory import export_trajectory
 
         path = export_trajectory(
             args.trajectory_dir,
             args.video,
             show=args.show,
-            fps=args.fps,
+            fps=args.fps or 12.0,
             scale=args.scale,
             resample=args.resample,
             hold_last_s=args.hold,
@@ -87,3 +142,9 @@ def run(args: argparse.Namespace) -> int:
         grid = upscale(make_grid(final, args.nrow), args.scale, args.resample)
         print(write_png(args.grid, grid, {"software": "noisebloom export"}))
     return 0
+
+
+def _is_clip_trajectory(folder: str) -> bool:
+    from core.sampling.trajectory import open_trajectory
+
+    return open_trajectory(folder).xt.ndim == 6

@@ -39,6 +39,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 DENOISER_CLASSES: dict[tuple[str, str], str] = {
     ("diffusers", "UNet2DModel"): "unet",
     ("core.models.dit", "NoisebloomDiT"): "dit",
+    ("core.models.video", "NoisebloomVideoNet"): "video",
 }
 DENOISER_SUBFOLDERS = ("unet", "transformer")
 

@@ -1,6 +1,7 @@
 """Network presets, chosen by name: ``build(preset, channels, resolution) -> nn.Module``.
 
-Every network is called as ``network(x, t).sample`` (x: (B, C, H, W); t: (B,) timesteps, ints
+Every network is called as ``network(x, t).sample`` (x: (B, C, H, W), or (B, T, C, H, W) for the
+clip presets; t: (B,) timesteps, ints
 0..999 for DDPM objectives or floats 1000*sigma for flow). UNets are diffusers' ``UNet2DModel``
 (Ho et al. 2020's architecture as packaged by diffusers); ``dit-s`` is a small DiT
 (Peebles & Xie 2023, see :mod:`core.models.dit`).
@@ -23,6 +24,20 @@ dit-s          32,465,284   10.896              0.2                patch transfo
 =============  ===========  ==================  =================  ==============================
 
 No GPU was lent to this task, so there are no GPU images/s or FLOPs-utilisation figures yet.
+
+Clip presets (``data_kind="clip"``) are :class:`core.models.video.NoisebloomVideoNet`, a factorised
+space-time UNet taking (B, T, C, H, W); parameters do not depend on T, FLOPs grow linearly with it
+(``describe(preset, channels, resolution, frames)``, grayscale, 32 px, forward, per clip).
+clip-cpu trained at 3.75 clips/s (392 steps of 8 clips in 14 min) in ``benchmarks/bench_video.py``
+(16 frames, 32 px, one torch thread, this 2-core CPU on 2026-11-28 while other jobs kept its load
+average at 3-8: a floor).
+
+=============  ===========  ===================  ==================  ==============================
+preset         params       GFLOPs/clip, 16 f    GFLOPs/clip, 8 f    intended for
+=============  ===========  ===================  ==================  ==============================
+clip-tiny      159,380      0.418                0.209               tests and smoke runs
+clip-cpu       629,540      1.652                0.826               2-core CPU: 8-16 frames, 32 px
+=============  ===========  ===================  ==================  ==============================
 """
 
 from __future__ import annotations
@@ -89,6 +104,24 @@ def _dit(hidden_size: int, depth: int, num_heads: int, patch_size: int) -> Calla
     return make
 
 
+def _video(
+    block_out_channels: tuple[int, ...], norm_num_groups: int, attention_head_dim: int, patch_size: int = 2
+) -> Callable[[int, int], nn.Module]:
+    def make(channels: int, resolution: int) -> nn.Module:
+        from core.models.video import NoisebloomVideoNet
+
+        return NoisebloomVideoNet(
+            sample_size=resolution,
+            in_channels=channels,
+            patch_size=patch_size,
+            block_out_channels=block_out_channels,
+            norm_num_groups=norm_num_groups,
+            attention_head_dim=attention_head_dim,
+        )
+
+    return make
+
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -132,6 +165,20 @@ PRESETS: dict[str, Preset] = {
             _dit(384, 12, 6, 2),
             default_lr=3e-4,
         ),
+        Preset(
+            "clip-tiny",
+            "video",
+            "a tiny factorised space-time UNet for clips, for tests and smoke runs",
+            _video((16, 32), 8, 16),
+            data_kind="clip",
+        ),
+        Preset(
+            "clip-cpu",
+            "video",
+            "space-time UNet for clips on a 2-core CPU: 8-16 frames at 32 px",
+            _video((32, 64), 8, 32),
+            data_kind="clip",
+        ),
     )
 }
 
@@ -167,13 +214,30 @@ def flops_per_image(network: nn.Module, channels: int, resolution: int) -> int:
     return int(counter.get_total_flops())
 
 
-def describe(preset: str, channels: int = 1, resolution: int = 32) -> dict[str, Any]:
+def flops_per_clip(network: nn.Module, channels: int, resolution: int, frames: int) -> int:
+    """Forward FLOPs for one clip of ``frames`` frames, counted by FlopCounterMode."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.zeros(1, frames, channels, resolution, resolution)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        network(x, torch.tensor([500]))
+    return int(counter.get_total_flops())
+
+
+def describe(preset: str, channels: int = 1, resolution: int = 32, frames: int = 16) -> dict[str, Any]:
     net = build(preset, channels, resolution)
-    return {
+    out = {
         "preset": preset,
         "network": get_preset(preset).network,
         "params": count_params(net),
-        "flops_per_image": flops_per_image(net, channels, resolution),
         "channels": channels,
         "resolution": resolution,
     }
+    if get_preset(preset).data_kind == "clip":
+        out["frames"] = frames
+        out["flops_per_clip"] = flops_per_clip(net, channels, resolution, frames)
+    else:
+        out["flops_per_image"] = flops_per_image(net, channels, resolution)
+    return out

@@ -17,7 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Draw N samples from a model folder (Noisebloom's own or any diffusers pipeline folder with a "
             "UNet2DModel) and write them as OUT_DIR/sample_00000.png, ... with the sampling parameters in "
-            "the PNG text chunks. Image k of seed K is the same whatever the batch size."
+            "the PNG text chunks. Image k of seed K is the same whatever the batch size. A clip model writes each "
+            "clip as OUT_DIR/sample_00000.gif at the clip's fps; `noisebloom export OUT_DIR --clips mp4` "
+            "(or webm, gif) re-encodes them, and with --trajectory `noisebloom export OUT_DIR --video "
+            "denoise.mp4` shows a clip playing while it denoises."
         ),
     )
     p.add_argument(

@@ -65,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--preset",
-        help="network preset: unet-cpu (default), unet-laptop, unet-gpu, dit-s, unet-tiny, dit-tiny",
+        help="network preset: unet-cpu (default), unet-laptop, unet-gpu, dit-s, unet-tiny, dit-tiny; "
+        "for clips clip-cpu (default), clip-tiny",
     )
     p.add_argument(
         "--objective", choices=("eps", "v", "x0", "flow"), help="what the network predicts (default flow)"
@@ -164,6 +165,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     data = _load_data(args, config.resolution)
+    if data.kind == "clip" and args.preset is None and not config.init_from and not args.resume:
+        from core.models.presets import get_preset
+
+        if get_preset(config.preset).data_kind != "clip":
+            config = config.replace(preset="clip-cpu")  # the default clip preset for a folder of clips
     bar = None
     interactive = not args.quiet and _is_main_process()
     if interactive:

@@ -217,13 +217,14 @@ def train(
         accelerator.num_processes,
         accelerator.device,
     )
-    from core.models.presets import get_preset
+    from core.models.presets import PRESETS, get_preset
 
     if not config.init_from and get_preset(config.preset).data_kind != data.kind:
         raise ConfigError(
             f"train.preset: {config.preset} is a network for {get_preset(config.preset).data_kind}s, "
             f"and this dataset holds {data.kind}s",
-            fix=f"choose a preset for {data.kind}s",
+            fix=f"choose a preset for {data.kind}s: "
+            + ", ".join(n for n, p in PRESETS.items() if p.data_kind == data.kind),
         )
     channels = data.channels
     sample_shape = (channels, resolution, resolution)
