@@ -489,6 +489,34 @@ def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
     return {"export": export_id, "path": str(out)}
 
 
+# --- estimate ---------------------------------------------------------------------------------------------
+
+
+def estimate(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+    from core.data.prepared import PreparedDataset
+    from core.training.config import TrainConfig
+    from core.training.estimate import estimate_training
+
+    ds = _dataset_row(engine, str(_require(args, "dataset", str, "estimate")), "estimate")
+    data = PreparedDataset.open(ds["path"])
+    overrides = dict(args.get("config") or {})
+    overrides.setdefault("resolution", data.resolution)
+    config = TrainConfig.from_dict(overrides)
+    est = estimate_training(
+        config.preset,
+        data.channels,
+        int(config.resolution or data.resolution),
+        config.batch_size,
+        frames=data.frames,
+    )
+    out = est.to_dict()
+    out["seconds"] = est.seconds_for(config.max_steps, config.batch_size) if config.max_steps else None
+    out["steps"] = (
+        int(config.max_minutes * 60 * est.img_per_s / config.batch_size) if config.max_minutes else None
+    )
+    return out
+
+
 # --- delete -----------------------------------------------------------------------------------------------
 
 

@@ -45,6 +45,10 @@ list        ``{"what": "datasets"|"runs"|"models"|"sample_sets"|"exports"|"jobs"
 get         ``{"what": ..., "id": ...}`` -> ``{"item": {...}}``
 metrics     ``{"run": run_id, "names": [str]?, "since_step": int?}`` -> ``{"series": {name: [[step, value], ...]}}``
 delete      ``{"what": "datasets"|"runs"|"models"|"sample_sets"|"exports", "id": ...}`` -> ``{"ok": true}``
+estimate    ``{"dataset": id, "config": {TrainConfig fields}}`` -> ``{"img_per_s", "params", "param_bytes",
+            "activation_bytes", "peak_memory_bytes", "seconds" (for max_steps, or null), "steps" (for
+            max_minutes, or null)}``: measured by a few real training steps on a random batch; answered
+            from its own thread within seconds, also while a job runs (then it shares the CPU)
 shutdown    ``{}`` -> the engine cancels the running job, answers ``result`` and exits 0
 ==========  =========================================================================================
 
@@ -89,7 +93,7 @@ PROTOCOL_VERSION = 1
 
 JOB_COMMANDS = frozenset({"scan", "train", "finetune", "resume_run", "sample", "branch", "export"})
 CONTROL_COMMANDS = frozenset({"pause", "resume", "stop", "cancel"})
-QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "shutdown"})
+QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "estimate", "shutdown"})
 ALL_COMMANDS = JOB_COMMANDS | CONTROL_COMMANDS | QUERY_COMMANDS
 
 JOB_STATES = ("queued", "running", "paused", "done", "stopped", "cancelled", "failed")

@@ -199,6 +199,10 @@ class Engine:
                 self._submit(cmd)
             elif cmd.cmd in P.CONTROL_COMMANDS:
                 self._control(cmd)
+            elif cmd.cmd == "estimate":
+                threading.Thread(
+                    target=self._estimate, args=(cmd,), name="engine-estimate", daemon=True
+                ).start()
             else:
                 data = self._query(cmd)
                 self.emit(P.Result(id=cmd.id, data=data))
@@ -291,6 +295,16 @@ class Engine:
         if cmd.cmd == "resume" and job.state == "paused":
             pass  # the job announces "running" itself when it wakes
         self.emit(P.Result(id=cmd.id, data={"ok": True, "job": job.id}))
+
+    def _estimate(self, cmd: P.Command) -> None:
+        from core.engine import jobs
+
+        try:
+            self.emit(P.Result(id=cmd.id, data=jobs.estimate(self, cmd.args)))
+        except NoisebloomError as e:
+            self.emit(P.Error(id=cmd.id, message=str(e)))
+        except Exception as e:  # a bug: report, keep serving
+            self.emit(P.Error(id=cmd.id, message=f"estimate failed: {e}", detail=traceback.format_exc()))
 
     # --- queries ---------------------------------------------------------------------------------
     def _query(self, cmd: P.Command) -> dict[str, Any]:

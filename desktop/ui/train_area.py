@@ -6,7 +6,7 @@ A folder dropped here while a model is selected in the library sets up a fine-tu
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -156,6 +156,14 @@ class TrainArea(QWidget):
         sl.addWidget(label("ESTIMATE", "section"))
         self.estimate = label("", "muted", wrap=True)
         sl.addWidget(self.estimate)
+        # The engine measures speed and memory for the chosen settings (a few real training steps);
+        # asked again, debounced, whenever a setting changes.
+        self.measured = label("", "muted", wrap=True)
+        self.measured.setObjectName("measured-estimate")
+        sl.addWidget(self.measured)
+        self._estimate_seq = 0
+        self._estimate_timer = QTimer(self, singleShot=True, interval=500)
+        self._estimate_timer.timeout.connect(self._request_estimate)
         sl.addStretch(1)
         settings_card.setMinimumWidth(280)
         settings_card.setMaximumWidth(380)
@@ -345,6 +353,33 @@ class TrainArea(QWidget):
         if self.app.device:
             text += f"\nEngine device: {self.app.device}"
         self.estimate.setText(text)
+        if self.tm.dataset_id:
+            self._estimate_timer.start()
+
+    def _request_estimate(self) -> None:
+        self._estimate_seq += 1
+        seq = self._estimate_seq
+        self.measured.setText("Measuring speed and memory…")
+        self.app.client.send(
+            "estimate",
+            {"dataset": self.tm.dataset_id, "config": dict(self.tm.config)},
+            on_result=lambda data, seq=seq: self._got_estimate(seq, data),
+            on_error=lambda ev, seq=seq: self._got_estimate(seq, None, getattr(ev, "message", str(ev))),
+        )
+
+    def _got_estimate(self, seq: int, data: dict | None, error: str = "") -> None:
+        if seq != self._estimate_seq:  # an answer for settings that have since changed
+            return
+        if data is None:
+            self.measured.setText(f"No estimate: {error}")
+            return
+        mb = data["peak_memory_bytes"] / 2**20
+        text = f"Measured now: {data['img_per_s']:.3g} images/s, training memory ≈ {mb:,.0f} MB"
+        if data.get("seconds"):
+            text += f", about {format_duration(data['seconds'])}"
+        elif data.get("steps"):
+            text += f", about {data['steps']:,} steps in the time budget"
+        self.measured.setText(text + f" ({data['params']:,} parameters)")
 
     # --- actions ---------------------------------------------------------------------------------
     def _guard(self, fn) -> None:  # noqa: ANN001

@@ -368,3 +368,37 @@ def test_the_demo_pictures_are_one_click_away_on_first_run(window, client):
     da.demo_btn.click()
     assert client.last("scan").args["sources"] == [str(demo_dataset())]
     assert len(list(demo_dataset().glob("*.png"))) == 256
+
+
+def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, client, qtbot):
+    window.app.use_dataset("ds1")
+    window.show_area("Train")
+    ta = window.train_area
+    qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
+    first = client.last("estimate")
+    assert first.args["dataset"] == "ds1" and first.args["config"]["preset"]
+    ta.batch.setValue(int(ta.batch.value()) + 1)  # a changed setting asks again; the old answer is dropped
+    qtbot.waitUntil(lambda: client.last("estimate").id != first.id, timeout=3000)
+    client.push(
+        P.Result(
+            id=first.id,
+            data={"img_per_s": 1.0, "params": 1, "peak_memory_bytes": 1, "seconds": 1, "steps": None},
+        )
+    )
+    assert "Measured now" not in ta.measured.text()
+    client.push(
+        P.Result(
+            id=client.last("estimate").id,
+            data={
+                "img_per_s": 42.0,
+                "params": 72113,
+                "peak_memory_bytes": 300 * 2**20,
+                "seconds": None,
+                "steps": 3600,
+            },
+        )
+    )
+    text = ta.measured.text()
+    assert (
+        "42 images/s" in text and "300 MB" in text and "3,600 steps" in text and "72,113 parameters" in text
+    )

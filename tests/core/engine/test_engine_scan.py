@@ -41,3 +41,32 @@ def test_a_folder_of_only_broken_files_fails_with_its_rejection_list(engine, tmp
     assert "nothing to train on" in err.message
     assert sorted(r["path"].rsplit("/", 1)[-1] for r in err.data["report"]["rejected"]) == ["a.png", "b.png"]
     assert engine.alive
+
+
+def test_estimate_measures_speed_and_memory_before_training(engine, image_folder):
+    ds = engine.wait(
+        engine.send("scan", {"sources": [str(image_folder)], "settings": {"resolution": 16}}), "done"
+    )
+    small = engine.request(
+        "estimate",
+        {
+            "dataset": ds.results["dataset"],
+            "config": {"preset": "unet-tiny", "batch_size": 4, "max_steps": 100, "max_minutes": None},
+        },
+        120,
+    )
+    big = engine.request(
+        "estimate",
+        {
+            "dataset": ds.results["dataset"],
+            "config": {"preset": "unet-tiny", "batch_size": 32, "max_minutes": 2},
+        },
+        120,
+    )
+    assert small["img_per_s"] > 0 and small["params"] > 1000
+    assert small["seconds"] == pytest.approx(100 * 4 / small["img_per_s"]) and small["steps"] is None
+    assert big["steps"] > 0 and big["seconds"] is None
+    # Parameters cost the same; activations grow with the batch.
+    assert big["param_bytes"] == small["param_bytes"] == small["params"] * 4 * 5
+    assert big["activation_bytes"] == pytest.approx(8 * small["activation_bytes"], rel=0.05)
+    assert big["peak_memory_bytes"] > small["peak_memory_bytes"]

@@ -1,0 +1,100 @@
+"""Before training: how fast and how big will it be? Measured, not guessed.
+
+Builds the preset's network at the dataset's size, runs a few real training steps (forward,
+backward, AdamW) on a random batch, and reports images/s and the memory training will hold:
+weights, gradients, AdamW's two moments and the EMA copy (five float32 copies of the parameters)
+plus the activations kept for backward, counted exactly with ``saved_tensors_hooks`` at the
+configured batch size. The same number on any device; the speed is this machine's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from core.models.presets import build, count_params, get_preset
+
+PARAM_COPIES = 5  # weights, gradients, AdamW m and v, EMA
+
+
+@dataclass(frozen=True)
+class Estimate:
+    img_per_s: float
+    params: int
+    param_bytes: int
+    activation_bytes: int
+
+    @property
+    def peak_memory_bytes(self) -> int:
+        return self.param_bytes + self.activation_bytes
+
+    def seconds_for(self, steps: int, batch_size: int) -> float:
+        return steps * batch_size / self.img_per_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "img_per_s": self.img_per_s,
+            "params": self.params,
+            "param_bytes": self.param_bytes,
+            "activation_bytes": self.activation_bytes,
+            "peak_memory_bytes": self.peak_memory_bytes,
+        }
+
+
+def _activation_bytes(network: torch.nn.Module, x: torch.Tensor, t: torch.Tensor) -> int:
+    seen: dict[tuple[int, int], int] = {}
+    weights = {p.untyped_storage().data_ptr() for p in network.parameters()}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights:  # weights saved for backward are not activations
+            seen[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = network(x, t).sample
+    out.float().pow(2).mean().backward()
+    network.zero_grad(set_to_none=True)
+    return sum(seen.values())
+
+
+def estimate_training(
+    preset: str,
+    channels: int,
+    resolution: int,
+    batch_size: int,
+    *,
+    frames: int | None = None,
+    timed_steps: int = 2,
+    max_probe_batch: int = 8,
+) -> Estimate:
+    """Measure ``preset`` at ``channels`` x ``resolution`` px (x ``frames`` for clips) on the CPU."""
+    network = build(preset, channels, resolution)
+    params = count_params(network)
+    shape = (channels, resolution, resolution)
+    if get_preset(preset).data_kind == "clip":
+        shape = (frames or 8, *shape)
+    probe = max(1, min(batch_size, max_probe_batch))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn((probe, *shape), generator=g)
+    t = torch.randint(0, 1000, (probe,), generator=g)
+    opt = torch.optim.AdamW(network.parameters(), lr=1e-4)
+
+    def step() -> None:
+        loss = network(x, t).sample.float().pow(2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()  # warm-up: allocations, kernel selection
+    t0 = time.perf_counter()
+    for _ in range(timed_steps):
+        step()
+    img_per_s = probe * timed_steps / max(time.perf_counter() - t0, 1e-9)
+    act = _activation_bytes(network, x, t) * batch_size / probe
+    return Estimate(
+        img_per_s=img_per_s, params=params, param_bytes=params * 4 * PARAM_COPIES, activation_bytes=int(act)
+    )
