@@ -203,7 +203,7 @@ def _train_hooks(job: Job, engine: Engine, run_id: str, run_dir: Path) -> dict[s
             lambda: P.Preview(
                 id=job.id,
                 step=step,
-                images=[png_b64(_first_frame(im)) for im in frames],
+                images=[png_b64(_preview_image(im)) for im in frames],
                 caption=f"step {step}",
             ),
             key=(job.id, "preview"),
@@ -349,8 +349,8 @@ def _step_callback(job: Job, engine: Engine) -> Callable[[Any], None]:
                 n=n,
                 t=t,
                 sigma=sigma,
-                xt=[png_b64(_first_frame(a)) for a in xt],
-                x0=[png_b64(_first_frame(a)) for a in x0],
+                xt=[png_b64(_preview_image(a)) for a in xt],
+                x0=[png_b64(_preview_image(a)) for a in x0],
             ),
             key=(job.id, "step"),
             force=final,
@@ -359,8 +359,14 @@ def _step_callback(job: Job, engine: Engine) -> Callable[[Any], None]:
     return callback
 
 
-def _first_frame(a: np.ndarray) -> np.ndarray:
-    return a[0] if a.ndim == 4 else a  # clips preview their first frame
+def _preview_image(a: np.ndarray) -> np.ndarray:
+    """One picture per sample: an image as it is, a clip (T, H, W, C) as a filmstrip (H, T*W, C)
+    that the app slices back into T frames of the width it knows from the model."""
+    if a.ndim == 4:
+        from core.export.clips import filmstrip
+
+        return filmstrip(a)
+    return a
 
 
 def _num(v: Any) -> float | None:

@@ -66,7 +66,9 @@ state         a job's lifecycle: ``state`` in queued, running, paused, done, sto
 progress      ``done``, ``total``, ``unit`` ("files"|"steps"|"frames"), ``rate`` (units/s), ``eta_s``, ``message``
 metric        ``step``, ``values`` {name: float}, e.g. loss, lr, img_per_s, val_loss, val_loss_t0_250 ...
 preview       ``step``, ``images`` [base64 PNG], ``caption``. At most 10 a second per job; latest wins.
+              For clip models each image is a filmstrip: the clip's T frames side by side.
 step          a sampling step: ``i`` (1-based), ``n``, ``t``, ``sigma``, ``xt`` [base64 PNG], ``x0`` [base64 PNG]
+              (one PNG per sample; a clip's is a filmstrip of its T frames, as for previews)
               (throttled like previews, except that the last step is always sent)
 log           ``level`` ("info"|"warning"), ``message``
 result        the answer to a query or control command: ``data`` {...}

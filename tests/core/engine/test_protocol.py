@@ -54,3 +54,21 @@ def test_every_event_type_round_trips_and_is_tagged():
 def test_unknown_event_fields_are_ignored_for_forward_compatibility():
     ev = P.event_from_json('{"v": 1, "type": "log", "id": "j", "message": "m", "future": 1}')
     assert isinstance(ev, P.Log) and ev.message == "m"
+
+
+def test_clip_previews_are_filmstrips_and_images_stay_as_they_are():
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from core.engine.jobs import _preview_image, png_b64
+
+    clip = np.zeros((4, 8, 6, 3), np.uint8)
+    clip[2] = 255  # the third frame is white
+    strip = np.asarray(Image.open(io.BytesIO(base64.b64decode(png_b64(_preview_image(clip))))))
+    assert strip.shape == (8, 4 * 6, 3)
+    assert strip[:, 12:18].min() == 255 and strip[:, :12].max() == 0
+    image = np.full((8, 6, 3), 7, np.uint8)
+    assert _preview_image(image) is image
