@@ -9,7 +9,6 @@ and step callbacks that emit events), records the outcome in the catalog, and re
 from __future__ import annotations
 
 import base64
-import io
 import shutil
 import time
 from collections.abc import Callable
@@ -34,14 +33,9 @@ MAX_PREVIEW_IMAGES = 16
 
 def png_b64(image: np.ndarray) -> str:
     """uint8 (H, W, C) -> base64 PNG (C = 1 or 3)."""
-    from PIL import Image
+    from core.export.png import png_bytes
 
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG", compress_level=1)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(png_bytes(image)).decode("ascii")
 
 
 class Rate:
