@@ -7,7 +7,7 @@
 background, each with its own colour, petal count and position; deterministic, seed 0) with
 numpy and Pillow: nothing is downloaded. ``model`` trains on them with the project's own CLI,
 
-    noisebloom train resources/demo/blossoms --out <tmp>/run --preset unet-cpu --objective flow
+    noisebloom train resources/demo/blossoms --out <tmp>/run --preset unet-tiny --objective flow
         --resolution 32 --max-minutes M --seed 0
 
 and copies ``<tmp>/run/model`` (a diffusers pipeline folder, safetensors) to
@@ -42,7 +42,7 @@ def make_dataset(n: int = 256) -> Path:
     return out
 
 
-def make_model(minutes: float) -> Path:
+def make_model(minutes: float, preset: str = "unet-tiny") -> Path:
     data = HERE / "blossoms"
     if not data.is_dir():
         make_dataset()
@@ -57,7 +57,7 @@ def make_model(minutes: float) -> Path:
             "--out",
             str(run),
             "--preset",
-            "unet-cpu",
+            preset,
             "--objective",
             "flow",
             "--resolution",
@@ -83,8 +83,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=("dataset", "model"))
     ap.add_argument("--minutes", type=float, default=15.0)
+    ap.add_argument(
+        "--preset", default="unet-tiny", help="network preset (unet-tiny keeps the model under 1 MB)"
+    )
     a = ap.parse_args()
-    print(make_dataset() if a.what == "dataset" else make_model(a.minutes))
+    print(make_dataset() if a.what == "dataset" else make_model(a.minutes, a.preset))
     return 0
 
 
