@@ -402,3 +402,16 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
     assert (
         "42 images/s" in text and "300 MB" in text and "3,600 steps" in text and "72,113 parameters" in text
     )
+
+
+def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, client):
+    from desktop.model.demo import demo_model
+
+    folder, info = demo_model()
+    assert info["objective"] == "flow" and (folder / "COMMAND.txt").is_file()
+    assert all(p.suffix != ".bin" for p in folder.rglob("*"))  # safetensors only
+    window.app.library.refresh("models")
+    ga = window.generate_area
+    assert ga.model.findData(str(folder)) >= 0
+    window.show_area("Generate")
+    assert ga.model.currentData() == str(folder)  # nothing else to pick on first run
