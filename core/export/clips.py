@@ -22,6 +22,7 @@ import numpy as np
 
 from core.errors import ConfigError, NoisebloomError
 from core.export.grid import make_grid
+from core.export.trajectory import pick_samples
 from core.export.video import FORMATS, write_video
 
 DEFAULT_FPS = 8.0
@@ -141,14 +142,7 @@ def clip_denoising_frames(
         raise NoisebloomError(
             f"{traj.folder}: an image trajectory, not a clip", fix="export it with --video (no --loops)"
         )
-    n = traj.final.shape[0]
-    picked = list(range(n)) if indices is None else [int(i) for i in indices]
-    bad = [i for i in picked if not 0 <= i < n]
-    if bad or not picked:
-        raise ConfigError(
-            f"export.indices: sample {bad[0] if bad else '(none)'} is not in {traj.folder} ({n} samples)",
-            fix=f"pick from 0 to {n - 1}",
-        )
+    picked = pick_samples(traj, indices)
     rows, frames = traj.xt.shape[0], traj.xt.shape[2]
     total = frames * max(loops, math.ceil(rows / frames))
     pad = 2 if len(picked) > 1 else 0

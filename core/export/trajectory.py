@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,19 @@ def _panel(xt: np.ndarray, x0: np.ndarray, show: str, gap: int = 2) -> np.ndarra
     return np.concatenate([xt, spacer, x0], axis=-2)
 
 
+def pick_samples(traj: Any, indices: Sequence[int] | None) -> list[int]:
+    """The sample numbers to export from a trajectory: all of them, or ``indices`` checked against it."""
+    n = traj.final.shape[0]
+    picked = list(range(n)) if indices is None else [int(i) for i in indices]
+    bad = [i for i in picked if not 0 <= i < n]
+    if bad or not picked:
+        raise ConfigError(
+            f"export.indices: sample {bad[0] if bad else '(none)'} is not in {traj.folder} ({n} samples)",
+            fix=f"pick from 0 to {n - 1}",
+        )
+    return picked
+
+
 def trajectory_frames(
     trajectory_dir: str | Path,
     *,
@@ -42,14 +56,7 @@ def trajectory_frames(
     if show not in SHOW:
         raise ConfigError(f"export.show: unknown {show!r}", fix=f"use one of {', '.join(SHOW)}")
     traj = open_trajectory(trajectory_dir)
-    n = traj.final.shape[0]
-    picked = list(range(n)) if indices is None else [int(i) for i in indices]
-    bad = [i for i in picked if not 0 <= i < n]
-    if bad or not picked:
-        raise ConfigError(
-            f"export.indices: sample {bad[0] if bad else '(none)'} is not in {traj.folder} ({n} samples)",
-            fix=f"pick from 0 to {n - 1}",
-        )
+    picked = pick_samples(traj, indices)
     is_clip = traj.xt.ndim == 6
     frames_per_clip = traj.xt.shape[2] if is_clip else 1
     rows = traj.xt.shape[0]
