@@ -1,4 +1,4 @@
-"""The main window: a library sidebar, the three work areas (Data, Train, Generate), an inline
+"""The main window: a library sidebar, the four work areas (Data, Train, Generate, Health), an inline
 message bar, and a status bar with the engine's state, its device and the running job.
 
 Folders and files dropped anywhere on the window start a scan (a drop on a model in the library,
@@ -30,17 +30,18 @@ from desktop.model.app import AppModel
 from desktop.ui import theme
 from desktop.ui.data_area import DataArea
 from desktop.ui.generate_area import GenerateArea
+from desktop.ui.health_area import HealthArea
 from desktop.ui.images import app_icon, icon, svg_pixmap
 from desktop.ui.library_panel import LibraryPanel, dropped_paths
 from desktop.ui.train_area import TrainArea
 from desktop.ui.widgets import MessageBar, label, retint, row
 
-AREAS = ("Data", "Train", "Generate")
-AREA_ICONS = {"Data": "data", "Train": "train", "Generate": "generate"}
+AREAS = ("Data", "Train", "Generate", "Health")
+AREA_ICONS = {"Data": "data", "Train": "train", "Generate": "generate", "Health": "health"}
 SHORTCUTS = (
-    ("Ctrl+1 / Ctrl+2 / Ctrl+3", "Data / Train / Generate"),
+    ("Ctrl+1 / Ctrl+2 / Ctrl+3 / Ctrl+4", "Data / Train / Generate / Health"),
     ("Ctrl+O", "Scan a folder"),
-    ("Ctrl+Return", "Start training or generate (current area)"),
+    ("Ctrl+Return", "Start training, generate or check health (current area)"),
     ("Ctrl+P", "Pause or resume training"),
     ("Esc", "Stop the current job's live view / dismiss the message"),
     ("Ctrl+R", "Random seed"),
@@ -103,8 +104,9 @@ class MainWindow(QMainWindow):
         self.data_area = DataArea(self.app)
         self.train_area = TrainArea(self.app, self.settings)
         self.generate_area = GenerateArea(self.app)
+        self.health_area = HealthArea(self.app)
         self.areas = QStackedWidget()
-        for w in (self.data_area, self.train_area, self.generate_area):
+        for w in (self.data_area, self.train_area, self.generate_area, self.health_area):
             self.areas.addWidget(w)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -217,6 +219,8 @@ class MainWindow(QMainWindow):
             self.train_area._start()
         elif self.current_area() == "Generate":
             self.generate_area._generate()
+        elif self.current_area() == "Health":
+            self.health_area.check()
         else:
             self.data_area.choose_folder()
 
@@ -225,6 +229,8 @@ class MainWindow(QMainWindow):
             self.message.hide()
         elif self.current_area() == "Generate" and self.app.generation.live:
             self.app.generation.stop()
+        elif self.current_area() == "Health" and self.app.health.live:
+            self.app.health.cancel()
         elif self.current_area() == "Data":
             self.app.scan.cancel()
 

@@ -3,7 +3,7 @@
 Lets anyone see the app without a display (CI, reviews, the README). The window is driven by
 scripted engine events (``desktop.scripted.ScriptedClient``) over a small synthetic workspace
 written to a temporary folder: a prepared dataset of generated blossoms, a loss curve, preview
-grids and a recorded denoising trajectory. No engine and no torch run; the pictures show the
+grids, a recorded denoising trajectory and a health check that found two copies. No engine and no torch run; the pictures show the
 interface, not a trained model's output.
 """
 
@@ -183,6 +183,7 @@ def build_demo_workspace(root: Path) -> dict[str, object]:
             {
                 "id": "model-flowers",
                 "name": "garden · eps · 32 px",
+                "run_id": "run-flowers",
                 "path": str(run / "model"),
                 "info": {"objective": "eps", "preset": "unet-cpu", "resolution": 32},
             }
@@ -263,7 +264,78 @@ def demo_window(root: Path, settings_path: Path):  # noqa: ANN201 - (MainWindow,
         P.Done(id=sj, results={"sample_set": "ss-demo", "trajectory": demo["trajectory"]}),
     )
     gm.scrub(17)
+
+    # Health: a check of the model that found two copies of training pictures
+    client.metrics["run-flowers"] = {"val_loss": heldout_demo_curve()}
+    app.library.refresh("models")
+    hj = app.health.check()
+    client.run_job(
+        hj,
+        "evaluate",
+        P.Progress(id=hj, done=103, total=103, unit="steps", message="done"),
+        P.Done(id=hj, results=health_demo_result()),
+    )
     return win, client
+
+
+def heldout_demo_curve() -> list[list[float]]:
+    """A held-out loss that falls, flattens and starts to creep up again."""
+    return [
+        [s, 0.045 + 0.8 * math.exp(-s / 150) + 0.006 * max(0, s - 1000) / 200] for s in range(100, 2001, 100)
+    ]
+
+
+def health_demo_result(num: int = 24, copies: int = 2) -> dict[str, object]:
+    """The ``done`` results of an ``evaluate`` job: ``copies`` samples equal to training pictures."""
+    import time
+
+    train = blossoms(48)
+    samples = blossoms(num, seed=21)
+    rng = np.random.default_rng(5)
+    pairs = []
+    for i in range(num):
+        rows = [int(r) for r in rng.choice(43, 3, replace=False)]
+        copy = i < copies
+        if copy:
+            samples[i] = train[rows[0]]
+        d1, d2 = (0.0, 4.1) if copy else (float(rng.uniform(2.5, 4.0)), float(rng.uniform(4.0, 5.0)))
+        pairs.append(
+            {
+                "index": i,
+                "sample": _png_b64(samples[i]),
+                "nearest": [_png_b64(train[r]) for r in rows],
+                "rows": rows,
+                "d1": d1,
+                "d2": d2,
+                "ratio": d1 / d2,
+                "memorized": copy,
+            }
+        )
+    share = copies / num
+    return {
+        "model": "model-flowers",
+        "dataset": "ds-flowers",
+        "created": time.time() - 120,
+        "num_samples": num,
+        "sampler": "ddim",
+        "steps": 50,
+        "fd": 41.7,
+        "fd_real": 12.9,
+        "fd_noise": 388.0,
+        "kid": 0.021,
+        "kid_std": 0.004,
+        "swd": {"swd": 6.4},
+        "memorized_share": share,
+        "memorized_count": copies,
+        "ratio_threshold": 1 / 3,
+        "verdict": {
+            "label": "copying",
+            "message": "copying your pictures — add data or stop earlier",
+            "reason": f"{share:.0%} of the samples are near-copies of training pictures (more than 5%)",
+        },
+        "heldout_series": {"val_loss": heldout_demo_curve()},
+        "pairs": pairs,
+    }
 
 
 def _first_run(app, path: Path, settings_path: Path) -> Path:  # noqa: ANN001 - QApplication

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from core.engine.server import Engine, Job
 
 MAX_PREVIEW_IMAGES = 16
+EVALUATE_NUM = 32  # samples a health check draws by default
+MAX_HEALTH_PAIRS = 32  # samples sent with their nearest training pictures
+HEALTH_NEIGHBOURS = 3
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -104,6 +107,14 @@ def validate(kind: str, args: dict[str, Any], engine: Engine) -> None:
             raise NoisebloomError(f"resume_run: no run {args['run']!r}", fix="list runs to see the ids")
     elif kind == "sample":
         _model_path(engine, str(_require(args, "model", str, kind)), kind)
+    elif kind == "evaluate":
+        model_id, _ = _model_path(engine, str(_require(args, "model", str, kind)), kind)
+        _dataset_row(engine, _evaluation_dataset(engine, args, model_id), kind)
+        num = args.get("num", EVALUATE_NUM)
+        if not isinstance(num, int) or isinstance(num, bool) or num < 2:
+            raise NoisebloomError(
+                f"evaluate: num is {num!r}", fix="ask for at least 2 samples (FD needs two)"
+            )
     elif kind in ("branch", "export"):
         if kind == "export" and "run" in args:
             if engine.catalog.get("runs", str(args["run"])) is None:
@@ -489,6 +500,186 @@ def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
     return {"export": export_id, "path": str(out)}
 
 
+# --- evaluate (the health check) -----------------------------------------------------------------------------
+
+
+def _evaluation_dataset(engine: Engine, args: dict[str, Any], model_id: str | None) -> str:
+    """The dataset given, else the one the model's run trained on."""
+    if args.get("dataset") is not None:
+        return str(args["dataset"])
+    model = engine.catalog.get("models", model_id) if model_id else None
+    run = engine.catalog.get("runs", model["run_id"]) if model and model.get("run_id") else None
+    if run is None or not run.get("dataset_id"):
+        raise NoisebloomError(
+            "evaluate: this model has no training run in the workspace to take its dataset from",
+            fix="pass the dataset to compare with ('dataset': id)",
+        )
+    return str(run["dataset_id"])
+
+
+def _heldout_series(engine: Engine, model_id: str | None, model_path: Path) -> dict[str, list[list[float]]]:
+    """The run's held-out loss (``val_loss`` and its bands) per step: the catalog's, else metrics.jsonl."""
+    model = engine.catalog.get("models", model_id) if model_id else None
+    if model and model.get("run_id"):
+        series = engine.catalog.metrics(model["run_id"])
+        out = {k: v for k, v in series.items() if k.startswith("val_loss")}
+        if out:
+            return out
+    from core.metrics.evaluate import heldout_curve
+
+    curve = heldout_curve(model_path)
+    return {"val_loss": [[s, v] for s, v in curve]} if curve else {}
+
+
+def _health_pairs(report: Any, data: Any, resolution: int, channels: int) -> list[dict[str, Any]]:
+    """Each sample (flagged copies first, then closest to copying) beside its nearest training pictures."""
+    from core.metrics.folders import match_images
+
+    mem = report.memorization
+    rows = mem.get("nearest_rows") or []
+    if report.samples is None or not rows:
+        return []
+    flagged = set(mem.get("memorized", []))
+    d1, d2 = mem.get("d1", []), mem.get("d2", [])
+    ratios = [a / b if b > 0 else (0.0 if a == 0 else float("inf")) for a, b in zip(d1, d2, strict=False)]
+    order = sorted(range(len(rows)), key=lambda i: (i not in flagged, ratios[i] if i < len(ratios) else 1.0))
+
+    def picture(a: np.ndarray) -> str:
+        if a.shape[-3:] != (resolution, resolution, channels):
+            a = match_images(a, resolution, channels)
+        return png_b64(_preview_image(a))
+
+    pairs = []
+    for i in order[:MAX_HEALTH_PAIRS]:
+        near = [int(r) for r in rows[i][:HEALTH_NEIGHBOURS]]
+        pairs.append(
+            {
+                "index": i,
+                "sample": picture(np.asarray(report.samples[i])),
+                "nearest": [picture(np.asarray(data.array[r])) for r in near],
+                "rows": near,
+                "d1": float(d1[i]),
+                "d2": float(d2[i]) if i < len(d2) else None,
+                "ratio": float(ratios[i]) if i < len(ratios) else None,
+                "memorized": i in flagged,
+            }
+        )
+    return pairs
+
+
+def _job_evaluate(job: Job, engine: Engine) -> dict[str, Any]:
+    """Sample the model and measure it against its dataset (core/metrics/evaluate.py); keep the result."""
+    import hashlib
+    import json
+    import math
+
+    from core.data.prepared import PreparedDataset
+    from core.fsutil import atomic_write_text
+    from core.metrics.evaluate import evaluate_model
+    from core.metrics.memorization import RATIO
+    from core.models.folder import load_model_folder
+    from core.sampling.model import resolve_device
+    from core.workspace.paths import evaluations_dir
+
+    a = job.args
+    model_id, model_path = _model_path(engine, str(a["model"]), "evaluate")
+    ds = _dataset_row(engine, _evaluation_dataset(engine, a, model_id), "evaluate")
+    num, batch = int(a.get("num", EVALUATE_NUM)), 16
+    device = resolve_device(str(a.get("device", "auto")))
+    progress = {"sampled": 0, "total": 0, "stage": 0, "message": "loading the model"}
+    rate = Rate()
+
+    def stop() -> bool:
+        if job.checkpoint():  # a check has nothing worth keeping half-done: stop ends it like cancel
+            raise Cancelled()
+        return False
+
+    def send(force: bool = False) -> None:
+        total = progress["total"]
+        done = progress["sampled"] + max(0, progress["stage"] - 1) if total else 0
+        r, eta = rate(done, total)
+        engine.emit_throttled(
+            P.Progress(
+                id=job.id,
+                done=done,
+                total=total,
+                unit="steps",
+                rate=r,
+                eta_s=eta,
+                message=progress["message"],
+            ),
+            force=force,
+        )
+
+    def on_step(info: Any) -> None:
+        if not progress["total"]:  # sampling steps of every batch, then three measuring stages
+            progress["total"] = math.ceil(num / batch) * int(info.n) + 3
+        progress["sampled"] += 1
+        send()
+
+    def on_log(message: str) -> None:
+        if progress["sampled"]:
+            progress["stage"] += 1
+        progress["message"] = message
+        send(force=True)
+        stop()
+
+    send(force=True)
+    model = load_model_folder(model_path, device)
+    data = PreparedDataset.open(ds["path"])
+    report = evaluate_model(
+        model,
+        data,
+        num=num,
+        steps=a.get("steps"),
+        sampler=a.get("sampler"),
+        seed=int(a.get("seed", 0)),
+        batch_size=batch,
+        device=str(device),
+        log=on_log,
+        should_stop=stop,
+        callback=on_step,
+    )
+    info = model.info or {}
+    resolution = int(info.get("resolution") or data.resolution)
+    channels = int(info.get("channels") or data.channels)
+    figures = report.to_dict()
+    figures.pop("memorization", None)  # the per-sample lists travel as "pairs"
+    result = {
+        **figures,
+        "model": model_id,
+        "model_dir": str(model_path),
+        "dataset": ds["id"],
+        "dataset_dir": str(ds["path"]),
+        "dataset_name": ds.get("name"),
+        "created": time.time(),
+        "memorized_count": len(report.memorization.get("memorized", [])),
+        "ratio_threshold": RATIO,
+        "heldout_series": _heldout_series(engine, model_id, model_path),
+        "pairs": _health_pairs(report, data, resolution, channels),
+        "summary": report.summary(),
+    }
+    key = model_id or "path-" + hashlib.sha1(str(model_path.resolve()).encode()).hexdigest()[:12]
+    out = evaluations_dir(engine.root) / f"{key}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(result, default=P._json_default))
+    if model_id:
+        engine.catalog.update(
+            "models",
+            model_id,
+            evaluation={
+                "path": str(out),
+                "created": result["created"],
+                "verdict": result["verdict"],
+                "memorized_share": report.memorized_share,
+                "num_samples": report.num_samples,
+            },
+        )
+    progress["stage"], progress["message"] = 4, "done"
+    send(force=True)
+    return {**result, "evaluation": str(out)}
+
+
 # --- estimate ---------------------------------------------------------------------------------------------
 
 
@@ -540,12 +731,22 @@ def delete_item(engine: Engine, what: str, item_id: str) -> dict[str, Any]:
     if what == "runs":
         for m in engine.catalog.list("models", "WHERE run_id = ?", (item_id,)):
             engine.catalog.delete("models", m["id"])
+            _forget_evaluation(engine, m)
+    if what == "models":
+        _forget_evaluation(engine, row)
     if path.exists() and engine.root in path.resolve().parents:  # never delete outside the workspace
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink()
     return {"ok": True}
+
+
+def _forget_evaluation(engine: Engine, model: dict[str, Any]) -> None:
+    ev = model.get("evaluation") or {}
+    path = Path(str(ev.get("path") or ""))
+    if ev.get("path") and path.is_file() and engine.root in path.resolve().parents:
+        path.unlink()
 
 
 JOBS: dict[str, Callable[[Job, Engine], dict[str, Any]]] = {
@@ -556,4 +757,5 @@ JOBS: dict[str, Callable[[Job, Engine], dict[str, Any]]] = {
     "sample": _job_sample,
     "branch": _job_branch,
     "export": _job_export,
+    "evaluate": _job_evaluate,
 }

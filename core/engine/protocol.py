@@ -24,13 +24,22 @@ branch      ``{"sample_set": id, "step": k, "seed": int?, "steps": int?}``
 export      ``{"sample_set": id, "out": path?, "format": "mp4"|"webm"|"gif", "show": "x0"|"xt"|"both", "hold_s": float?,
               "fps": float?, "scale": int?, "resample": "nearest"|"lanczos"}`` (or ``"run": id`` instead of
               ``"sample_set"`` to export a run's training timelapse: its preview grids over time)
+evaluate    ``{"model": model_id | model folder path, "dataset": dataset_id?, "num": int?, "steps": int?,
+              "sampler": str?, "seed": int?}`` the health check: sample ``num`` (32) images and measure them
+              against the dataset (default: the one the model's run trained on), see core/metrics/evaluate.py
 ==========  =========================================================================================
 
 A job's ``done`` event carries ``results``: scan -> ``dataset``, ``path``, ``report`` (accepted,
 rejected with reasons, duplicates, near duplicates, statistics); train / finetune / resume_run ->
 ``run``, ``model``, ``run_dir``, ``model_dir``, ``steps``; sample / branch -> ``sample_set``,
 ``out_dir``, ``images`` (PNG paths in order), ``trajectory`` (folder, see core/sampling/trajectory.py);
-export -> ``export``, ``path``.
+export -> ``export``, ``path``; evaluate -> ``verdict`` {label, message, reason}, ``memorized_share``,
+``memorized_count``, ``ratio_threshold`` (1/3), ``num_samples``, ``fd`` / ``fd_real`` / ``fd_noise``, ``kid``,
+``kid_std``, ``swd``, ``heldout_loss`` (by timestep band), ``heldout_series`` ({``val_loss``...: [[step, value]]}
+of the model's run), ``pairs`` (up to 32 samples, flagged copies first: ``sample`` and ``nearest`` (3) as base64
+PNG, ``d1``, ``d2``, ``ratio`` = d1/d2, ``memorized``), ``summary`` (the text ``noisebloom evaluate`` prints) and
+``evaluation`` (the JSON file that keeps this result; the model's catalog row points at it as
+``evaluation.path``).
 
 Control of a job (``args: {"job": job_id}``): ``pause`` (compute stops at the next step,
 everything stays in memory), ``resume`` (continue a paused job), ``stop`` (finish the current
@@ -93,7 +102,9 @@ from typing import Any, ClassVar
 
 PROTOCOL_VERSION = 1
 
-JOB_COMMANDS = frozenset({"scan", "train", "finetune", "resume_run", "sample", "branch", "export"})
+JOB_COMMANDS = frozenset(
+    {"scan", "train", "finetune", "resume_run", "sample", "branch", "export", "evaluate"}
+)
 CONTROL_COMMANDS = frozenset({"pause", "resume", "stop", "cancel"})
 QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "estimate", "shutdown"})
 ALL_COMMANDS = JOB_COMMANDS | CONTROL_COMMANDS | QUERY_COMMANDS

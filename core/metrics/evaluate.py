@@ -120,18 +120,23 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.4g}"
 
 
-def heldout_history(model_dir: Path) -> list[float]:
-    """The ``val_loss`` series of the run the model folder belongs to (RUN_DIR/model), if any."""
+def heldout_curve(model_dir: Path) -> list[tuple[int, float]]:
+    """(step, ``val_loss``) of the run the model folder belongs to (RUN_DIR/model), if any."""
     from core.training.metrics_log import read_metrics
 
     for path in (model_dir / "metrics.jsonl", model_dir.parent / "metrics.jsonl"):
         if path.is_file():
             return [
-                float(r["val_loss"])
-                for r in read_metrics(path)
+                (int(r.get("step", k)), float(r["val_loss"]))
+                for k, r in enumerate(read_metrics(path))
                 if isinstance(r.get("val_loss"), (int, float))
             ]
     return []
+
+
+def heldout_history(model_dir: Path) -> list[float]:
+    """The ``val_loss`` series of the run the model folder belongs to (RUN_DIR/model), if any."""
+    return [v for _, v in heldout_curve(model_dir)]
 
 
 def evaluate_model(
@@ -148,8 +153,12 @@ def evaluate_model(
     kid_subsets: int = 100,
     log: Log | None = None,
     should_stop: Callable[[], bool] | None = None,
+    callback: Callable[[Any], None] | None = None,
 ) -> EvaluationReport:
-    """Sample ``num`` images from ``model`` (a LoadedModel) and measure them against ``data``."""
+    """Sample ``num`` images from ``model`` (a LoadedModel) and measure them against ``data``.
+
+    ``log(message)`` is called as each stage begins, ``callback(StepInfo)`` at every sampling step
+    (:func:`core.sampling.sample.sample`), ``should_stop()`` between steps and training chunks."""
     import time
 
     from core.metrics.features import default_extractor
@@ -189,7 +198,7 @@ def evaluate_model(
         cfg["steps"] = steps
     config = SampleConfig(**cfg)
     say(f"sampling {num} images ({config.sampler or 'default sampler'}, {config.steps} steps)")
-    result = sample(model, config, should_stop=should_stop)
+    result = sample(model, config, callback=callback, should_stop=should_stop)
     samples = result.images
     seconds["sample"] = time.perf_counter() - t0
 

@@ -52,11 +52,15 @@ MIGRATIONS: list[str] = [
         format TEXT NOT NULL, created REAL NOT NULL
     );
     """,
+    # 1 -> 2: the latest health check of a model (verdict, memorised share, the full result's file)
+    """
+    ALTER TABLE models ADD COLUMN evaluation TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("datasets", "runs", "models", "sample_sets", "exports")
-_JSON_COLUMNS = {"sources", "settings", "report", "config", "info"}
+_JSON_COLUMNS = {"sources", "settings", "report", "config", "info", "evaluation"}
 LIVE_RUN_STATES = ("queued", "running", "paused")
 
 

@@ -48,3 +48,8 @@ def samples_dir(root: Path) -> Path:
 
 def exports_dir(root: Path) -> Path:
     return root / "exports"
+
+
+def evaluations_dir(root: Path) -> Path:
+    """Health checks (``evaluate`` jobs): one JSON file per model, the latest check."""
+    return root / "evaluations"

@@ -1,5 +1,5 @@
 """The app's root state: owns the engine connection and routes every event to the state object
-that started the job (scan, training, generation, export), the job queue and the library.
+that started the job (scan, training, generation, health check, export), the job queue and the library.
 
 Views observe these objects; these objects never touch a widget (napari's model/view split).
 ``client`` is anything with ``send(cmd, args, on_result=, on_error=) -> id`` and the signals
@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
 from desktop.model.generation import GenerationModel
+from desktop.model.health import HealthModel
 from desktop.model.jobs import JobsModel
 from desktop.model.library import LibraryModel
 from desktop.model.scan import ScanModel
@@ -25,7 +26,7 @@ class AppModel(QObject):
     error = Signal(str)  # one line for the message bar
     info = Signal(str)
     engine_changed = Signal(str, str)  # state, device
-    area_requested = Signal(str)  # "Data" | "Train" | "Generate"
+    area_requested = Signal(str)  # "Data" | "Train" | "Generate" | "Health"
 
     def __init__(self, client: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,7 @@ class AppModel(QObject):
         self.scan = ScanModel(self, self)
         self.training = TrainingModel(self, self)
         self.generation = GenerationModel(self, self)
+        self.health = HealthModel(self, self)
         self.engine_state = getattr(client, "state", "stopped")
         self.device = ""
         self.workspace = ""

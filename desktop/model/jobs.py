@@ -49,6 +49,7 @@ class JobInfo:
             "sample": "Generating",
             "branch": "Branching",
             "export": "Exporting",
+            "evaluate": "Checking health",
         }.get(self.kind, self.kind)
         parts = [title if self.state != "paused" else f"{title} (paused)"]
         if self.state == "queued":

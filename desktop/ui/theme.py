@@ -209,6 +209,16 @@ QFrame#dropzone {{ border: 2px dashed {t.border}; border-radius: 16px; backgroun
 QFrame#dropzone[hot="true"] {{ border-color: {t.accent}; background: {t.surface2}; }}
 QFrame#dropoverlay {{ border: 3px dashed {t.accent}; border-radius: 18px;
     background: rgba(127, 100, 255, 40); }}
+QFrame#verdict {{ background: {t.surface}; border: 1px solid {t.border}; border-left: 5px solid {t.accent};
+    border-radius: 10px; }}
+QFrame#verdict[state="learning"] {{ border-left-color: {t.ok}; }}
+QFrame#verdict[state="copying"] {{ border-left-color: {t.danger}; }}
+QFrame#verdict[state="not_learning"] {{ border-left-color: {t.accent2}; }}
+QLabel[role="figure"] {{ font-size: 34px; font-weight: 700; color: {t.text}; }}
+QFrame#pair {{ background: {t.surface2}; border: 2px solid {t.surface2}; border-radius: 10px; }}
+QFrame#pair[copy="true"] {{ border-color: {t.danger}; }}
+QLabel#copytag {{ background: {t.danger}; color: {t.accent_text}; border-radius: 6px; padding: 1px 6px;
+    font-size: 11px; font-weight: 700; }}
 QSplitter::handle {{ background: {t.border}; }}
 QScrollBar:vertical {{ background: transparent; width: 10px; }}
 QScrollBar::handle:vertical {{ background: {t.surface2}; border-radius: 5px; min-height: 24px; }}

@@ -110,21 +110,22 @@ def test_a_broken_folder_shows_its_rejection_list_and_the_error(window, client):
     assert window.message.text.text() == "broken: nothing usable (1 file rejected); see the list"
 
 
-def test_clip_thumbnails_play_while_the_pointer_rests_on_them(window, client, tmp_path, qtbot):
+def test_clip_thumbnails_in_view_play_and_stop_when_hidden(window, client, tmp_path, qtbot):
     data = prepared_dataset(tmp_path / "clips", n=2, kind="clip")
     client.catalog["datasets"] = [{"id": "c", "path": str(tmp_path / "clips"), "kind": "clip", "n_items": 2}]
     client.start()
     window.app.library.select("datasets", "c")
     grid = window.data_area.grid
     assert grid.count() == 2 and grid.reader.frames == 4
+    assert grid.timer.isActive() and len(grid.visible_items()) == 2
     first = grid.item(1).icon().pixmap(8, 8).toImage()
-    grid._entered(grid.item(1))
-    grid.underMouse = lambda: True  # offscreen: no real pointer
     grid._advance()
     assert grid.frame == 1
     second = grid.item(1).icon().pixmap(8, 8).toImage()
     assert first != second
     assert not np.array_equal(data[1, 0], data[1, 1])
+    window.show_area("Generate")
+    assert not grid.timer.isActive()
 
 
 def test_dropping_a_folder_on_a_model_sets_up_a_finetune(window, client, tmp_path):
@@ -305,6 +306,7 @@ def test_screenshot_command_saves_every_area(tmp_path):
         "engine-error-light.png",
         "first-run-light.png",
         "generate-light.png",
+        "health-light.png",
         "train-light.png",
     ]
     assert all(p.stat().st_size > 10_000 for p in tmp_path.glob("*.png"))

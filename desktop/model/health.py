@@ -1,0 +1,155 @@
+"""Health area state: which model is checked, the ``evaluate`` job's progress, its result, and the
+held-out loss curve of the model's run (no widgets).
+
+The result of a check (see ``evaluate`` in core/engine/protocol.py) carries the verdict, the
+memorised share with its ratio threshold, FD / KID / SWD with their anchors, the held-out loss by
+noise level and over training, and up to 32 samples beside their nearest training pictures. The
+engine keeps the latest result of each model in a JSON file that the model's catalog row points at
+(``evaluation.path``); choosing a model reads it, so the panel shows the last check without a re-run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.engine import protocol as P
+
+LIVE = ("submitted", "queued", "running", "paused")
+CHECK_NUM = 32  # samples a check draws; the engine's default too
+
+
+def share_text(share: float) -> str:
+    """The memorised share as ``noisebloom evaluate`` prints it (one decimal)."""
+    return f"{share:.1%}"
+
+
+def sorted_pairs(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flagged copies first, then the samples closest to copying (smallest d1/d2)."""
+
+    def key(p: dict[str, Any]) -> tuple[bool, float]:
+        r = p.get("ratio")
+        return (not p.get("memorized"), float(r) if isinstance(r, (int, float)) else 1.0)
+
+    return sorted(pairs, key=key)
+
+
+class HealthModel(QObject):
+    state_changed = Signal(str)
+    progress_changed = Signal()
+    result_changed = Signal()
+    curve_changed = Signal()
+    model_changed = Signal()
+
+    def __init__(self, app: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.model: str | None = None
+        self.state = "idle"
+        self.job_id: str | None = None
+        self.job_model: str | None = None
+        self.done = 0.0
+        self.total = 0.0
+        self.message = ""
+        self.result: dict[str, Any] | None = None
+        self.series: dict[str, list[list[float]]] = {}
+        self.num = CHECK_NUM
+        self.steps: int | None = None  # None: the sampler's default
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE
+
+    def item(self) -> dict[str, Any] | None:
+        return self.app.library.get("models", self.model) if self.model else None
+
+    # --- choosing a model ------------------------------------------------------------------------
+    def set_model(self, model_id: str | None) -> None:
+        if model_id == self.model:
+            return
+        self.model = model_id
+        self.result = self._kept_result()
+        self.series = dict((self.result or {}).get("heldout_series") or {})
+        self.model_changed.emit()
+        self.result_changed.emit()
+        self.curve_changed.emit()
+        self.refresh_curve()
+
+    def _kept_result(self) -> dict[str, Any] | None:
+        ev = (self.item() or {}).get("evaluation") or {}
+        path = ev.get("path") if isinstance(ev, dict) else None
+        if not path:
+            return None
+        try:
+            return json.loads(Path(str(path)).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            self.app.report_error(
+                f"{path}: cannot read the last health check ({e}); press Check to run it again"
+            )
+            return None
+
+    def refresh_curve(self) -> None:
+        """Ask the engine for the run's held-out loss (it grows while the run trains)."""
+        run = (self.item() or {}).get("run_id")
+        if not run:
+            return
+        model = self.model
+        self.app.client.send(
+            "metrics", {"run": run, "names": ["val_loss"]}, on_result=lambda d: self._got_series(model, d)
+        )
+
+    def _got_series(self, model: str | None, data: dict[str, Any]) -> None:
+        series = data.get("series") or {}
+        if model != self.model or not series.get("val_loss"):
+            return
+        self.series = {**self.series, "val_loss": series["val_loss"]}
+        self.curve_changed.emit()
+
+    # --- the check -------------------------------------------------------------------------------
+    def check(self) -> str:
+        if not self.model:
+            raise ValueError("choose a model first (train one in the Train area)")
+        self.done, self.total, self.message = 0.0, 0.0, "waiting for the engine"
+        self.job_model = self.model
+        args: dict[str, Any] = {"model": self.model, "num": self.num}
+        if self.steps is not None:
+            args["steps"] = self.steps
+        self.job_id = self.app.submit("evaluate", args, self)
+        self._set_state("submitted")
+        self.progress_changed.emit()
+        return self.job_id
+
+    def cancel(self) -> None:
+        if self.job_id and self.live:
+            self.app.control("cancel", self.job_id)
+
+    def handle(self, ev: P.Event) -> None:
+        if isinstance(ev, P.State):
+            self._set_state(ev.state)
+        elif isinstance(ev, P.Progress):
+            self.done, self.total, self.message = float(ev.done), float(ev.total), ev.message
+            self.progress_changed.emit()
+        elif isinstance(ev, P.Done):
+            if self.job_model == self.model:
+                self.result = dict(ev.results)
+                self.series = {**dict(self.result.get("heldout_series") or {}), **self.series}
+                self.result_changed.emit()
+                self.curve_changed.emit()
+            self._set_state(ev.state)
+        elif isinstance(ev, P.Error):
+            self._set_state(ev.state or "failed")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    # --- what the view shows ---------------------------------------------------------------------
+    def verdict(self) -> dict[str, str] | None:
+        v = (self.result or {}).get("verdict")
+        return v if isinstance(v, dict) else None
+
+    def pairs(self) -> list[dict[str, Any]]:
+        return sorted_pairs(list((self.result or {}).get("pairs") or []))
