@@ -14,16 +14,14 @@
    step (x_t and x0 previews, throttled by the engine to 10 a second) into the live view.
    When a job cannot run (an area of the core not ready), the phase records the error instead.
 
-Writes ``benchmarks/results/gui.json`` (date, machine, commit or null, command, figures).
+Writes ``benchmarks/results/gui.json`` through ``benchmarks.common.write_result`` (date, machine,
+commit, command, summary, figures).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,7 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "benchmarks" / "results" / "gui.json"
+
+from benchmarks.common import load_average, write_result  # noqa: E402
+
 PROBE_MS = 5
 
 STARTUP_CHILD = r"""
@@ -282,6 +282,25 @@ def measure_latency(train_s: float, sample_steps: int) -> dict[str, object]:
     return out
 
 
+def summarize(figures: dict) -> dict:
+    """The README table's rows for one run's figures."""
+    start, bare = figures["startup"], figures["startup_bare_qt_label_for_reference"]
+    out: dict[str, object] = {
+        "window start-up median / max s": f"{start['median_s']} / {start['max_s']}",
+        "bare Qt label start-up median s (floor)": bare["median_s"],
+        "GUI process loaded torch": start["gui_process_loaded_torch"],
+    }
+    for phase, f in figures.get("event_loop_latency", {}).items():
+        key = f"event-loop lateness {phase}: p99 / max ms"
+        if "p99_ms" in f:
+            out[key] = f"{f['p99_ms']} / {f['max_ms']}" + (
+                f" ({f['state']}: {f['error']})" if f.get("error") else ""
+            )
+        else:
+            out[key] = f.get("skipped") or f.get("error") or f"no samples ({f.get('state')})"
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train-s", type=float, default=20.0)
@@ -292,39 +311,24 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from desktop.engine_client import default_engine_command
 
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
+    load0 = load_average()
     figures: dict[str, object] = {
-        "load_average_at_start": os.getloadavg(),
+        "probe_interval_ms": PROBE_MS,
+        "engine_command": default_engine_command(),
         "startup": measure_startup(args.runs),
         "startup_bare_qt_label_for_reference": measure_startup(args.runs, BARE_QT_CHILD),
     }
     if not args.startup_only:
         figures["event_loop_latency"] = measure_latency(args.train_s, args.sample_steps)
-    doc = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "qt_platform": os.environ.get("QT_QPA_PLATFORM"),
-        },
-        "commit": commit,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "engine_command": default_engine_command(),
-        "probe_interval_ms": PROBE_MS,
-        "figures": figures,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
-    print(json.dumps(doc, indent=2))
+    path = write_result(
+        "gui",
+        figures,
+        summary=summarize(figures),
+        load_at_start=load0,
+        machine_extra={"qt_platform": os.environ.get("QT_QPA_PLATFORM")},
+        notes=f"lateness: how late a {PROBE_MS} ms QTimer fires, beyond its interval",
+    )
+    print(path.read_text())
     return 0
 
 

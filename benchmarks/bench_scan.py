@@ -10,18 +10,17 @@ plus the summed resident memory of the whole process tree sampled every 100 ms. 
 reference (one reduced-size decode on one core, Pillow ``draft``) is measured in the same run, so
 the ratio to what the hardware allows is honest. Other jobs sharing the CPU slow the wall-clock
 figures, so the CPU time the scan used (process + pool children) is recorded too, with the rate
-it gives when both cores are free. Results go to ``benchmarks/results/scan.json``.
+it gives when both cores are free. Results go to ``benchmarks/results/scan.json`` (through
+``benchmarks.common.write_result``).
 Needs the ``bench`` extra (scikit-image) to make the pictures.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -39,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PICTURES = Path("/tmp/noisebloom-bench-jpegs")
-RESULTS = ROOT / "benchmarks" / "results" / "scan.json"
 SIZE = (4000, 3000)
 
 
@@ -274,6 +272,29 @@ def measure(count: int, resolution: int, distinct: int | None) -> dict[str, obje
     }
 
 
+NOTES = (
+    "page cache warm (the JPEGs were read before). Other jobs may share the CPU (see loadavg): "
+    "then the wall-clock rate is below what the machine allows, and the CPU-time figures "
+    "(first_scan_cpu_ms_per_file, cpu_fraction_of_reference) are the fair comparison."
+)
+
+
+def summarize(figures: dict) -> dict:
+    """The README table's rows for one run's figures."""
+    return {
+        "files": figures["files"],
+        "first scan s": figures["first_scan_s"],
+        "first scan files/s": figures["first_scan_files_per_s"],
+        "first scan CPU ms/file": figures["first_scan_cpu_ms_per_file"],
+        "fraction of reference decode rate, wall / CPU": (
+            f"{figures['fraction_of_reference']:.3f} / {figures['cpu_fraction_of_reference']:.3f}"
+        ),
+        "rescan unchanged s": figures["rescan_unchanged_s"],
+        "rescan one changed s": figures["rescan_one_changed_s"],
+        "peak memory MB (process tree)": figures["peak_rss_tree_mb"],
+    }
+
+
 def main() -> int:
     global PICTURES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -294,6 +315,9 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(args.count, args.resolution, args.distinct)))
         return 0
+    from benchmarks.common import load_average, write_result  # not in the measured child process
+
+    load0 = load_average()
     ensure_pictures(args.count, args.distinct)
     extra = ["--distinct", str(args.distinct)] if args.distinct else []
     sizes = ["--count", str(args.count), "--resolution", str(args.resolution), *extra]
@@ -309,33 +333,15 @@ def main() -> int:
         print(child.stdout, child.stderr, file=sys.stderr)
         return child.returncode
     figures = json.loads(child.stdout.strip().splitlines()[-1])
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
-    record = {
-        "benchmark": "scan",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
-        "git_commit": commit,
-        "command": " ".join(["python benchmarks/bench_scan.py", *sizes]),
-        "figures": figures,
-        "notes": (
-            "page cache warm (the JPEGs were read before). Other jobs may share the CPU (see loadavg): "
-            "then the wall-clock rate is below what the machine allows, and the CPU-time figures "
-            "(first_scan_cpu_ms_per_file, cpu_fraction_of_reference) are the fair comparison."
-        ),
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    path = write_result(
+        "scan",
+        figures,
+        summary=summarize(figures),
+        notes=NOTES,
+        load_at_start=load0,
+        command=" ".join(["python benchmarks/bench_scan.py", *sizes]),
+    )
+    print(json.dumps(json.loads(path.read_text()), indent=2))
     return 0
 
 

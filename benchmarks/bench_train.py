@@ -1,4 +1,6 @@
-"""Training benchmarks; results go to ``benchmarks/results/train.json`` (one section per mode).
+"""Training benchmarks; each mode writes its own result, ``benchmarks/results/train_<section>.json``
+(``train_speed.json``, ``train_presets.json``, ``train_defaults.json``; ``--section`` names a speed
+run's section, e.g. ``train_speed_previews_off.json``), through ``benchmarks.common.write_result``.
 
 ``--speed`` (default): the bare diffusers loop (UNet2DModel, ``DDPMScheduler.add_noise``, MSE,
 AdamW, data in memory) against Noisebloom's trainer (EMA, logging, previews and held-out losses
@@ -23,11 +25,7 @@ classified with confidence > 0.9 and the entropy of the predicted classes (issue
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,42 +36,59 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "benchmarks" / "results" / "train.json"
+
+from benchmarks.common import load_average, write_result  # noqa: E402
+
+SPEED_NOTE = "2-core CPU shared with other jobs; chunks alternate so load hits both loops alike"
 
 
-def _commit() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+def _save(section: str, figures: dict, summary: dict, load0: list[float] | None, notes: str = "") -> None:
+    path = write_result("train", figures, summary=summary, notes=notes, section=section, load_at_start=load0)
+    print(path.read_text())
 
 
-def _machine() -> dict:
+def _every(n: int) -> str:
+    return str(n) if n else "off"
+
+
+def summarize(section: str, figures: dict) -> dict:
+    """The README table's rows for one section's figures (``speed*``, ``presets`` or ``defaults``)."""
+    if section == "presets":
+        return {
+            f"{r['preset']} train img/s": (
+                f"{r['train_img_per_s_cpu']} ({r['params'] / 1e6:.3g} M params,"
+                f" {r['gflops_per_image_fwd']} GFLOPs/img fwd, batch {r['batch_size']})"
+            )
+            for r in figures["rows"]
+        }
+    if section == "defaults":
+        rows = figures["rows"]
+        out: dict = {
+            "setup": (
+                f"{figures['preset']}, {figures['resolution']} px digits, {figures['minutes_each']} min each,"
+                f" {figures['samples']} samples"
+            ),
+            "real held-out digits: confident share / class entropy": (
+                f"{rows['real_held_out_digits']['confident_share']}"
+                f" / {rows['real_held_out_digits']['class_entropy']}"
+            ),
+        }
+        for name, r in rows.items():
+            if name == "real_held_out_digits":
+                continue
+            out[f"{name}: confident share / class entropy"] = f"{r['confident_share']} / {r['class_entropy']}"
+            out[f"{name}: steps / sample steps"] = f"{r['steps']} / {r['sample_steps']}"
+        return out
+    settings = figures["noisebloom_settings"]
     return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "load_average_at_start": os.getloadavg(),
+        "preset, batch": f"{figures['preset']}, {figures['batch_size']}",
+        "previews / held-out loss every (steps)": (
+            f"{_every(settings['preview_every'])} / {_every(settings['val_every'])}"
+        ),
+        "bare diffusers img/s": figures["bare_img_per_s"],
+        "noisebloom img/s": figures["noisebloom_img_per_s"],
+        "ratio noisebloom/bare": figures["ratio"],
     }
-
-
-def _save(section: str, payload: dict) -> None:
-    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    data[section] = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "commit": _commit(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        **payload,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    print(json.dumps(data[section], indent=2))
 
 
 def _digits(n: int = 5000) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +112,7 @@ def bench_speed(args: argparse.Namespace) -> None:
     from core.training.config import TrainConfig
     from core.training.trainer import train
 
+    load0 = load_average()
     x, _ = _digits()
     data = PreparedDataset.from_array(x)
     bs, chunk = args.batch_size, args.chunk
@@ -160,39 +176,38 @@ def bench_speed(args: argparse.Namespace) -> None:
         previews = len(list((Path(tmp) / "run" / "samples").iterdir()))
     bare_ips = steps["bare"] * bs / times["bare"]
     nb_ips = steps["noisebloom"] * bs / times["noisebloom"]
-    _save(
-        args.section or "speed",
-        {
-            "preset": args.preset,
-            "resolution": 32,
-            "channels": 1,
-            "batch_size": bs,
-            "chunk_steps": chunk,
-            "timed_steps_each": steps["bare"],
-            "bare_img_per_s": round(bare_ips, 2),
-            "noisebloom_img_per_s": round(nb_ips, 2),
-            "ratio": round(nb_ips / bare_ips, 4),
-            "noisebloom_settings": {
-                "ema_decay": config.ema_decay,
-                "log_every": config.log_every,
-                "preview_every": config.preview_every,
-                "preview_images": len(config.preview_seeds),
-                "preview_steps": config.preview_steps,
-                "val_every": config.val_every,
-                "checkpoint_every": config.checkpoint_every,
-                "previews_written": previews,
-            },  # fmt: skip
-            "noisebloom_total_s_including_startup_and_final_save": round(total - times["bare"], 1),
-            "noisebloom_steps": result.steps,
-            "note": "2-core CPU shared with other jobs; chunks alternate so load hits both loops alike",
+    section = args.section or "speed"
+    figures = {
+        "preset": args.preset,
+        "resolution": 32,
+        "channels": 1,
+        "batch_size": bs,
+        "chunk_steps": chunk,
+        "timed_steps_each": steps["bare"],
+        "bare_img_per_s": round(bare_ips, 2),
+        "noisebloom_img_per_s": round(nb_ips, 2),
+        "ratio": round(nb_ips / bare_ips, 4),
+        "noisebloom_settings": {
+            "ema_decay": config.ema_decay,
+            "log_every": config.log_every,
+            "preview_every": config.preview_every,
+            "preview_images": len(config.preview_seeds),
+            "preview_steps": config.preview_steps,
+            "val_every": config.val_every,
+            "checkpoint_every": config.checkpoint_every,
+            "previews_written": previews,
         },
-    )
+        "noisebloom_total_s_including_startup_and_final_save": round(total - times["bare"], 1),
+        "noisebloom_steps": result.steps,
+    }
+    _save(section, figures, summarize(section, figures), load0, SPEED_NOTE)
 
 
 # --- presets ----------------------------------------------------------------------------------------
 def bench_presets(args: argparse.Namespace) -> None:
     from core.models.presets import PRESETS, build, count_params, flops_per_image
 
+    load0 = load_average()
     rows = []
     for name in args.preset_names or list(PRESETS):
         torch.manual_seed(0)
@@ -221,7 +236,8 @@ def bench_presets(args: argparse.Namespace) -> None:
         rows.append({"preset": name, "params": params, "gflops_per_image_fwd": round(flops / 1e9, 3),
                      "train_img_per_s_cpu": round(ips, 1), "batch_size": bs, "timed_steps": n})  # fmt: skip
         print(rows[-1], flush=True)
-    _save("presets", {"resolution": 32, "channels": 1, "rows": rows})
+    figures = {"resolution": 32, "channels": 1, "rows": rows}
+    _save("presets", figures, summarize("presets", figures), load0)
 
 
 # --- defaults ---------------------------------------------------------------------------------------
@@ -248,6 +264,7 @@ def bench_defaults(args: argparse.Namespace) -> None:
     from core.training.preview import preview_samples
     from core.training.trainer import train
 
+    load0 = load_average()
     x, y = _digits()
     res = args.resolution
     if res == 16:  # a cheaper proxy on a loaded machine: 2x2 mean-pooled digits
@@ -297,16 +314,14 @@ def bench_defaults(args: argparse.Namespace) -> None:
                       "config": {k: v for k, v in cfg.to_dict().items() if k in (
                           "objective", "schedule", "lr", "batch_size", "ema_decay", "t_sampling", "warmup")}}  # fmt: skip
         print(name, rows[name], flush=True)
-    _save(
-        "defaults",
-        {
-            "minutes_each": args.minutes,
-            "preset": args.preset,
-            "resolution": res,
-            "samples": args.samples,
-            "rows": rows,
-        },
-    )
+    figures = {
+        "minutes_each": args.minutes,
+        "preset": args.preset,
+        "resolution": res,
+        "samples": args.samples,
+        "rows": rows,
+    }
+    _save("defaults", figures, summarize("defaults", figures), load0)
 
 
 def main() -> None:
@@ -328,7 +343,9 @@ def main() -> None:
     p.add_argument("--sample-steps", type=int, default=16)
     p.add_argument("--variant", action="append", help='extra recipe: NAME={"objective": "v", ...}')
     p.add_argument("--save-grid", action="store_true")
-    p.add_argument("--section", help="speed: the results section to write (default 'speed')")
+    p.add_argument(
+        "--section", help="speed: the section to write, results/train_<section>.json (default 'speed')"
+    )
     p.add_argument(
         "--threads", type=int, help="torch threads (1 is fastest on a 2-core machine other jobs load)"
     )

@@ -13,7 +13,8 @@ here on the 4,000 training digits, seeded, and cached beside the results
 held-out accuracy), so every benchmark run judges with the same network.
 
 ``python benchmarks/digits.py [--resolution 32]`` trains (or loads) it and writes the reference
-figures every digit benchmark compares against to ``benchmarks/results/digits_reference.json``:
+figures every digit benchmark compares against to ``benchmarks/results/digits_reference.json``
+(through ``benchmarks.common.write_result``):
 the classifier's accuracy, the confident share and class entropy of real held-out digits, FD / KID
 between two sets of real digits and between noise and real digits, and where degraded digits
 (blurred, noisy, pixel-shuffled) land on SWD, random-conv FD / KID and the verdict's noise fraction.
@@ -25,8 +26,6 @@ import argparse
 import gzip
 import importlib.util
 import json
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import load_average, write_result  # noqa: E402
 from core.data.prepared import PreparedDataset  # noqa: E402
 from core.metrics.classifier import (  # noqa: E402
     ClassifierFeatures,
@@ -205,28 +205,6 @@ class DigitJudge:
 
 
 # --- reference figures ------------------------------------------------------------------------
-def machine() -> dict:
-    import os
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-    }
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        )
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except OSError:
-        return None
-
-
 def reference(resolution: int = 32, retrain: bool = False) -> dict:
     """Figures for real digits and for noise, the two ends every digit benchmark sits between."""
     images, labels = load_digits(resolution)
@@ -298,6 +276,25 @@ def degraded_sets(resolution: int = 32) -> dict:
     return out
 
 
+def summarize(figures: dict) -> dict:
+    """The README table's rows for the reference figures."""
+    real, noise = figures["real_train_vs_heldout"], figures["noise_vs_heldout"]
+    heldout, degraded = figures["real_heldout_scores"], figures["degraded_vs_heldout"]
+    return {
+        "resolution px": figures["resolution"],
+        "classifier held-out accuracy": round(figures["classifier"]["heldout_accuracy"], 3),
+        "real held-out digits: confident share / class entropy": (
+            f"{heldout['confident_share']:.3f} / {heldout['class_entropy']:.3f}"
+        ),
+        "FD (classifier features) real / noise vs held-out": f"{real['fd']:.3g} / {noise['fd']:.4g}",
+        "held-out digits flagged as memorised": figures["heldout_memorized_share"],
+        "noise fraction blurred / noisy / shuffled / half noise": " / ".join(
+            f"{degraded[k]['noise_fraction']:.3f}"
+            for k in ("blurred_sigma1.5", "noisy_sigma50", "pixels_shuffled", "half_noise")
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--resolution", type=int, default=32)
@@ -306,23 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    load0 = load_average()
     t0 = time.perf_counter()
-    figures = reference(args.resolution, args.retrain)
+    figures = {"resolution": args.resolution, **reference(args.resolution, args.retrain)}
     figures["degraded_vs_heldout"] = degraded_sets(args.resolution)
-    doc = {
-        "benchmark": "digits_reference",
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
-        "commit": git_commit(),
-        "command": "python benchmarks/digits.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "resolution": args.resolution,
-        "figures": figures,
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "digits_reference.json"
-    out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(json.dumps(doc["figures"], indent=1))
+    figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    out = write_result(
+        "digits_reference",
+        figures,
+        summary=summarize(figures),
+        load_at_start=load0,
+        command=" ".join(["python benchmarks/digits.py", *(argv if argv is not None else sys.argv[1:])]),
+    )
+    print(json.dumps(figures, indent=1))
     print(f"wrote {out}")
     return 0
 

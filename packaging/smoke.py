@@ -17,7 +17,8 @@ venv on ``PATH``, with a throw-away workspace (``NOISEBLOOM_HOME``) and settings
    import and building the window), whether the GUI process loaded torch (it must not), and the
    time until the engine process the window started from the same bundle said hello.
 
-Prints a summary and writes ``benchmarks/results/package.json`` (date, machine, command, figures).
+Prints a summary and writes ``benchmarks/results/package.json`` through
+``benchmarks.common.write_result`` (date, machine, commit, command, summary, figures).
 Exits 1 when the self-test or a launch fails; a start-up time above the 3 s target is reported,
 not failed (this machine's 2 cores are shared, so the figure moves with the load).
 """
@@ -25,10 +26,7 @@ not failed (this machine's 2 cores are shared, so the figure moves with the load
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,7 +35,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "package.json"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import load_average, result_path, write_result  # noqa: E402
+
+RESULTS = result_path("package")
 TARGET_S = 3.0
 
 
@@ -113,6 +116,27 @@ def _startup_figures(runs: list[dict[str, object]], args: argparse.Namespace) ->
     }
 
 
+def summarize(figures: dict) -> dict:
+    """The README table's rows for one smoke run's figures."""
+    out: dict[str, object] = {"bundle MiB": figures["bundle_mib"]}
+    if "tarball" in figures:
+        out["tarball MiB"] = figures["tarball"]["mib"]
+    st = figures.get("selftest")
+    if st:
+        out["selftest"] = f"{'passed' if st['exit_code'] == 0 else 'FAILED'} in {st['wall_s']} s"
+    for key, label in (("startup", "bundle"), ("startup_from_source", "from source")):
+        s = figures.get(key)
+        if s:
+            out[f"{label} window shown median / max s"] = (
+                f"{s['window_shown_median_s']} / {s['window_shown_max_s']}"
+            )
+            out[f"{label} engine hello median s"] = s["engine_hello_median_s"]
+    if "startup" in figures:
+        out[f"start-up target {figures['startup']['target_s']:g} s met"] = figures["startup"]["target_met"]
+    out["failures"] = "; ".join(figures.get("failures", [])) or "none"
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, default=ROOT / "dist" / "noisebloom")
@@ -124,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
     args = ap.parse_args(argv)
+    load0 = load_average()
     exe = args.bundle.resolve() / "noisebloom"
     if not exe.is_file():
         print(f"smoke: {exe} is missing; run `make package` first", file=sys.stderr)
@@ -209,20 +234,15 @@ def main(argv: list[str] | None = None) -> int:
             f"window visible: median {statistics.median(shown):.2f} s, max {max(shown):.2f} s "
             f"over {len(shown)} launches (target {TARGET_S:.0f} s: {verdict})"
         )
-    result = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
-        },
-        "command": "python packaging/smoke.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "figures": figures,
-        "failures": failures,
-    }
+    figures["failures"] = failures
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        write_result(
+            "package",
+            figures,
+            summary=summarize(figures),
+            load_at_start=load0,
+            command=" ".join(["python packaging/smoke.py", *(argv if argv is not None else sys.argv[1:])]),
+        )
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     if failures:
         print("smoke FAILED: " + "; ".join(failures), file=sys.stderr)
