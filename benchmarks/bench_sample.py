@@ -7,10 +7,17 @@ alike: diffusers' pipeline ``__call__`` (progress bar off, ``output_type="np"``)
 ``sample()`` with no listener, and ``sample()`` with a preview listener that turns every step's
 predicted x0 into uint8 (what the engine's live preview does). DPM-Solver++ and flow-Euler have no
 pipeline of their own for an unconditional UNet: the baseline is DDPMPipeline with that scheduler,
-which is how a diffusers user runs them. Figures: median wall seconds per run and per step, and the
-ratios to diffusers, and the loop's own cost per step (wall time minus the time spent inside the
+which is how a diffusers user runs them. The order of the three rotates every round. Figures:
+median wall seconds per run and per step; the ratios to diffusers as the median over rounds of the
+ratio *within* a round (paired, so that a machine that speeds up or slows down between rounds does
+not bias them), both in wall time and in process CPU time (one torch thread: CPU time is what the
+loop itself consumed, which other processes on a shared machine disturb much less); and the loop's
+own cost per step (wall time minus the time spent inside the
 network, timed by a wrapper around it), which a busy shared CPU disturbs far less than the wall
-time. Results: ``benchmarks/results/sample.json``.
+time. From the last come the two overheads that load disturbs least: the listener's (what the loop
+with a preview listener spends outside the network beyond the loop without one) and the loop's
+against diffusers', each as a share of a whole step (median over rounds).
+Results: ``benchmarks/results/sample.json``.
 
     .venv/bin/python benchmarks/bench_sample.py                       # unet-cpu, 32 px RGB, batch 4, 3 rounds
     .venv/bin/python benchmarks/bench_sample.py --preset unet-tiny --resolution 16 --channels 1 --rounds 2 --threads 1
@@ -158,32 +165,66 @@ def main() -> int:
         if steps <= 50:  # warm-up (allocator, first-call overheads); 1,000 steps amortise it anyway
             run_diffusers(), run_ours()
         times: dict[str, list[float]] = {k: [] for k in variants}
+        cpu: dict[str, list[float]] = {k: [] for k in variants}  # process CPU seconds (one thread)
         loop_ms: dict[str, list[float]] = {k: [] for k in variants}  # wall minus network, per step
         for r in range(args.rounds):
-            order = list(variants) if r % 2 == 0 else list(reversed(variants))
+            order = list(variants)
+            order = order[r % 3 :] + order[: r % 3]  # rotate: each variant runs first, second, third
             for key in order:
                 unet.seconds = 0.0
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 variants[key]()
                 times[key].append(time.perf_counter() - t0)
+                cpu[key].append(time.process_time() - c0)
                 loop_ms[key].append(1000 * (times[key][-1] - unet.seconds) / steps)
             print(
-                f"{name} round {r + 1}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in variants),
+                f"{name} round {r + 1}: "
+                + ", ".join(f"{k} {times[k][-1]:.2f}s (cpu {cpu[k][-1]:.2f}s)" for k in variants),
                 flush=True,
             )
         assert previews["n"] == args.rounds * steps, previews
         med = {k: statistics.median(v) for k, v in times.items()}
+
+        def paired(a: str, b: str, series: dict[str, list[float]]) -> float:
+            """Median over rounds of a/b within the same round: drift between rounds cancels out."""
+            return statistics.median(x / y for x, y in zip(series[a], series[b], strict=True))
+
         figures[name] = {
             "sampler": sampler,
             "steps": steps,
             "objective": objective,
             "baseline": baseline_name,
             "seconds": times,
+            "cpu_seconds": cpu,
             "median_s": med,
             "ms_per_step": {k: 1000 * v / steps for k, v in med.items()},
-            "ratio_noisebloom_vs_diffusers": med["noisebloom"] / med["diffusers"],
-            "ratio_preview_vs_diffusers": med["noisebloom_preview"] / med["diffusers"],
-            "ratio_preview_vs_no_listener": med["noisebloom_preview"] / med["noisebloom"],
+            "ratio_noisebloom_vs_diffusers": paired("noisebloom", "diffusers", times),
+            "ratio_preview_vs_diffusers": paired("noisebloom_preview", "diffusers", times),
+            "ratio_preview_vs_no_listener": paired("noisebloom_preview", "noisebloom", times),
+            "cpu_ratio_noisebloom_vs_diffusers": paired("noisebloom", "diffusers", cpu),
+            "cpu_ratio_preview_vs_diffusers": paired("noisebloom_preview", "diffusers", cpu),
+            "cpu_ratio_preview_vs_no_listener": paired("noisebloom_preview", "noisebloom", cpu),
+            # what the loop adds outside the network, as a fraction of a whole step, per round:
+            # robust to load, which mostly slows the convolutions (the listener's own cost is the
+            # difference between the two Noisebloom variants; the loop's, against diffusers')
+            "listener_overhead_fraction": statistics.median(
+                (p - q) / (w / steps)
+                for p, q, w in zip(
+                    loop_ms["noisebloom_preview"],
+                    loop_ms["noisebloom"],
+                    [1000 * x for x in times["noisebloom"]],
+                    strict=True,
+                )
+            ),
+            "loop_overhead_vs_diffusers_fraction": statistics.median(
+                (p - q) / (w / steps)
+                for p, q, w in zip(
+                    loop_ms["noisebloom"],
+                    loop_ms["diffusers"],
+                    [1000 * x for x in times["diffusers"]],
+                    strict=True,
+                )
+            ),
             "loop_ms_per_step_outside_network": loop_ms,
             "median_loop_ms_per_step": {k: statistics.median(v) for k, v in loop_ms.items()},
         }
@@ -192,6 +233,16 @@ def main() -> int:
         summary[f"{name} with preview s"] = round(med["noisebloom_preview"], 3)
         summary[f"{name} ratio"] = round(figures[name]["ratio_noisebloom_vs_diffusers"], 3)
         summary[f"{name} preview ratio"] = round(figures[name]["ratio_preview_vs_diffusers"], 3)
+        summary[f"{name} listener overhead % of a step"] = round(
+            100 * figures[name]["listener_overhead_fraction"], 2
+        )
+        summary[f"{name} loop overhead vs diffusers % of a step"] = round(
+            100 * figures[name]["loop_overhead_vs_diffusers_fraction"], 2
+        )
+        summary[f"{name} cpu ratio / with preview"] = (
+            f"{figures[name]['cpu_ratio_noisebloom_vs_diffusers']:.3f}"
+            f" / {figures[name]['cpu_ratio_preview_vs_diffusers']:.3f}"
+        )
         print(
             f"{name}: "
             + ", ".join(f"{k} {v:.3f}s" for k, v in med.items())
@@ -215,7 +266,7 @@ def main() -> int:
             "sample",
             figures,
             summary=summary,
-            notes="medians of alternating rounds; ratio = Noisebloom / diffusers wall time",
+            notes="ratio = median over rounds of Noisebloom / diffusers within the same round (wall time; cpu ratio: process CPU time, which other processes on a shared machine disturb less)",
         )
         print(path)
     return 0
