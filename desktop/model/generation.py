@@ -5,6 +5,10 @@ predicted x0 as small PNGs (k-diffusion's ``denoised``); this object keeps the l
 order they arrived in and their timing. When the job is done the trajectory folder it recorded
 (core/sampling/trajectory.py: ``trajectory.json`` + uint8 ``xt.npy`` / ``x0.npy`` memory maps,
 shape (R, N, H, W, C)) is opened with numpy, read-only, so the timeline scrubber needs no re-run.
+
+A clip model's steps carry one filmstrip per clip (its T frames side by side); the model's info
+(``kind`` "clip", ``frames``, ``fps``, from the catalog) says how to cut and play them, and its
+trajectory has shape (R, N, T, H, W, C).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ SAMPLER_TITLES = {
     "flow_heun": "Flow Heun",
 }
 SHOW = ("x0", "xt", "both")
+DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 MAX_SEED = 2**31 - 1
 LIVE = ("submitted", "queued", "running", "paused")
 
@@ -67,6 +72,15 @@ class TrajectoryFrames:
     def num(self) -> int:
         return int(self.xt.shape[1])
 
+    @property
+    def is_clip(self) -> bool:
+        return self.xt.ndim == 6
+
+    @property
+    def frames(self) -> int:
+        """Frames per clip (1 for images)."""
+        return int(self.xt.shape[2]) if self.is_clip else 1
+
     def frame(self, row: int, which: str = "x0") -> np.ndarray:
         """uint8 (N, H, W, C) (or (N, T, H, W, C) for clips) of recorded step ``row``."""
         arr = self.x0 if which == "x0" else self.xt
@@ -85,6 +99,8 @@ class GenerationModel(QObject):
         super().__init__(parent)
         self.app = app
         self.model: str | None = None  # model id or folder path
+        self.model_info: dict[str, Any] = {}  # the model's noisebloom.json (kind, frames, fps, ...)
+        self.result_info: dict[str, Any] = {}  # the same for the model of the shown result
         self.objective = "eps"
         self.config: dict[str, Any] = {"sampler": "ddim", "steps": 50, "seed": 0, "num": 4}
         self.show = "both"
@@ -95,6 +111,7 @@ class GenerationModel(QObject):
         self.sample_set: str | None = None
         self.trajectory: TrajectoryFrames | None = None
         self.images: list[str] = []
+        self.clip_files: list[str] = []  # a clip result's GIFs, as the engine wrote them
         self.scrub_row = 0
         self.selected: set[int] = set()
 
@@ -106,8 +123,12 @@ class GenerationModel(QObject):
         self.started_at = time.monotonic()
 
     # --- settings --------------------------------------------------------------------------------
-    def set_model(self, model: str | None, objective: str | None = None) -> None:
+    def set_model(
+        self, model: str | None, objective: str | None = None, info: dict[str, Any] | None = None
+    ) -> None:
         self.model = model
+        self.model_info = dict(info or {})
+        objective = objective or self.model_info.get("objective")
         if objective:
             self.objective = objective
             family = "flow" if objective == "flow" else "ddpm"
@@ -131,6 +152,27 @@ class GenerationModel(QObject):
     def live(self) -> bool:
         return self.state in LIVE
 
+    @property
+    def model_is_clip(self) -> bool:
+        return self.model_info.get("kind") == "clip"
+
+    def live_frames(self) -> int | None:
+        """Frames per clip of the model being sampled (None for an image model, or when unknown)."""
+        return (int(self.model_info.get("frames") or 0) or None) if self.model_is_clip else None
+
+    @property
+    def result_is_clip(self) -> bool:
+        return self.trajectory is not None and self.trajectory.is_clip
+
+    @property
+    def fps(self) -> float:
+        """The clip rate of what is shown: the result's model while a result is shown, else the chosen one."""
+        info = self.result_info if (self.result_is_clip and not self.live) else self.model_info
+        try:
+            return float(info.get("fps") or DEFAULT_FPS)
+        except (TypeError, ValueError):
+            return DEFAULT_FPS
+
     # --- actions ---------------------------------------------------------------------------------
     def generate(self) -> str:
         if not self.model:
@@ -149,6 +191,7 @@ class GenerationModel(QObject):
 
     def _submit(self, kind: str, args: dict[str, Any]) -> str:
         self.reset_live()
+        self.result_info = self.model_info if kind == "sample" else self.result_info
         self.kind = kind
         self.job_id = self.app.submit(kind, args, self)
         self._set_state("submitted")
@@ -183,11 +226,19 @@ class GenerationModel(QObject):
         return self.app.export(args)
 
     def save_selected(self, folder: str | Path) -> list[Path]:
-        """Copy the selected final images (all when none is selected) as PNGs into ``folder``."""
+        """Copy the selected final images (all when none is selected) as PNGs into ``folder``; for a
+        clip result, the GIFs of the selected clips that the engine wrote."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         chosen = sorted(self.selected) or list(range(self.count()))
         written: list[Path] = []
+        if self.result_is_clip:
+            for k in chosen:
+                if k < len(self.clip_files) and Path(self.clip_files[k]).is_file():
+                    dst = folder / f"{self.sample_set or 'sample'}-{k:03d}.gif"
+                    shutil.copyfile(self.clip_files[k], dst)
+                    written.append(dst)
+            return written
         for k in chosen:
             dst = folder / f"{self.sample_set or 'sample'}-{k:03d}.png"
             if k < len(self.images) and Path(self.images[k]).is_file():
@@ -209,6 +260,8 @@ class GenerationModel(QObject):
 
     def open_sample_set(self, item: dict[str, Any]) -> None:
         """Show a past generation from the gallery."""
+        model = self.app.library.get("models", str(item.get("model_id") or "")) or {}
+        self.result_info = dict(model.get("info") or {})
         self.sample_set = item.get("id")
         self._load_results({"path": item.get("path")})
         self._set_state("done")
@@ -254,6 +307,11 @@ class GenerationModel(QObject):
         )
         if not self.images and base and Path(str(base)).is_dir():
             self.images = [str(p) for p in sorted(Path(str(base)).glob("*.png"))]
+        self.clip_files = (
+            [str(p) for p in images if str(p).lower().endswith(".gif")] if isinstance(images, list) else []
+        )
+        if not self.clip_files and base and Path(str(base)).is_dir():
+            self.clip_files = [str(p) for p in sorted(Path(str(base)).glob("sample_*.gif"))]
         self.trajectory = None
         if traj:
             try:

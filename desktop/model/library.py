@@ -76,7 +76,12 @@ def item_subtitle(what: str, item: dict[str, Any]) -> str:
         return " · ".join(str(b) for b in bits if b)
     if what == "sample_sets":
         cfg = item.get("config") or {}
-        return f"{item.get('n_images', '?')} images · {cfg.get('sampler', '')} {cfg.get('steps', '')}".strip()
+        path = Path(str(item.get("path") or ""))
+        clips = bool(item.get("path")) and next(path.glob("sample_*.gif"), None) is not None  # a clip model's
+        return (
+            f"{item.get('n_images', '?')} {'clips' if clips else 'images'} · "
+            f"{cfg.get('sampler', '')} {cfg.get('steps', '')}"
+        ).strip()
     return ""
 
 

@@ -4,11 +4,17 @@ Consumes the engine's ``metric`` (loss, lr, img_per_s, val_loss ...), ``preview`
 grid as base64 PNGs) and lifecycle events of a ``train`` / ``finetune`` / ``resume_run`` job, and
 exposes the actions of the Train area: start, pause, resume, stop, cancel, extend by N steps,
 resume an interrupted run, export the training timelapse.
+
+A preset is a network for images or for clips (core.models.presets ``data_kind``); the trainer
+refuses a mismatch, so the preset follows the chosen dataset's kind (``fit_preset``) and ``start``
+says why before anything is sent. For a clip dataset the previews are filmstrips of its T frames.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -16,7 +22,19 @@ from PySide6.QtCore import QObject, Signal
 from core.engine import protocol as P
 
 OBJECTIVES = ("eps", "v", "x0", "flow")
-PRESETS = ("unet-tiny", "unet-cpu", "unet-laptop", "unet-gpu", "dit-s")
+PRESETS = ("unet-tiny", "unet-cpu", "unet-laptop", "unet-gpu", "dit-s", "clip-tiny", "clip-cpu")
+# core.models.presets' ``data_kind`` of each preset (the desktop never imports torch; a test keeps
+# this table equal to the core's).
+PRESET_KINDS = {
+    "unet-tiny": "image",
+    "unet-cpu": "image",
+    "unet-laptop": "image",
+    "unet-gpu": "image",
+    "dit-s": "image",
+    "clip-tiny": "clip",
+    "clip-cpu": "clip",
+}
+KIND_WORDS = {"image": "images", "clip": "clips"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 LIVE = ("submitted", "queued", "running", "paused")
 
@@ -34,6 +52,24 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "max_minutes": 10.0,
 }
 BUDGET_KEYS = ("max_steps", "max_minutes")
+DEFAULT_PRESET = {"image": DEFAULT_CONFIG["preset"], "clip": "clip-cpu"}
+# A clip is T frames: 8 clips of 8-16 frames per step is what benchmarks/bench_video.py trains with.
+DEFAULT_BATCH = {"image": DEFAULT_CONFIG["batch_size"], "clip": 8}
+
+
+def presets_for(kind: str) -> tuple[str, ...]:
+    return tuple(p for p in PRESETS if PRESET_KINDS[p] == kind)
+
+
+def preset_mismatch(preset: str, kind: str | None) -> str:
+    """Why ``preset`` cannot train on a dataset of ``kind`` ("" when it can, or the kind is unknown)."""
+    have = PRESET_KINDS.get(preset)
+    if kind is None or have is None or have == kind:
+        return ""
+    return (
+        f"{preset} is a network for {KIND_WORDS[have]} and this dataset holds {KIND_WORDS.get(kind, kind)}: "
+        f"choose {' or '.join(presets_for(kind))}"
+    )
 
 
 def smooth(values: list[float], weight: float) -> list[float]:
@@ -99,6 +135,55 @@ class TrainingModel(QObject):
     def train_config(self) -> dict[str, Any]:
         return {k: v for k, v in self.config.items() if v is not None or k in BUDGET_KEYS}
 
+    # --- the dataset's kind ----------------------------------------------------------------------
+    def dataset(self) -> dict[str, Any]:
+        return (self.app.library.get("datasets", self.dataset_id) if self.dataset_id else None) or {}
+
+    def dataset_kind(self) -> str | None:
+        """ "image" or "clip" once the library lists the chosen dataset; None before."""
+        kind = self.dataset().get("kind")
+        return str(kind) if kind else None
+
+    def clip_format(self) -> tuple[int | None, float | None]:
+        """(frames per clip, fps) of the chosen clip dataset, read from its prepared cache's
+        ``prepared.json``; (None, None) for images or when unreadable."""
+        item = self.dataset()
+        if item.get("kind") != "clip" or not item.get("path"):
+            return None, None
+        try:
+            meta = json.loads((Path(str(item["path"])) / "prepared.json").read_text(encoding="utf-8"))
+            return int(meta["shape"][1]), (float(meta["fps"]) if meta.get("fps") else None)
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None, None
+
+    def preset_problem(self, preset: str | None = None) -> str:
+        """Why the preset cannot train on the chosen dataset ("" when it can); a fine-tune keeps its
+        base model's network, so there the base model's kind must match instead."""
+        kind = self.dataset_kind()
+        if self.base_model:
+            base = (self.app.library.get("models", self.base_model) or {}).get("info") or {}
+            have = base.get("kind") or "image"
+            if kind and have != kind:
+                return (
+                    f"model {self.base_model} makes {KIND_WORDS.get(have, have)} and this dataset holds "
+                    f"{KIND_WORDS.get(kind, kind)}: fine-tune it on {KIND_WORDS.get(have, have)}, "
+                    f"or train a new {' or '.join(presets_for(kind))} model"
+                )
+            return ""
+        return preset_mismatch(preset or str(self.config.get("preset")), kind)
+
+    def fit_preset(self) -> bool:
+        """Switch to the default preset of the dataset's kind when the chosen one cannot train on it
+        (and from the other kind's default batch size to this kind's)."""
+        kind = self.dataset_kind()
+        preset = str(self.config.get("preset"))
+        if kind not in DEFAULT_PRESET or not preset_mismatch(preset, kind):
+            return False
+        if self.config.get("batch_size") == DEFAULT_BATCH[PRESET_KINDS[preset]]:
+            self.config["batch_size"] = DEFAULT_BATCH[kind]
+        self.set_config("preset", DEFAULT_PRESET[kind])
+        return True
+
     # --- actions ---------------------------------------------------------------------------------
     @property
     def live(self) -> bool:
@@ -107,6 +192,9 @@ class TrainingModel(QObject):
     def start(self) -> str:
         if not self.dataset_id:
             raise ValueError("choose a dataset first: drop a folder on the window or pick one in the library")
+        problem = self.preset_problem()
+        if problem:
+            raise ValueError(problem)
         self.reset_series()
         args: dict[str, Any] = {"dataset": self.dataset_id, "config": self.train_config()}
         self.kind = "finetune" if self.base_model else "train"

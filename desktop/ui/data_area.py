@@ -2,8 +2,14 @@
 
 Empty state: a drop zone with the scan settings (resolution, crop policy, flip). While the
 engine scans: a progress bar and Cancel. Afterwards: the accepted items as a thumbnail grid read
-from the prepared uint8 cache (clips play when the pointer rests on them), the rejected files
-with their reasons, the duplicates, and the statistics.
+from the prepared uint8 cache, the rejected files with their reasons, the duplicates, and the
+statistics.
+
+The clips in view play, all together, at the dataset's fps: a grid of still first frames would
+look like a folder of pictures, and waiting for the pointer to rest on each hid the motion that is
+the whole point of a clip dataset. Only the thumbnails inside the viewport are redrawn (a few dozen
+32-64 px frames from the memory-mapped cache per tick), and the timer stops whenever the grid is
+hidden (another area or tab, a minimised window).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ MAX_THUMBS = 600
 
 
 class ClipGrid(QListWidget):
-    """Thumbnails of the accepted items; a clip under the pointer plays its frames."""
+    """Thumbnails of the accepted items; the clips in view play their frames in sync."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,24 +60,31 @@ class ClipGrid(QListWidget):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
-        self.setMouseTracking(True)
         self.reader: PreparedReader | None = None
-        self.hover_row = -1
         self.frame = 0
         self.timer = QTimer(self, interval=125, timeout=self._advance)
-        self.itemEntered.connect(self._entered)
+
+    @property
+    def plays(self) -> bool:
+        return self.reader is not None and self.reader.kind == "clip" and self.reader.frames > 1
 
     def load(self, reader: PreparedReader | None, paths: list[str]) -> None:
         self.clear()
-        self.timer.stop()
-        self.reader = reader
+        self.reader, self.frame = reader, 0
         if reader is not None:
+            fps = float(reader.fps or 8.0)
+            self.timer.setInterval(max(40, round(1000 / fps)))
             for r in range(min(len(reader), MAX_THUMBS)):
                 it = QListWidgetItem(QIcon(self._pix(r, 0)), "")
-                it.setToolTip(reader.items[r] if r < len(reader.items) else f"item {r}")
+                name = reader.items[r] if r < len(reader.items) else f"item {r}"
+                if self.plays:
+                    name += f"\nclip · {reader.frames} frames at {fps:g} fps"
+                it.setToolTip(name)
                 it.setData(Qt.ItemDataRole.UserRole, r)
                 self.addItem(it)
+            self._sync()
             return
+        self._sync()
         for k, p in enumerate(paths[:MAX_THUMBS]):
             rd = QImageReader(p)
             rd.setScaledSize(QSize(THUMB, THUMB))
@@ -86,30 +99,40 @@ class ClipGrid(QListWidget):
         img = self.reader.image(r, frame)
         return QPixmap.fromImage(img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
 
-    def _entered(self, item: QListWidgetItem) -> None:
-        if self.reader is None or self.reader.kind != "clip":
-            return
-        self._reset_hover()
-        self.hover_row, self.frame = self.row(item), 0
-        self.timer.start()
+    def visible_items(self) -> list[QListWidgetItem]:
+        """The items inside the viewport (items are laid out in order, so stop after the last)."""
+        view = self.viewport().rect()
+        out: list[QListWidgetItem] = []
+        for k in range(self.count()):
+            it = self.item(k)
+            if view.intersects(self.visualItemRect(it)):
+                out.append(it)
+            elif out:
+                break
+        return out
 
     def _advance(self) -> None:
-        if self.hover_row < 0 or self.reader is None:
+        if not self.plays or not self.isVisible():
+            self.timer.stop()
             return
-        if not self.underMouse():
-            self._reset_hover()
-            return
+        assert self.reader is not None
         self.frame = (self.frame + 1) % self.reader.frames
-        it = self.item(self.hover_row)
-        if it is not None:
+        for it in self.visible_items():
             it.setIcon(QIcon(self._pix(int(it.data(Qt.ItemDataRole.UserRole)), self.frame)))
 
-    def _reset_hover(self) -> None:
-        self.timer.stop()
-        if self.hover_row >= 0 and self.reader is not None and self.item(self.hover_row):
-            it = self.item(self.hover_row)
-            it.setIcon(QIcon(self._pix(int(it.data(Qt.ItemDataRole.UserRole)), 0)))
-        self.hover_row = -1
+    def _sync(self) -> None:
+        if self.plays and self.isVisible() and self.count():
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def showEvent(self, e) -> None:  # noqa: N802, ANN001 - Qt
+        super().showEvent(e)
+        self._sync()
+
+    def hideEvent(self, e) -> None:  # noqa: N802, ANN001 - Qt
+        super().hideEvent(e)
+        self._sync()
 
 
 def _table(headers: tuple[str, ...]) -> QTableWidget:

@@ -2,6 +2,10 @@
 (x_t, predicted x0, or both) with step counter and timing; afterwards a timeline scrubber over the
 recorded trajectory, "Branch from this step", saving selected images, exporting the denoising as
 MP4 / WebM / GIF, and a gallery of past generations.
+
+For a clip model every view plays: each arriving step's filmstrips are cut into the T frames of
+each clip and one clock (:class:`desktop.ui.clips.ClipPlayer`) cycles x_t and x0 together at the
+model's fps while they denoise, at the scrubbed step, and for the finished clips (play / pause).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -33,17 +37,12 @@ from desktop.model.demo import demo_model
 from desktop.model.generation import MAX_SEED, SAMPLER_TITLES, SHOW
 from desktop.model.library import thumbnail_source
 from desktop.ui import theme
-from desktop.ui.images import array_to_qimage, decode_png, icon, thumbnail, tile
-from desktop.ui.widgets import ImageView, button, card, label, row
+from desktop.ui.clips import ClipPlayer, ClipView, clips_from_array
+from desktop.ui.images import array_to_qimage, icon, thumbnail
+from desktop.ui.widgets import button, card, label, row
 
 SHOW_TITLES = {"x0": "Predicted x₀", "xt": "Noisy x_t", "both": "Both"}
-
-
-def _frames_to_tile(frames: np.ndarray) -> object:
-    """(N, H, W, C) or clips (N, T, H, W, C) (first frame shown) -> one tiled QImage."""
-    if frames.ndim == 5:
-        frames = frames[:, 0]
-    return tile([array_to_qimage(f) for f in frames], bg=QColor(theme.current().plot_bg))
+IMAGE_EXPORT_FPS = 12
 
 
 class GenerateArea(QWidget):
@@ -106,6 +105,7 @@ class GenerateArea(QWidget):
         form.addRow("Steps", row(self.steps_slider, self.steps, stretch_last=False))
         form.addRow("Seed", row(self.seed, self.dice))
         form.addRow("Images", self.num)
+        self.num_label = form.labelForField(self.num)
         form.addRow("Live view", self.show_combo)
         sl.addLayout(form)
         sl.addWidget(label("EXPORT THE DENOISING", "section"))
@@ -114,7 +114,7 @@ class GenerateArea(QWidget):
             self.export_fmt.addItem(f.upper(), f)
         self.export_fps = QSpinBox()
         self.export_fps.setRange(1, 60)
-        self.export_fps.setValue(12)
+        self.export_fps.setValue(IMAGE_EXPORT_FPS)
         self.export_fps.setSuffix(" fps")
         self.export_scale = QSpinBox()
         self.export_scale.setRange(1, 16)
@@ -135,9 +135,15 @@ class GenerateArea(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.setSpacing(10)
         view_card, vl = card("Live denoising")
-        self.xt_view = ImageView("x_t: the noisy image at each step")
-        self.x0_view = ImageView("The model's guess of the clean image at each step appears here, live")
+        self.xt_view = ClipView("x_t: the noisy image at each step")
+        self.x0_view = ClipView("The model's guess of the clean image at each step appears here, live")
+        self.player = ClipPlayer([self.xt_view, self.x0_view], parent=self)
         vl.addWidget(row(self.xt_view, self.x0_view), 1)
+        self.play_btn = QToolButton()
+        self.play_btn.setCheckable(True)
+        self.play_btn.setChecked(True)
+        self.play_btn.toggled.connect(self.player.set_playing)
+        self.player.playing_changed.connect(self._playing_changed)
         self.scrub = QSlider(Qt.Orientation.Horizontal)
         self.scrub.setEnabled(False)
         self.scrub_label = label("timeline: after a generation", "muted")
@@ -147,8 +153,8 @@ class GenerateArea(QWidget):
             tip="Keep the steps up to here, continue with new noise (Ctrl+B)",
         )
         self.branch_btn.clicked.connect(self._branch)
-        vl.addWidget(row(self.scrub, self.scrub_label, self.branch_btn, stretch_last=False))
-        vl.itemAt(vl.count() - 1).widget().layout().setStretch(0, 1)
+        vl.addWidget(row(self.play_btn, self.scrub, self.scrub_label, self.branch_btn, stretch_last=False))
+        vl.itemAt(vl.count() - 1).widget().layout().setStretch(1, 1)
         cl.addWidget(view_card, 1)
 
         res_card, rl = card("Results · select to save")
@@ -161,7 +167,9 @@ class GenerateArea(QWidget):
         self.results.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.results.itemSelectionChanged.connect(self._selection)
-        self.save_btn = button("Save selected…", "save", tip="Save the selected images as PNGs (Ctrl+S)")
+        self.save_btn = button(
+            "Save selected…", "save", tip="Save the selected images as PNGs, clips as GIFs (Ctrl+S)"
+        )
         self.save_btn.clicked.connect(self._save)
         rl.addWidget(row(self.results, self.save_btn, stretch_last=False))
         rl.itemAt(rl.count() - 1).widget().layout().setStretch(0, 1)
@@ -213,6 +221,20 @@ class GenerateArea(QWidget):
 
     def retint(self, _theme: object = None) -> None:
         self.dice.setIcon(icon("dice"))
+        self._playing_changed(self.player.playing)
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.play_btn.setIcon(icon("pause" if playing else "play"))
+        self.play_btn.setToolTip("Pause the clips" if playing else "Play the clips")
+        if self.play_btn.isChecked() != playing:
+            self.play_btn.setChecked(playing)
+
+    def _kind_changed(self) -> None:
+        """Clip or image: what the count is called, the play button, the clip rate."""
+        clip = self.gm.result_is_clip if not self.gm.live and self.gm.trajectory else self.gm.model_is_clip
+        self.play_btn.setVisible(clip)
+        self.num_label.setText("Clips" if self.gm.model_is_clip else "Images")
+        self.player.set_fps(self.gm.fps)
 
     # --- settings --------------------------------------------------------------------------------
     def _load_config(self) -> None:
@@ -239,7 +261,10 @@ class GenerateArea(QWidget):
         demo = demo_model()
         if demo is not None and mid == str(demo[0]):
             info = demo[1]
-        self.gm.set_model(mid, info.get("objective"))
+        self.gm.set_model(mid, info.get("objective"), info)
+        if not self._loading:  # the export rate follows the kind of model: a clip's own fps
+            self.export_fps.setValue(round(self.gm.fps) if self.gm.model_is_clip else IMAGE_EXPORT_FPS)
+        self._kind_changed()
 
     def _library(self, what: str) -> None:
         if what == "models":
@@ -247,7 +272,10 @@ class GenerateArea(QWidget):
             self.model.clear()
             for m in self.app.library.items["models"]:
                 info = m.get("info") or {}
-                self.model.addItem(f"{m.get('name') or m['id']} · {info.get('objective', '?')}", m["id"])
+                clips = " · clips" if info.get("kind") == "clip" else ""
+                self.model.addItem(
+                    f"{m.get('name') or m['id']} · {info.get('objective', '?')}{clips}", m["id"]
+                )
             demo = demo_model()
             if demo is not None:
                 self.model.addItem(
@@ -344,6 +372,7 @@ class GenerateArea(QWidget):
         self.branch_btn.setEnabled(has_traj)
         self.export_btn.setEnabled(bool(self.gm.sample_set) and not live)
         self.save_btn.setEnabled(self.gm.count() > 0 and not live)
+        self._kind_changed()
         if state in ("submitted", "queued"):
             self.step_label.setText("Waiting for the engine…")
             self.progress.setRange(0, 0)
@@ -354,14 +383,11 @@ class GenerateArea(QWidget):
 
     def _step(self, i: int, n: int) -> None:
         show = self.gm.show
+        frames = self.gm.live_frames()
         if show in ("xt", "both") and self.gm.xt:
-            self.xt_view.set_image(
-                tile([decode_png(b) for b in self.gm.xt], bg=QColor(theme.current().plot_bg)), "x_t"
-            )
+            self.xt_view.set_filmstrips(self.gm.xt, frames, "x_t")
         if show in ("x0", "both") and self.gm.x0:
-            self.x0_view.set_image(
-                tile([decode_png(b) for b in self.gm.x0], bg=QColor(theme.current().plot_bg)), "predicted x₀"
-            )
+            self.x0_view.set_filmstrips(self.gm.x0, frames, "predicted x₀")
         sps = self.gm.seconds_per_step()
         self.step_label.setText(f"Step {i} / {n}" + (f" · {sps * 1000:.0f} ms/step" if sps else ""))
         self.progress.setRange(0, max(1, n))
@@ -397,7 +423,7 @@ class GenerateArea(QWidget):
             return
         if self.scrub.value() != r:
             self.scrub.setValue(r)
-        self.xt_view.set_image(_frames_to_tile(traj.frame(r, "xt")), "x_t")
-        self.x0_view.set_image(_frames_to_tile(traj.frame(r, "x0")), "predicted x₀")
+        self.xt_view.set_clips(clips_from_array(traj.frame(r, "xt")), "x_t")
+        self.x0_view.set_clips(clips_from_array(traj.frame(r, "x0")), "predicted x₀")
         self.scrub_label.setText(f"step {traj.steps[r] + 1} / {traj.n_steps}")
         self.step_label.setText(f"Done · {traj.n_steps} steps · showing step {traj.steps[r] + 1}")

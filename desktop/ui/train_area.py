@@ -2,12 +2,16 @@
 curve (pyqtgraph; raw, smoothed and held-out) and the fixed-seed preview grid as the model learns.
 
 A folder dropped here while a model is selected in the library sets up a fine-tune from it.
+
+The preset list follows the dataset: for a clip dataset only the clip presets can be picked (an
+image network cannot train on clips, nor a clip network on images; the others say so in their
+tooltip), the estimate counts clips, and the fixed-seed previews play.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -24,11 +28,19 @@ from PySide6.QtWidgets import (
 
 from desktop.model.app import AppModel
 from desktop.model.jobs import format_duration
-from desktop.model.training import DEVICES, OBJECTIVES, PRESETS, smooth
+from desktop.model.training import (
+    DEVICES,
+    KIND_WORDS,
+    OBJECTIVES,
+    PRESET_KINDS,
+    PRESETS,
+    preset_mismatch,
+    smooth,
+)
 from desktop.ui import theme
-from desktop.ui.images import decode_png, tile
+from desktop.ui.clips import ClipPlayer, ClipView
 from desktop.ui.library_panel import dropped_paths
-from desktop.ui.widgets import ImageView, button, card, label, row
+from desktop.ui.widgets import button, card, label, row
 
 OBJECTIVE_TITLES = {
     "eps": "Noise (ε, DDPM)",
@@ -185,7 +197,8 @@ class TrainArea(QWidget):
         ll.addWidget(row(self.loss_numbers, None, label("Smoothing", "muted"), self.smoothing))
         right.addWidget(loss_card)
         prev_card, pl = card("Previews · fixed seeds")
-        self.preview = ImageView("Previews of fixed seeds appear here as the model learns")
+        self.preview = ClipView("Previews of fixed seeds appear here as the model learns")
+        self.preview_player = ClipPlayer([self.preview], parent=self)
         self.timelapse_fmt = QComboBox()
         for f in ("mp4", "webm", "gif"):
             self.timelapse_fmt.addItem(f.upper(), f)
@@ -303,11 +316,34 @@ class TrainArea(QWidget):
         self.base_label.setText(f"Fine-tune from model {self.tm.base_model}" if self.tm.base_model else "")
         self.base_label.setVisible(bool(self.tm.base_model))
         self._loading = False
+        self._apply_kind()
         self._estimate()
+
+    def _apply_kind(self) -> None:
+        """Only the presets that can train on the dataset's kind are enabled; the others say why.
+        A preset that does not fit is replaced by the default one for the kind."""
+        kind = self.tm.dataset_kind()
+        items = self.preset.model()
+        for i in range(self.preset.count()):
+            name = str(self.preset.itemData(i))
+            why = preset_mismatch(name, kind)
+            item = items.item(i)
+            item.setEnabled(not why)
+            item.setToolTip(why or f"a network for {KIND_WORDS[PRESET_KINDS[name]]}")
+        self.preset.setToolTip(
+            f"This dataset holds {KIND_WORDS[kind]}: only networks for {KIND_WORDS[kind]} can train on it"
+            if kind in KIND_WORDS
+            else ""
+        )
+        self.tm.fit_preset()
+
+    def _unit(self) -> str:
+        return "clips/s" if self.tm.dataset_kind() == "clip" else "images/s"
 
     def _dataset_chosen(self) -> None:
         if not self._loading and self.dataset.currentData():
             self.tm.dataset_id = self.dataset.currentData()
+            self._apply_kind()
             self._estimate()
 
     def _library(self, what: str) -> None:
@@ -321,6 +357,7 @@ class TrainArea(QWidget):
             if self.tm.dataset_id is None and self.dataset.count():
                 self.tm.dataset_id = self.dataset.currentData()
             self._loading = False
+            self._apply_kind()
             self._estimate()
         if what == "runs":
             self._update_interrupted()
@@ -340,11 +377,12 @@ class TrainArea(QWidget):
         key = f"calibration/{c.get('preset')}/{c.get('resolution')}/{c.get('device')}"
         ips = float(self.settings.value(key, 0.0) or 0.0) if self.settings is not None else 0.0
         steps, minutes, batch = c.get("max_steps"), c.get("max_minutes"), int(c.get("batch_size") or 1)
+        unit = self._unit()
         if ips > 0:
             if steps:
-                text = f"≈ {ips:.3g} images/s here → about {format_duration(steps * batch / ips)} for {steps} steps"
+                text = f"≈ {ips:.3g} {unit} here → about {format_duration(steps * batch / ips)} for {steps} steps"
             else:
-                text = f"≈ {ips:.3g} images/s here → about {int(minutes * 60 * ips / batch)} steps in {minutes:g} min"
+                text = f"≈ {ips:.3g} {unit} here → about {int(minutes * 60 * ips / batch)} steps in {minutes:g} min"
         else:
             text = (
                 "No measurement yet for this preset and resolution on this device: the speed shows after "
@@ -374,7 +412,9 @@ class TrainArea(QWidget):
             self.measured.setText(f"No estimate: {error}")
             return
         mb = data["peak_memory_bytes"] / 2**20
-        text = f"Measured now: {data['img_per_s']:.3g} images/s, training memory ≈ {mb:,.0f} MB"
+        frames, _fps = self.tm.clip_format()
+        each = f" of {frames} frames" if frames else ""
+        text = f"Measured now: {data['img_per_s']:.3g} {self._unit()}{each}, training memory ≈ {mb:,.0f} MB"
         if data.get("seconds"):
             text += f", about {format_duration(data['seconds'])}"
         elif data.get("steps"):
@@ -476,7 +516,7 @@ class TrainArea(QWidget):
             self.val_curve.setData([], [])
         if "img_per_s" in s and s["img_per_s"][1]:
             ips = s["img_per_s"][1][-1]
-            text += f" · {ips:.3g} img/s"
+            text += f" · {ips:.3g} {self._unit()}"
             if self.settings is not None and self.tm.live:
                 c = self.tm.config
                 self.settings.setValue(
@@ -485,10 +525,10 @@ class TrainArea(QWidget):
         self.loss_numbers.setText(text)
 
     def _preview(self) -> None:
-        imgs = [decode_png(b) for b in self.tm.preview_images]
-        self.preview.set_image(
-            tile(imgs, bg=QColor(theme.current().plot_bg)),
-            self.tm.preview_caption or f"step {self.tm.preview_step}",
+        frames, fps = self.tm.clip_format()  # a clip dataset's previews are filmstrips of its frames
+        self.preview_player.set_fps(fps)
+        self.preview.set_filmstrips(
+            self.tm.preview_images, frames, self.tm.preview_caption or f"step {self.tm.preview_step}"
         )
 
     # --- drops: fine-tune ------------------------------------------------------------------------
