@@ -116,13 +116,83 @@ def validate(kind: str, args: dict[str, Any], engine: Engine) -> None:
                 f"evaluate: num is {num!r}", fix="ask for at least 2 samples (FD needs two)"
             )
     elif kind in ("branch", "export"):
+        if kind == "export":
+            _validate_export_options(args)
         if kind == "export" and "run" in args:
+            if args.get("what", "denoising") != "denoising":
+                raise NoisebloomError(
+                    f"export: 'what' is {args['what']!r} but a run has no clips to export",
+                    fix="pass a sample_set for what 'clips', or leave 'what' out for the run's timelapse",
+                )
             if engine.catalog.get("runs", str(args["run"])) is None:
                 raise NoisebloomError(f"export: no run {args['run']!r}", fix="list runs to see the ids")
-        elif engine.catalog.get("sample_sets", str(_require(args, "sample_set", str, kind))) is None:
+            return
+        row = engine.catalog.get("sample_sets", str(_require(args, "sample_set", str, kind)))
+        if row is None:
             raise NoisebloomError(
                 f"{kind}: no sample set {args['sample_set']!r}", fix="list sample_sets to see the ids"
             )
+        if kind == "export" and args.get("what") == "clips" and not _holds_clips(Path(row["path"])):
+            raise NoisebloomError(
+                f"export: sample set {row['id']} holds images, not clips ('what' is 'clips')",
+                fix="leave 'what' out to export its denoising, or sample a clip model",
+            )
+
+
+EXPORT_WHAT = ("denoising", "clips")
+EXPORT_FORMATS = ("mp4", "webm", "gif")
+
+
+def _validate_export_options(args: dict[str, Any]) -> None:
+    """The export job's optional arguments: types and ranges, each refused with the field and the fix."""
+
+    def bad(name: str, fix: str) -> NoisebloomError:
+        return NoisebloomError(f"export: argument '{name}' is {args[name]!r}", fix=fix)
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if args.get("what", "denoising") not in EXPORT_WHAT:
+        raise bad(
+            "what", "use 'denoising' (the steps as one video) or 'clips' (each finished clip as a file)"
+        )
+    if str(args.get("format", "mp4")).lower().lstrip(".") not in EXPORT_FORMATS:
+        raise bad("format", "use mp4, webm or gif")
+    if "fps" in args and not (is_num(args["fps"]) and 0 < args["fps"] <= 240):
+        raise bad("fps", "use frames per second above 0 and up to 240, or leave it out for the default")
+    if "scale" in args and not (is_int(args["scale"]) and 1 <= args["scale"] <= 64):
+        raise bad("scale", "use an integer upscaling factor from 1 to 64")
+    if "resample" in args and args["resample"] not in ("nearest", "lanczos"):
+        raise bad("resample", "use nearest or lanczos")
+    if "show" in args and args["show"] not in ("x0", "xt", "both"):
+        raise bad("show", "use x0, xt or both")
+    if "hold_s" in args and not (is_num(args["hold_s"]) and 0 <= args["hold_s"] <= 60):
+        raise bad("hold_s", "use 0 to 60 seconds")
+    if "loops" in args and not (is_int(args["loops"]) and 1 <= args["loops"] <= 100):
+        raise bad("loops", "use an integer from 1 to 100 plays of the clip")
+    if "out" in args and not (isinstance(args["out"], str) and args["out"]):
+        raise bad("out", "give a path as a string, or leave it out to write into the workspace's exports")
+    if "indices" in args:
+        idx = args["indices"]
+        if not (isinstance(idx, list) and idx and all(is_int(i) and i >= 0 for i in idx)):
+            raise bad(
+                "indices", "give a non-empty list of sample numbers from 0, e.g. [0, 2], or leave it out"
+            )
+
+
+def _holds_clips(folder: Path) -> bool:
+    """Whether a sample folder holds clips (a model of kind "clip" drew them): its trajectory is
+    (R, N, T, H, W, C), or (without a trajectory) it holds the clip GIFs that sampling writes."""
+    xt = folder / "trajectory" / "xt.npy"
+    if xt.is_file():
+        try:
+            return np.load(xt, mmap_mode="r").ndim == 6
+        except (OSError, ValueError):
+            return False
+    return any(folder.glob("sample_*.gif"))
 
 
 def run(job: Job, engine: Engine) -> dict[str, Any]:
@@ -463,15 +533,17 @@ def _job_branch(job: Job, engine: Engine) -> dict[str, Any]:
 
 
 def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
+    from core.export.clips import export_clip_denoising, export_clips
     from core.export.timelapse import export_timelapse
     from core.export.trajectory import export_trajectory
 
+    _validate_export_options(job.args)
     fmt = str(job.args.get("format", "mp4")).lower().lstrip(".")
-    if fmt not in ("mp4", "webm", "gif"):
-        raise NoisebloomError(f"export: format {fmt!r} is not supported", fix="use mp4, webm or gif")
+    what = str(job.args.get("what", "denoising"))
     opts = {k: job.args[k] for k in ("fps", "scale", "resample") if k in job.args}
     hold = job.args.get("hold_s")
     export_id = new_id("export")
+    results: dict[str, Any] = {"what": what}
     if "run" in job.args:
         source_kind, source_id = "run", str(job.args["run"])
         run_row = engine.catalog.get("runs", source_id)
@@ -482,12 +554,25 @@ def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
     else:
         source_kind, source_id = "sample_set", str(job.args["sample_set"])
         row = engine.catalog.get("sample_sets", source_id)
-        out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}.{fmt}")
-        if "show" in job.args:
-            opts["show"] = job.args["show"]
-        if hold is not None:
-            opts["hold_last_s"] = hold
-        export_trajectory(Path(row["path"]) / "trajectory", out, **opts)
+        folder = Path(row["path"])
+        if "indices" in job.args:
+            opts["indices"] = [int(i) for i in job.args["indices"]]
+        if what == "clips":  # each finished clip as its own file, at the clip's fps
+            out = Path(job.args.get("out") or exports_dir(engine.root) / export_id)
+            paths = export_clips(folder, fmt, out_dir=out, prefix=f"{source_id}-", **opts)
+            results["paths"] = [str(p) for p in paths]
+        else:
+            out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}.{fmt}")
+            if "show" in job.args:
+                opts["show"] = job.args["show"]
+            if hold is not None:
+                opts["hold_last_s"] = hold
+            if _holds_clips(folder):  # the clip playing while it denoises
+                if "loops" in job.args:
+                    opts["loops"] = int(job.args["loops"])
+                export_clip_denoising(folder / "trajectory", out, **opts)
+            else:
+                export_trajectory(folder / "trajectory", out, **opts)
     engine.catalog.insert(
         "exports",
         id=export_id,
@@ -497,7 +582,7 @@ def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
         format=fmt,
         created=time.time(),
     )
-    return {"export": export_id, "path": str(out)}
+    return {"export": export_id, "path": str(out), **results}
 
 
 # --- evaluate (the health check) -----------------------------------------------------------------------------
@@ -735,7 +820,9 @@ def delete_item(engine: Engine, what: str, item_id: str) -> dict[str, Any]:
     if what == "models":
         _forget_evaluation(engine, row)
     if path.exists() and engine.root in path.resolve().parents:  # never delete outside the workspace
-        if path.is_dir():
+        if what == "exports" and path.is_dir() and path.name != item_id:
+            pass  # clips exported into a chosen folder: the folder is not the export's own
+        elif path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink()

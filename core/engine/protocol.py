@@ -21,9 +21,15 @@ finetune    ``{"dataset": dataset_id, "model": model_id, "config": {...}, "name"
 resume_run  ``{"run": run_id, "extra_steps": int?}`` continue an interrupted, stopped or finished run
 sample      ``{"model": model_id | model folder path, "config": {SampleConfig fields}}``
 branch      ``{"sample_set": id, "step": k, "seed": int?, "steps": int?}``
-export      ``{"sample_set": id, "out": path?, "format": "mp4"|"webm"|"gif", "show": "x0"|"xt"|"both", "hold_s": float?,
-              "fps": float?, "scale": int?, "resample": "nearest"|"lanczos"}`` (or ``"run": id`` instead of
-              ``"sample_set"`` to export a run's training timelapse: its preview grids over time)
+export      ``{"sample_set": id, "what": "denoising"|"clips"?, "out": path?, "format": "mp4"|"webm"|"gif",
+              "show": "x0"|"xt"|"both", "hold_s": float?, "fps": float?, "scale": int?, "resample": "nearest"|"lanczos",
+              "indices": [int]?, "loops": int?}``. ``what`` "denoising" (the default): the recorded steps as one
+              video of the chosen samples (``indices``, default all); for a clip model's sample set the clip plays
+              while it denoises, at least ``loops`` (2, 1 to 100) plays, at the clip's fps unless ``fps`` is given.
+              ``what`` "clips" (clip models only): each finished clip (or those at ``indices``, 0-based) as its own
+              file ``<sample_set>-sample_KKKKK.<format>`` at the clip's fps into the folder ``out`` (default
+              ``exports/<export id>/``); ``show``, ``hold_s`` and ``loops`` do not apply. Or ``"run": id`` instead
+              of ``"sample_set"`` to export a run's training timelapse: its preview grids over time
 evaluate    ``{"model": model_id | model folder path, "dataset": dataset_id?, "num": int?, "steps": int?,
               "sampler": str?, "seed": int?}`` the health check: sample ``num`` (32) images and measure them
               against the dataset (default: the one the model's run trained on), see core/metrics/evaluate.py
@@ -33,7 +39,8 @@ A job's ``done`` event carries ``results``: scan -> ``dataset``, ``path``, ``rep
 rejected with reasons, duplicates, near duplicates, statistics); train / finetune / resume_run ->
 ``run``, ``model``, ``run_dir``, ``model_dir``, ``steps``; sample / branch -> ``sample_set``,
 ``out_dir``, ``images`` (PNG paths in order), ``trajectory`` (folder, see core/sampling/trajectory.py);
-export -> ``export``, ``path``; evaluate -> ``verdict`` {label, message, reason}, ``memorized_share``,
+export -> ``export``, ``path`` (the video; for ``what`` "clips" the folder), ``what``, ``paths`` (for
+``what`` "clips": the files written, in clip order); evaluate -> ``verdict`` {label, message, reason}, ``memorized_share``,
 ``memorized_count``, ``ratio_threshold`` (1/3), ``num_samples``, ``fd`` / ``fd_real`` / ``fd_noise``, ``kid``,
 ``kid_std``, ``swd``, ``heldout_loss`` (by timestep band), ``heldout_series`` ({``val_loss``...: [[step, value]]}
 of the model's run), ``pairs`` (up to 32 samples, flagged copies first: ``sample`` and ``nearest`` (3) as base64

@@ -3,7 +3,8 @@
 - :func:`read_clips` finds the clips of a ``noisebloom sample`` folder: ``trajectory/final.npy``
   (lossless, when sampled with ``--trajectory``), else the ``sample_KKKKK.gif`` files that
   ``sample`` writes for clip models (exact for grayscale; palette-limited for colour).
-- :func:`export_clips` writes each clip as ``sample_KKKKK.mp4|.webm|.gif`` at the model's fps.
+- :func:`export_clips` writes each clip (or the chosen ones) as ``sample_KKKKK.mp4|.webm|.gif`` at the
+  model's fps.
 - :func:`clip_denoising_frames` / :func:`export_clip_denoising`: the clip *playing while it
   denoises*. Frame k of the animation shows clip frame ``k mod T`` at the recorded denoising step
   nearest ``k * (R - 1) / (total - 1)`` of R recorded steps, with ``total`` at least ``loops``
@@ -108,16 +109,28 @@ def export_clips(
     fps: float | None = None,
     scale: int = 4,
     resample: str = "nearest",
+    indices: Sequence[int] | None = None,
+    prefix: str = "",
 ) -> list[Path]:
-    """Write every sampled clip of ``samples_dir`` as ``<name>.<fmt>`` (mp4, webm or gif) into ``out_dir``."""
+    """Write the sampled clips of ``samples_dir`` (all, or those at ``indices``: 0 is the folder's
+    first clip) as ``<prefix><name>.<fmt>`` (mp4, webm or gif) into ``out_dir``."""
     suffix = "." + fmt.lower().lstrip(".")
     if suffix not in FORMATS:
         raise ConfigError(f"export.clips: unknown format {fmt!r}", fix="use mp4, webm or gif")
     clips, clip_fps, names = read_clips(samples_dir)
+    picked = list(range(len(clips))) if indices is None else [int(i) for i in indices]
+    bad = [i for i in picked if not 0 <= i < len(clips)]
+    if bad or not picked:
+        raise ConfigError(
+            f"export.indices: clip {bad[0] if bad else '(none)'} is not in {samples_dir} ({len(clips)} clips)",
+            fix=f"pick from 0 to {len(clips) - 1}",
+        )
     out = Path(out_dir) if out_dir is not None else Path(samples_dir)
     return [
-        write_video(clip, out / f"{name}{suffix}", fps or clip_fps, scale=scale, resample=resample)
-        for clip, name in zip(clips, names, strict=True)
+        write_video(
+            clips[k], out / f"{prefix}{names[k]}{suffix}", fps or clip_fps, scale=scale, resample=resample
+        )
+        for k in picked
     ]
 
 

@@ -130,7 +130,11 @@ class AppModel(QObject):
             if ev.id in self._exports:
                 self._exports.discard(ev.id)
                 path = str(ev.results.get("path") or "")
-                self.info.emit(f"Exported {path}" if path else "Export done")
+                files = ev.results.get("paths")
+                if isinstance(files, list):  # clips: one file each, into a folder
+                    self.info.emit(f"Exported {len(files)} clip(s) to {path}")
+                else:
+                    self.info.emit(f"Exported {path}" if path else "Export done")
                 self.generation.exported.emit(path)
             self.library.refresh()
         elif isinstance(ev, P.Error):

@@ -225,6 +225,27 @@ class GenerationModel(QObject):
             args["out"] = out
         return self.app.export(args)
 
+    def export_clips(
+        self, folder: str | Path, fmt: str, fps: float | None = None, scale: int | None = None
+    ) -> str | None:
+        """Export the finished clips of a clip result (the selected ones, or all) as one ``fmt`` file
+        each into ``folder``, through the engine's ``export`` job with ``what`` "clips"."""
+        if not self.sample_set or not self.result_is_clip:
+            return None
+        args: dict[str, Any] = {
+            "sample_set": self.sample_set,
+            "what": "clips",
+            "format": fmt,
+            "out": str(folder),
+        }
+        if self.selected:
+            args["indices"] = sorted(self.selected)
+        if fps:
+            args["fps"] = float(fps)
+        if scale:
+            args["scale"] = int(scale)
+        return self.app.export(args)
+
     def save_selected(self, folder: str | Path) -> list[Path]:
         """Copy the selected final images (all when none is selected) as PNGs into ``folder``; for a
         clip result, the GIFs of the selected clips that the engine wrote."""

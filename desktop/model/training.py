@@ -135,6 +135,16 @@ class TrainingModel(QObject):
     def train_config(self) -> dict[str, Any]:
         return {k: v for k, v in self.config.items() if v is not None or k in BUDGET_KEYS}
 
+    def estimate_key(self) -> tuple[Any, ...]:
+        """What the engine's measured estimate depends on: the dataset, the network and the size of a
+        step, and the device it runs on. Anything else (objective, schedule, learning rate, a library refresh)
+        leaves the measurement as it is; the budget only rescales it (:func:`budget_figures`)."""
+        c = self.config
+        return (self.dataset_id, c.get("preset"), c.get("resolution"), c.get("batch_size"), c.get("device"))
+
+    def budget(self) -> tuple[Any, Any]:
+        return self.config.get("max_steps"), self.config.get("max_minutes")
+
     # --- the dataset's kind ----------------------------------------------------------------------
     def dataset(self) -> dict[str, Any]:
         return (self.app.library.get("datasets", self.dataset_id) if self.dataset_id else None) or {}

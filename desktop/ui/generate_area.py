@@ -3,6 +3,10 @@
 recorded trajectory, "Branch from this step", saving selected images, exporting the denoising as
 MP4 / WebM / GIF, and a gallery of past generations.
 
+For a clip model the denoising export plays the clip while it denoises (the engine picks that for a
+clip trajectory), and "Export clips…" asks for a folder and writes the finished clips (the selected
+ones, or all) as one MP4 / WebM / GIF each at the chosen rate (by default the clip's own fps).
+
 For a clip model every view plays: each arriving step's filmstrips are cut into the T frames of
 each clip and one clock (:class:`desktop.ui.clips.ClipPlayer`) cycles x_t and x0 together at the
 model's fps while they denoise, at the scrubbed step, and for the finished clips (play / pause).
@@ -108,7 +112,8 @@ class GenerateArea(QWidget):
         self.num_label = form.labelForField(self.num)
         form.addRow("Live view", self.show_combo)
         sl.addLayout(form)
-        sl.addWidget(label("EXPORT THE DENOISING", "section"))
+        self.export_label = label("EXPORT THE DENOISING", "section")
+        sl.addWidget(self.export_label)
         self.export_fmt = QComboBox()
         for f in ("mp4", "webm", "gif"):
             self.export_fmt.addItem(f.upper(), f)
@@ -122,8 +127,14 @@ class GenerateArea(QWidget):
         self.export_scale.setPrefix("×")
         self.export_btn = button("Export…", "export", tip="Write the recorded steps as a video (Ctrl+E)")
         self.export_btn.clicked.connect(self._export)
+        self.export_clips_btn = button(
+            "Export clips…",
+            "export",
+            tip="Write the finished clips (the selected ones, or all) as one video each into a folder",
+        )
+        self.export_clips_btn.clicked.connect(self._export_clips)
         sl.addWidget(row(self.export_fmt, self.export_fps, self.export_scale))
-        sl.addWidget(self.export_btn)
+        sl.addWidget(row(self.export_btn, self.export_clips_btn, None))
         sl.addStretch(1)
         sc.setMinimumWidth(280)
         sc.setMaximumWidth(380)
@@ -233,6 +244,8 @@ class GenerateArea(QWidget):
         """Clip or image: what the count is called, the play button, the clip rate."""
         clip = self.gm.result_is_clip if not self.gm.live and self.gm.trajectory else self.gm.model_is_clip
         self.play_btn.setVisible(clip)
+        self.export_clips_btn.setVisible(clip)
+        self.export_label.setText("EXPORT THE DENOISING OR THE CLIPS" if clip else "EXPORT THE DENOISING")
         self.num_label.setText("Clips" if self.gm.model_is_clip else "Images")
         self.player.set_fps(self.gm.fps)
 
@@ -345,6 +358,23 @@ class GenerateArea(QWidget):
         ):
             self.app.report_error("Nothing to export yet: generate first")
 
+    def _export_clips(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the clips into")
+        if folder:
+            self.export_clips_to(folder)
+
+    def export_clips_to(self, folder: str) -> str | None:
+        """Export the finished clips (the selected ones, or all) into ``folder``; the job's id."""
+        job = self.gm.export_clips(
+            folder,
+            self.export_fmt.currentData(),
+            fps=self.export_fps.value(),
+            scale=self.export_scale.value(),
+        )
+        if job is None:
+            self.app.report_error("No clips to export yet: generate with a clip model first")
+        return job
+
     def _save(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Save the selected images into")
         if folder:
@@ -371,6 +401,7 @@ class GenerateArea(QWidget):
         self.scrub.setEnabled(has_traj)
         self.branch_btn.setEnabled(has_traj)
         self.export_btn.setEnabled(bool(self.gm.sample_set) and not live)
+        self.export_clips_btn.setEnabled(bool(self.gm.sample_set) and self.gm.result_is_clip and not live)
         self.save_btn.setEnabled(self.gm.count() > 0 and not live)
         self._kind_changed()
         if state in ("submitted", "queued"):
@@ -407,7 +438,7 @@ class GenerateArea(QWidget):
             it = QListWidgetItem(
                 QIcon(QPixmap.fromImage(img.scaled(72, 72, Qt.AspectRatioMode.KeepAspectRatio))), ""
             )
-            it.setToolTip(f"image {k}")
+            it.setToolTip(f"{'clip' if traj is not None and traj.is_clip else 'image'} {k}")
             self.results.addItem(it)
         if traj is not None:
             self.scrub.blockSignals(True)

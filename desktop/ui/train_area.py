@@ -169,11 +169,17 @@ class TrainArea(QWidget):
         self.estimate = label("", "muted", wrap=True)
         sl.addWidget(self.estimate)
         # The engine measures speed and memory for the chosen settings (a few real training steps);
-        # asked again, debounced, whenever a setting changes.
+        # asked again, debounced, only when something it depends on changes (TrainingModel.estimate_key:
+        # dataset, preset, resolution, batch size, device), not on a library refresh. The last figure
+        # stays on show while a new one is measured; a new budget only rescales it.
         self.measured = label("", "muted", wrap=True)
         self.measured.setObjectName("measured-estimate")
         sl.addWidget(self.measured)
         self._estimate_seq = 0
+        self._estimate_key: tuple | None = None  # what the last request was for
+        self._measured: dict | None = None  # the last answer
+        self._measured_budget: tuple | None = None  # the budget that answer's time figures are for
+        self._measuring = False  # a request is out
         self._estimate_timer = QTimer(self, singleShot=True, interval=500)
         self._estimate_timer.timeout.connect(self._request_estimate)
         sl.addStretch(1)
@@ -391,35 +397,65 @@ class TrainArea(QWidget):
         if self.app.device:
             text += f"\nEngine device: {self.app.device}"
         self.estimate.setText(text)
-        if self.tm.dataset_id:
+        if not self.tm.dataset_id:
+            return
+        if self.tm.estimate_key() != self._estimate_key:
             self._estimate_timer.start()
+        elif self._measured is not None:
+            self._show_measured()  # the budget may have changed: rescale, without measuring again
 
     def _request_estimate(self) -> None:
+        key = self.tm.estimate_key()
+        if key == self._estimate_key or not self.tm.dataset_id:
+            return  # changed and changed back within the debounce
+        self._estimate_key = key
         self._estimate_seq += 1
-        seq = self._estimate_seq
-        self.measured.setText("Measuring speed and memory…")
+        seq, budget = self._estimate_seq, self.tm.budget()
+        self._measuring = True
+        if self._measured is None:
+            self.measured.setText("Measuring speed and memory…")
+        else:
+            self._show_measured()  # the last figure stays until the new one arrives
         self.app.client.send(
             "estimate",
             {"dataset": self.tm.dataset_id, "config": dict(self.tm.config)},
-            on_result=lambda data, seq=seq: self._got_estimate(seq, data),
+            on_result=lambda data, seq=seq: self._got_estimate(seq, data, budget=budget),
             on_error=lambda ev, seq=seq: self._got_estimate(seq, None, getattr(ev, "message", str(ev))),
         )
 
-    def _got_estimate(self, seq: int, data: dict | None, error: str = "") -> None:
+    def _got_estimate(self, seq: int, data: dict | None, error: str = "", budget: tuple = ()) -> None:
         if seq != self._estimate_seq:  # an answer for settings that have since changed
             return
+        self._measuring = False
         if data is None:
+            self._estimate_key = None  # ask again on the next change or refresh
+            self._measured = None
             self.measured.setText(f"No estimate: {error}")
+            return
+        self._measured, self._measured_budget = dict(data), budget
+        self._show_measured()
+
+    def _show_measured(self) -> None:
+        data = self._measured
+        if data is None:
             return
         mb = data["peak_memory_bytes"] / 2**20
         frames, _fps = self.tm.clip_format()
         each = f" of {frames} frames" if frames else ""
         text = f"Measured now: {data['img_per_s']:.3g} {self._unit()}{each}, training memory ≈ {mb:,.0f} MB"
-        if data.get("seconds"):
-            text += f", about {format_duration(data['seconds'])}"
-        elif data.get("steps"):
-            text += f", about {data['steps']:,} steps in the time budget"
-        self.measured.setText(text + f" ({data['params']:,} parameters)")
+        seconds, steps = data.get("seconds"), data.get("steps")
+        if self.tm.budget() != self._measured_budget and data.get("img_per_s"):
+            # the same measurement over another budget: what the engine computes, done here
+            (max_steps, max_minutes), ips = self.tm.budget(), float(data["img_per_s"])
+            batch = int(self.tm.config.get("batch_size") or 1)
+            seconds = max_steps * batch / ips if max_steps else None
+            steps = int(max_minutes * 60 * ips / batch) if max_minutes else None
+        if seconds:
+            text += f", about {format_duration(seconds)}"
+        elif steps:
+            text += f", about {steps:,} steps in the time budget"
+        again = " · measuring again for the changed settings…" if self._measuring else ""
+        self.measured.setText(text + f" ({data['params']:,} parameters)" + again)
 
     # --- actions ---------------------------------------------------------------------------------
     def _guard(self, fn) -> None:  # noqa: ANN001

@@ -275,3 +275,68 @@ def test_large_steps_decode_off_the_gui_thread_and_the_newest_wins(window, clien
     f = ga.x0_view.frame
     assert ga.x0_view.image.pixelColor(f, 0).red() == 255  # step 3's clip, at the clock's frame
     assert ga.player.timer.isActive()
+
+
+def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
+    window, client, tmp_path, monkeypatch, qtbot
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    clip_model(window, client)
+    ga = window.generate_area
+    window.show_area("Generate")
+    assert ga.export_clips_btn.isVisibleTo(window) and not ga.export_clips_btn.isEnabled()  # nothing yet
+    ga.generate_btn.click()
+    job = client.last("sample").id
+    traj, _ = _clip_trajectory(tmp_path / "ss", num=3)
+    client.run_job(job, "sample", P.Done(id=job, results={"sample_set": "ss", "trajectory": str(traj)}))
+    assert ga.export_clips_btn.isEnabled()
+    asked: list[str] = []
+
+    def dialog(parent, title, *rest):  # noqa: ANN001, ANN202 - QFileDialog's signature
+        asked.append(title)
+        return answer
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(dialog))
+    answer = ""  # the person cancels the dialog: nothing is sent
+    ga.export_clips_btn.click()
+    assert asked == ["Export the clips into"] and not client.commands("export")
+    answer = str(tmp_path / "out")
+    ga.results.item(2).setSelected(True)
+    ga.results.item(0).setSelected(True)
+    ga.export_fmt.setCurrentIndex(ga.export_fmt.findData("webm"))
+    ga.export_clips_btn.click()
+    cmd = client.last("export")
+    assert cmd.args == {
+        "sample_set": "ss",
+        "what": "clips",
+        "format": "webm",
+        "out": answer,
+        "indices": [0, 2],
+        "fps": 5.0,  # the clip's own rate, as the export rate defaults to for a clip model
+        "scale": 4,
+    }
+    paths = [f"{answer}/ss-sample_0000{k}.webm" for k in (0, 2)]
+    with qtbot.waitSignal(window.app.generation.exported) as sig:
+        client.run_job(
+            cmd.id, "export", P.Done(id=cmd.id, results={"path": answer, "what": "clips", "paths": paths})
+        )
+    assert sig.args == [answer]
+    # none selected: all of them; the denoising export stays one video (the engine plays the clip)
+    ga.results.clearSelection()
+    ga.export_clips_to(answer)
+    assert "indices" not in client.last("export").args
+    ga.export_btn.click()
+    assert "what" not in client.last("export").args and client.last("export").args["sample_set"] == "ss"
+
+
+def test_export_clips_is_offered_only_for_clips(window, client):
+    client.catalog["models"] = [{"id": "mi", "path": "/mi", "info": {"objective": "flow", "kind": "image"}}]
+    client.start()
+    window.app.library.select("models", "mi")
+    ga = window.generate_area
+    window.show_area("Generate")
+    assert ga.model.currentData() == "mi"
+    assert not ga.export_clips_btn.isVisibleTo(window)
+    assert ga.export_clips_to("/anywhere") is None and not client.commands("export")
+    assert window.app.last_error.startswith("No clips to export yet")

@@ -406,6 +406,49 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
     )
 
 
+def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_what_changes_it(
+    window, client, qtbot
+):
+    client.catalog["datasets"] = [
+        {"id": "ds1", "name": "pics", "path": "/ds1", "kind": "image", "n_items": 6}
+    ]
+    window.app.library.refresh()
+    window.app.use_dataset("ds1")
+    window.show_area("Train")
+    ta = window.train_area
+    qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
+    assert ta.measured.text() == "Measuring speed and memory…"
+    answer = {"img_per_s": 42.0, "params": 72113, "peak_memory_bytes": 2**20, "seconds": None, "steps": 787}
+    client.push(P.Result(id=client.last("estimate").id, data=answer))
+    shown = ta.measured.text()
+    assert "42 images/s" in shown and "787 steps" in shown
+
+    def quiet() -> None:  # past the debounce: nothing was asked, the figure stays
+        assert not ta._estimate_timer.isActive()
+        qtbot.wait(600)
+        assert len(client.commands("estimate")) == 1
+
+    # a finished job refreshes the whole library (datasets included): no new measurement
+    job = window.app.submit("export", {"sample_set": "ss"})
+    client.run_job(job, "export", P.Done(id=job, results={"path": "/x.gif"}))
+    window.app.library.refresh()
+    quiet()
+    assert ta.measured.text() == shown
+    # nor for settings the measurement does not depend on; a new budget only rescales it
+    ta.objective.setCurrentIndex(ta.objective.findData("eps"))
+    ta.budget_value.setValue(20)
+    quiet()
+    assert f"about {int(20 * 60 * 42.0 / 32):,} steps" in ta.measured.text()
+    # a new batch size asks again; the last figure stays on show until the answer
+    ta.batch.setValue(16)
+    qtbot.waitUntil(lambda: len(client.commands("estimate")) == 2, timeout=3000)
+    assert client.last("estimate").args["config"]["batch_size"] == 16
+    assert "42 images/s" in ta.measured.text() and "measuring again" in ta.measured.text()
+    client.push(P.Result(id=client.last("estimate").id, data=dict(answer, img_per_s=30.0, steps=2250)))
+    assert "30 images/s" in ta.measured.text() and "2,250 steps" in ta.measured.text()
+    assert "measuring again" not in ta.measured.text()
+
+
 def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, client):
     from desktop.model.demo import demo_model
 
