@@ -39,6 +39,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 DENOISER_CLASSES: dict[tuple[str, str], str] = {
     ("diffusers", "UNet2DModel"): "unet",
     ("core.models.dit", "NoisebloomDiT"): "dit",
+    ("core.models.pixel_unet", "NoisebloomPixelUNet"): "pixel-unet",
     ("core.models.video", "NoisebloomVideoNet"): "video",
 }
 DENOISER_SUBFOLDERS = ("unet", "transformer")
@@ -116,7 +117,9 @@ def save_model_folder(
     }
     meta.update({k: v for k, v in info.items() if k not in meta})
     with atomic_directory(path) as tmp:
-        if kind == "unet":
+        if kind in ("unet", "pixel-unet"):
+            # a DDPMPipeline folder: diffusers' DiffusionPipeline.from_pretrained loads it (the
+            # pixel UNet's index entry names core.models.pixel_unet, so that needs Noisebloom installed)
             DDPMPipeline(unet=network, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
         else:
             network.save_pretrained(tmp / "transformer", safe_serialization=True)

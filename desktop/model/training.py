@@ -22,11 +22,12 @@ from PySide6.QtCore import QObject, Signal
 from core.engine import protocol as P
 
 OBJECTIVES = ("eps", "v", "x0", "flow")
-PRESETS = ("unet-tiny", "unet-cpu", "unet-laptop", "unet-gpu", "dit-s", "clip-tiny", "clip-cpu")
+PRESETS = ("unet-tiny", "pixel-cpu", "unet-cpu", "unet-laptop", "unet-gpu", "dit-s", "clip-tiny", "clip-cpu")
 # core.models.presets' ``data_kind`` of each preset (the desktop never imports torch; a test keeps
 # this table equal to the core's).
 PRESET_KINDS = {
     "unet-tiny": "image",
+    "pixel-cpu": "image",
     "unet-cpu": "image",
     "unet-laptop": "image",
     "unet-gpu": "image",
@@ -41,7 +42,7 @@ LIVE = ("submitted", "queued", "running", "paused")
 # core.training.TrainConfig's defaults; None = the engine decides (the dataset's resolution, the
 # preset's learning rate). The budget keys are always sent, so the one not chosen is cleared.
 DEFAULT_CONFIG: dict[str, Any] = {
-    "preset": "unet-cpu",
+    "preset": "pixel-cpu",
     "objective": "flow",
     "schedule": "cosine",
     "resolution": None,

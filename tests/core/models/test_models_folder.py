@@ -22,7 +22,8 @@ def _net(preset: str = "unet-tiny", channels: int = 1, resolution: int = 16) -> 
 
 
 @pytest.mark.parametrize(
-    ("preset", "objective"), [("unet-tiny", "eps"), ("unet-tiny", "flow"), ("dit-tiny", "v")]
+    ("preset", "objective"),
+    [("unet-tiny", "eps"), ("unet-tiny", "flow"), ("pixel-cpu", "flow"), ("dit-tiny", "v")],
 )
 def test_round_trip_gives_identical_outputs(tmp_path, preset, objective):
     net = _net(preset)
@@ -135,3 +136,18 @@ def test_unknown_denoiser_class_is_refused(tmp_path):
     (tmp_path / "m" / "model_index.json").write_text(json.dumps(index))
     with pytest.raises(ModelFolderError, match="not a network Noisebloom can load"):
         load_model_folder(tmp_path / "m")
+
+
+def test_pixel_unet_folder_is_a_ddpm_pipeline_diffusers_loads_and_samples(tmp_path):
+    from diffusers import DiffusionPipeline
+
+    net = _net("pixel-cpu")
+    save_model_folder(net, "flow", {"preset": "pixel-cpu"}, tmp_path / "m")
+    index = json.loads((tmp_path / "m" / "model_index.json").read_text())
+    assert index["_class_name"] == "DDPMPipeline"
+    assert index["unet"] == ["core.models.pixel_unet", "NoisebloomPixelUNet"]
+    pipe = DiffusionPipeline.from_pretrained(tmp_path / "m")
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe(batch_size=1, num_inference_steps=2, output_type="np").images
+    assert out.shape == (1, 16, 16, 1)
+    assert load_model_folder(tmp_path / "m").info["network"] == "pixel-unet"

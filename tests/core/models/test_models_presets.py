@@ -25,7 +25,7 @@ def test_preset_table_in_the_docstring_states_the_true_parameter_counts():
             assert count_params(build(name, 1, 32)) == params, name
 
 
-@pytest.mark.parametrize("preset", ["unet-tiny", "unet-cpu", "dit-tiny"])
+@pytest.mark.parametrize("preset", ["unet-tiny", "unet-cpu", "pixel-cpu", "dit-tiny"])
 @pytest.mark.parametrize(("channels", "resolution"), [(1, 16), (3, 24), (3, 40)])
 def test_networks_keep_the_input_shape(preset, channels, resolution):
     net = build(preset, channels, resolution).eval()
@@ -35,7 +35,7 @@ def test_networks_keep_the_input_shape(preset, channels, resolution):
 
 
 def test_256_px_works_for_the_cpu_presets():
-    for name in ("unet-cpu", "dit-tiny"):
+    for name in ("unet-cpu", "pixel-cpu", "dit-tiny"):
         with torch.device("meta"):
             net = build(name, 3, 256)
             assert net(torch.empty(1, 3, 256, 256), torch.tensor([1])).sample.shape == (1, 3, 256, 256)
