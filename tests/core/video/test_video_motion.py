@@ -32,3 +32,16 @@ def test_independent_frames_move_far_more_than_a_smooth_clip():
         frames[0, t, y : y + 6, x : x + 6] = 255
     smooth = _square_clip(1, frames=8)[None, ..., None]
     assert motion_stats(frames)["displacement_px"] > 3 * motion_stats(smooth)["displacement_px"]
+
+
+def test_leftover_sampling_noise_does_not_hide_the_motion():
+    """Dim noise used to add dozens of small blobs whose nearest neighbours were always close."""
+    rng = np.random.default_rng(1)
+    clean = np.stack([_square_clip(2, frames=8, res=64)] * 4)
+    clean[:, :, 30:44, 30:44] = 255  # a second, still square: mean displacement 1 px
+    noise = np.clip(rng.normal(0.25, 0.2, clean.shape), 0, 1) * 255
+    noisy = np.maximum(clean, noise).astype(np.uint8)
+    c, n = motion_stats(clean), motion_stats(noisy)
+    assert c["blobs_per_frame"] == pytest.approx(2.0) and c["displacement_px"] == pytest.approx(1.0, abs=0.05)
+    assert n["blobs_per_frame"] == pytest.approx(2.0)
+    assert n["displacement_px"] == pytest.approx(1.0, abs=0.3)
