@@ -30,6 +30,7 @@ class ScriptedClient(QObject):
         self.catalog: dict[str, list[dict[str, Any]]] = {w: [] for w in P.LISTABLE}
         self.metrics: dict[str, dict[str, list[list[float]]]] = {}
         self.answer_queries = True
+        self.estimate: dict[str, Any] | None = None  # when set, the answer to every ``estimate``
         self._ids = itertools.count(1)
         self._callbacks: dict[str, tuple[Any, Any]] = {}
         self._in_flight: dict[str, str] = {}
@@ -43,6 +44,8 @@ class ScriptedClient(QObject):
             self._callbacks[cid] = (on_result, on_error)
         if self.answer_queries and cmd in {"list", "get", "metrics", "delete", "hello"} | P.CONTROL_COMMANDS:
             self.push(self._answer(cid, cmd, args or {}))
+        elif cmd == "estimate" and self.estimate is not None:
+            self.push(P.Result(id=cid, data=dict(self.estimate)))
         return cid
 
     def start(self, device: str = "cpu (2 cores)", interrupted: list[str] | None = None) -> None:

@@ -143,6 +143,13 @@ class TrainingModel(QObject):
         c = self.config
         return (self.dataset_id, c.get("preset"), c.get("resolution"), c.get("batch_size"), c.get("device"))
 
+    def calibration_key(self) -> str:
+        """The settings key under which the speed seen in training here is remembered: per preset,
+        resolution and device, "Dataset's" resolution being the chosen dataset's."""
+        c = self.config
+        resolution = c.get("resolution") or self.dataset_resolution()
+        return f"calibration/{c.get('preset')}/{resolution}/{c.get('device')}"
+
     def budget(self) -> tuple[Any, Any]:
         return self.config.get("max_steps"), self.config.get("max_minutes")
 
@@ -154,6 +161,14 @@ class TrainingModel(QObject):
         """ "image" or "clip" once the library lists the chosen dataset; None before."""
         kind = self.dataset().get("kind")
         return str(kind) if kind else None
+
+    def dataset_resolution(self) -> int | None:
+        """The chosen dataset's prepared resolution (its scan settings), None when unknown."""
+        settings = self.dataset().get("settings")
+        try:
+            return int(settings["resolution"]) if isinstance(settings, dict) else None
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def clip_format(self) -> tuple[int | None, float | None]:
         """(frames per clip, fps) of the chosen clip dataset, read from its prepared cache's

@@ -203,6 +203,7 @@ class GenerateArea(QWidget):
         # wiring
         self._loading = False
         self.model.currentIndexChanged.connect(self._model_chosen)
+        self.model.currentTextChanged.connect(self.model.setToolTip)  # the whole name, when clipped
         self.sampler.currentIndexChanged.connect(
             lambda: (
                 not self._loading

@@ -166,20 +166,25 @@ class TrainArea(QWidget):
         form.addRow("Device", self.device)
         sl.addLayout(form)
         sl.addWidget(label("ESTIMATE", "section"))
+        # Two figures: the speed seen in training here before (remembered per preset, resolution and
+        # device: ``estimate``), and the engine's measurement of speed and memory for the chosen
+        # settings (a few real training steps: ``measured``), asked again, debounced, only when
+        # something it depends on changes (TrainingModel.estimate_key: dataset, preset, resolution,
+        # batch size, device), not on a library refresh. While a measurement is pending the box says
+        # so once, next to the last figure (or alone when there is none); a new budget only rescales.
         self.estimate = label("", "muted", wrap=True)
         sl.addWidget(self.estimate)
-        # The engine measures speed and memory for the chosen settings (a few real training steps);
-        # asked again, debounced, only when something it depends on changes (TrainingModel.estimate_key:
-        # dataset, preset, resolution, batch size, device), not on a library refresh. The last figure
-        # stays on show while a new one is measured; a new budget only rescales it.
         self.measured = label("", "muted", wrap=True)
         self.measured.setObjectName("measured-estimate")
         sl.addWidget(self.measured)
+        self.engine_device = label("", "muted", wrap=True)
+        sl.addWidget(self.engine_device)
         self._estimate_seq = 0
         self._estimate_key: tuple | None = None  # what the last request was for
         self._measured: dict | None = None  # the last answer
         self._measured_budget: tuple | None = None  # the budget that answer's time figures are for
         self._measuring = False  # a request is out
+        self._estimate_error = ""  # why the last request failed
         self._estimate_timer = QTimer(self, singleShot=True, interval=500)
         self._estimate_timer.timeout.connect(self._request_estimate)
         sl.addStretch(1)
@@ -250,7 +255,9 @@ class TrainArea(QWidget):
             return
         import pyqtgraph as pg
 
-        self.plot = pg.PlotWidget()
+        from desktop.ui.log_axis import log_axis
+
+        self.plot = pg.PlotWidget(axisItems={"left": log_axis("left")})  # readable log-scale labels
         self.plot.setMinimumHeight(160)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("bottom", "step")
@@ -379,43 +386,29 @@ class TrainArea(QWidget):
             self.app.area_requested.emit("Train")
 
     def _estimate(self) -> None:
-        c = self.tm.config
-        key = f"calibration/{c.get('preset')}/{c.get('resolution')}/{c.get('device')}"
-        ips = float(self.settings.value(key, 0.0) or 0.0) if self.settings is not None else 0.0
-        steps, minutes, batch = c.get("max_steps"), c.get("max_minutes"), int(c.get("batch_size") or 1)
-        unit = self._unit()
-        if ips > 0:
-            if steps:
-                text = f"≈ {ips:.3g} {unit} here → about {format_duration(steps * batch / ips)} for {steps} steps"
-            else:
-                text = f"≈ {ips:.3g} {unit} here → about {int(minutes * 60 * ips / batch)} steps in {minutes:g} min"
-        else:
-            text = (
-                "No measurement yet for this preset and resolution on this device: the speed shows after "
-                "the first steps and is remembered for the next estimate."
-            )
-        if self.app.device:
-            text += f"\nEngine device: {self.app.device}"
-        self.estimate.setText(text)
+        self._show_estimate()
         if not self.tm.dataset_id:
             return
         if self.tm.estimate_key() != self._estimate_key:
             self._estimate_timer.start()
-        elif self._measured is not None:
-            self._show_measured()  # the budget may have changed: rescale, without measuring again
+            self._show_estimate()  # "measuring" from now, not only once the debounce is over
+
+    def flush_estimate(self) -> None:
+        """Ask for the pending measurement now rather than after the debounce."""
+        if self._estimate_timer.isActive():
+            self._estimate_timer.stop()
+            self._request_estimate()
 
     def _request_estimate(self) -> None:
         key = self.tm.estimate_key()
         if key == self._estimate_key or not self.tm.dataset_id:
-            return  # changed and changed back within the debounce
+            self._show_estimate()  # changed and changed back within the debounce
+            return
         self._estimate_key = key
         self._estimate_seq += 1
         seq, budget = self._estimate_seq, self.tm.budget()
-        self._measuring = True
-        if self._measured is None:
-            self.measured.setText("Measuring speed and memory…")
-        else:
-            self._show_measured()  # the last figure stays until the new one arrives
+        self._measuring, self._estimate_error = True, ""
+        self._show_estimate()  # the last figure stays until the new one arrives
         self.app.client.send(
             "estimate",
             {"dataset": self.tm.dataset_id, "config": dict(self.tm.config)},
@@ -429,16 +422,54 @@ class TrainArea(QWidget):
         self._measuring = False
         if data is None:
             self._estimate_key = None  # ask again on the next change or refresh
-            self._measured = None
-            self.measured.setText(f"No estimate: {error}")
-            return
-        self._measured, self._measured_budget = dict(data), budget
-        self._show_measured()
+            self._measured, self._estimate_error = None, error or "the engine gave no reason"
+        else:
+            self._measured, self._measured_budget = dict(data), budget
+        self._show_estimate()
 
-    def _show_measured(self) -> None:
+    def _show_estimate(self) -> None:
+        """Fill the ESTIMATE box from the remembered speed, the last measurement and whether one is
+        pending: "measuring" shows once, next to the last figure, and never under a fresh one."""
+        pending = self._measuring or self._estimate_timer.isActive()
+        calibrated = self._calibrated_text()
+        measured = self._measured_text()
+        if measured:
+            measured += " · measuring again for the changed settings…" if pending else ""
+        elif self._estimate_error:
+            measured = f"No estimate: {self._estimate_error}"
+        elif pending and not calibrated:
+            measured = "Measuring speed and memory…"
+        if calibrated and pending and not self._measured:
+            calibrated += " · measuring now…"
+        if not calibrated and not measured:
+            calibrated = (
+                "No measurement yet for this preset and resolution on this device: the speed shows after "
+                "the first steps and is remembered for the next estimate."
+            )
+        self.estimate.setText(calibrated)
+        self.estimate.setVisible(bool(calibrated))
+        self.measured.setText(measured)
+        self.measured.setVisible(bool(measured))
+        device = f"Engine device: {self.app.device}" if self.app.device else ""
+        self.engine_device.setText(device)
+        self.engine_device.setVisible(bool(device))
+
+    def _calibrated_text(self) -> str:
+        """The speed seen in training here with these settings, over the budget; "" when none."""
+        key = self.tm.calibration_key()
+        ips = float(self.settings.value(key, 0.0) or 0.0) if self.settings is not None else 0.0
+        if ips <= 0:
+            return ""
+        (steps, minutes), batch = self.tm.budget(), int(self.tm.config.get("batch_size") or 1)
+        head = f"Seen in training here: ≈ {ips:.3g} {self._unit()}"
+        if steps:
+            return f"{head} → about {format_duration(steps * batch / ips)} for {steps:,} steps"
+        return f"{head} → about {int((minutes or 0) * 60 * ips / batch):,} steps in {minutes or 0:g} min"
+
+    def _measured_text(self) -> str:
         data = self._measured
         if data is None:
-            return
+            return ""
         mb = data["peak_memory_bytes"] / 2**20
         frames, _fps = self.tm.clip_format()
         each = f" of {frames} frames" if frames else ""
@@ -454,8 +485,7 @@ class TrainArea(QWidget):
             text += f", about {format_duration(seconds)}"
         elif steps:
             text += f", about {steps:,} steps in the time budget"
-        again = " · measuring again for the changed settings…" if self._measuring else ""
-        self.measured.setText(text + f" ({data['params']:,} parameters)" + again)
+        return text + f" ({data['params']:,} parameters)"
 
     # --- actions ---------------------------------------------------------------------------------
     def _guard(self, fn) -> None:  # noqa: ANN001
@@ -554,10 +584,8 @@ class TrainArea(QWidget):
             ips = s["img_per_s"][1][-1]
             text += f" · {ips:.3g} {self._unit()}"
             if self.settings is not None and self.tm.live:
-                c = self.tm.config
-                self.settings.setValue(
-                    f"calibration/{c.get('preset')}/{c.get('resolution')}/{c.get('device')}", ips
-                )
+                self.settings.setValue(self.tm.calibration_key(), ips)
+                self._show_estimate()  # the remembered speed follows the run
         self.loss_numbers.setText(text)
 
     def _preview(self) -> None:

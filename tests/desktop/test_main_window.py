@@ -14,6 +14,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.engine import protocol as P
+from desktop.model.jobs import format_duration
 from tests.desktop.conftest import delete_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -447,6 +448,74 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
     client.push(P.Result(id=client.last("estimate").id, data=dict(answer, img_per_s=30.0, steps=2250)))
     assert "30 images/s" in ta.measured.text() and "2,250 steps" in ta.measured.text()
     assert "measuring again" not in ta.measured.text()
+
+
+def _estimate_box(ta) -> str:  # noqa: ANN001
+    """The ESTIMATE box as a person reads it: its shown lines, in order."""
+    return "\n".join(w.text() for w in (ta.estimate, ta.measured, ta.engine_device) if not w.isHidden())
+
+
+def _pics_at_16(window, client) -> None:  # noqa: ANN001
+    client.catalog["datasets"] = [
+        {
+            "id": "ds1",
+            "name": "pics",
+            "path": "/ds1",
+            "kind": "image",
+            "n_items": 6,
+            "settings": {"resolution": 16},
+        }
+    ]
+    window.app.library.refresh()
+    window.app.use_dataset("ds1")
+    window.show_area("Train")
+
+
+ANSWER = {"img_per_s": 42.0, "params": 72113, "peak_memory_bytes": 2**20, "seconds": None, "steps": 787}
+
+
+def test_the_estimate_says_measuring_alone_when_there_is_no_figure_and_never_under_one(window, client, qtbot):
+    _pics_at_16(window, client)
+    ta = window.train_area
+    # asked (after the debounce) and measuring: one line says so, no "no measurement yet" beside it
+    assert _estimate_box(ta) == "Measuring speed and memory…\nEngine device: cpu (2 cores)"
+    qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
+    assert _estimate_box(ta) == "Measuring speed and memory…\nEngine device: cpu (2 cores)"
+    client.push(P.Result(id=client.last("estimate").id, data=ANSWER))
+    box = _estimate_box(ta)
+    assert box.startswith("Measured now: 42 images/s") and "787 steps" in box
+    assert "easuring" not in box and "No measurement yet" not in box
+    # measuring again for a changed setting: said once, on the last figure's line
+    ta.batch.setValue(16)
+    assert _estimate_box(ta).count("easuring") == 1 and "42 images/s" in _estimate_box(ta)
+    qtbot.waitUntil(lambda: len(client.commands("estimate")) == 2, timeout=3000)
+    assert _estimate_box(ta).count("easuring") == 1 and "measuring again" in ta.measured.text()
+    client.push(P.Error(id=client.last("estimate").id, message="estimate: out of memory"))
+    assert "No estimate: estimate: out of memory" in _estimate_box(ta) and "easuring" not in _estimate_box(ta)
+
+
+def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, client, settings, qtbot):
+    # "Dataset's" resolution is the dataset's own: the speed remembered for it is the one shown
+    settings.setValue("calibration/pixel-cpu/16/auto", 50.0)
+    _pics_at_16(window, client)
+    ta = window.train_area
+    qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
+    seen = f"Seen in training here: ≈ 50 images/s → about {int(10 * 60 * 50 / 32):,} steps in 10 min"
+    assert _estimate_box(ta) == f"{seen} · measuring now…\nEngine device: cpu (2 cores)"
+    client.push(P.Result(id=client.last("estimate").id, data=ANSWER))
+    box = _estimate_box(ta)
+    assert box.startswith(f"{seen}\nMeasured now: 42 images/s") and "easuring" not in box
+    # a step budget: both figures are rescaled, no new measurement
+    ta.budget_steps.setChecked(True)
+    ta.budget_value.setValue(600)
+    assert ta.estimate.text() == "Seen in training here: ≈ 50 images/s → about 6 min 24 s for 600 steps"
+    assert f"about {format_duration(600 * 32 / 42)}" in ta.measured.text()
+    assert "easuring" not in _estimate_box(ta) and len(client.commands("estimate")) == 1
+    # a training run remembers its speed for these settings, and the box follows it
+    job = window.app.training.start()
+    client.run_job(job, "train", P.Metric(id=job, step=10, values={"loss": 0.5, "img_per_s": 64.0}))
+    assert float(settings.value("calibration/pixel-cpu/16/auto")) == 64.0
+    assert "≈ 64 images/s" in ta.estimate.text()
 
 
 def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, client):
