@@ -121,7 +121,7 @@ def sample_and_judge(
     result = sample(model, cfg)
     seconds = time.perf_counter() - t0
     scores = judge.score(result.images)
-    return {"sampler": result.sampler, "steps": steps, "sample_seconds": round(seconds, 2), **scores}
+    return {"sampler": result.sampler, "sample_steps": steps, "sample_seconds": round(seconds, 2), **scores}
 
 
 def _save_grid(images: np.ndarray, path: Path) -> None:
@@ -204,12 +204,12 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
             try:
                 row = sample_and_judge(args.model, judge, n=n, sampler=sampler, steps=steps)
             except Exception as e:  # a sampler that cannot do this count says so in one line
-                row = {"sampler": sampler, "steps": steps, "refused": str(e).splitlines()[0]}
+                row = {"sampler": sampler, "sample_steps": steps, "refused": str(e).splitlines()[0]}
             rows.append(_round(row))
             print(json.dumps(rows[-1]), flush=True)
     scored = [r for r in rows if "fd" in r]
-    best_many = min((r["fd"] for r in scored if r["steps"] >= 50), default=None)
-    best_8 = min((r["fd"] for r in scored if r["steps"] == 8), default=None)
+    best_many = min((r["fd"] for r in scored if r["sample_steps"] >= 50), default=None)
+    best_8 = min((r["fd"] for r in scored if r["sample_steps"] == 8), default=None)
     return {
         "model": str(args.model),
         "objective": model.objective,
@@ -338,10 +338,10 @@ def recipe(args: argparse.Namespace) -> dict:
         s = sample_and_judge(
             row["model_dir"], judge, n=args.samples, sampler=sampler or None, steps=int(steps or 8)
         )
-        row[f"{s['sampler']}_{s['steps']}"] = _round(
-            {k: v for k, v in s.items() if k not in ("sampler", "steps")}
+        row[f"{s['sampler']}_{s['sample_steps']}"] = _round(
+            {k: v for k, v in s.items() if k not in ("sampler", "sample_steps")}
         )
-        print(args.name, s["sampler"], s["steps"], json.dumps(_round(s)), flush=True)
+        print(args.name, s["sampler"], s["sample_steps"], json.dumps(_round(s)), flush=True)
     if args.grid:
         from core.models.folder import load_model_folder
         from core.sampling.config import SampleConfig
@@ -362,7 +362,10 @@ def _summary(section: str, f: dict) -> dict:
         )
 
     if section == "per-minute":
-        out = {name: f"{line(r)}; {r['steps']} steps" for name, r in f["rows"].items()}
+        out = {
+            name: f"{line(r)}; {r['steps']} training steps, sampled with {r['sampler']} {r['sample_steps']}"
+            for name, r in f["rows"].items()
+        }
         out["real digits"] = line({**f["real_vs_heldout"], "memorized_share": 0.0})
         if f.get("targets"):
             out["targets met"] = ", ".join(k for k, ok in f["targets"].items() if ok) or "none"
@@ -405,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples-1000", type=int, default=100, help="samples at more than 100 steps")
     p.add_argument("--samplers")
     p.add_argument("--counts")
+    p.add_argument("--part", help="name of this share of the samplers (writes quality_steps_PART.json)")
     p = sub.add_parser("scarce")
     p.add_argument("--sizes", default="50,200,1000,4000")
     p.add_argument("--minutes", type=float, default=5.0)
@@ -441,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=1, default=str))
     if not args.no_write:
         key = args.section.replace("-", "_") if args.section != "recipe" else f"recipe_{args.name}"
+        if args.section == "steps" and args.part:
+            key += "_" + args.part  # samplers split over processes: one file each
         if args.section == "per-minute" and args.only and len(args.only) == 1:
             key += "_" + args.only[0].replace("-", "_")  # one recipe per process: one file each
         print(write_result(f"quality_{key}", figures, summary=_summary(args.section, figures)))
