@@ -373,8 +373,10 @@ def _summary(section: str, f: dict) -> dict:
         return out
     if section == "steps":
         return {
-            f"{r['sampler']} {r['steps']}": (
-                f"FD {r['fd']:.2f}, {r['sample_seconds']} s" if "fd" in r else "refused"
+            f"{r['sampler']} {r['sample_steps']} steps": (
+                f"FD {r['fd']:.2f}, confident {r['confident_share']:.0%}, {r['sample_seconds']} s"
+                if "fd" in r
+                else "refused"
             )
             for r in f["rows"]
         }
@@ -445,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(figures, indent=1, default=str))
     if not args.no_write:
         key = args.section.replace("-", "_") if args.section != "recipe" else f"recipe_{args.name}"
+        if args.section == "scarce" and args.sizes != "50,200,1000,4000":
+            key += "_" + args.sizes.replace(",", "_")  # sizes split over processes: one file each
         if args.section == "steps" and args.part:
             key += "_" + args.part  # samplers split over processes: one file each
         if args.section == "per-minute" and args.only and len(args.only) == 1:
