@@ -272,7 +272,14 @@ def verdict_calibration(args: argparse.Namespace) -> dict:
 
     data = digits_dataset(32)
     judge = DigitJudge.build(32, data)
-    models = {Path(m).parent.name if Path(m).name == "model" else Path(m).name: m for m in args.models or []}
+    models: dict[str, str] = {}
+    n_train: dict[str, int] = {}  # MODEL@N: the model trained on the first N digits (scarce section)
+    for spec in args.models or []:
+        path, _, n = spec.partition("@")
+        name = Path(path).parent.name if Path(path).name == "model" else Path(path).name
+        models[name] = path
+        if n:
+            n_train[name] = int(n)
     for steps in [int(s) for s in args.early_steps.split(",") if s]:
         name = f"early_{steps}_steps"
         row = train_recipe(
@@ -285,10 +292,11 @@ def verdict_calibration(args: argparse.Namespace) -> dict:
         models[name] = row["model_dir"]
     rows = {}
     for name, path in models.items():
+        own = digits_dataset(32, n_train=n_train[name]) if name in n_train else data
         report = evaluate_model(
-            load_model_folder(path), data, num=args.samples, steps=8, device="cpu", kid_subsets=20
+            load_model_folder(path), own, num=args.samples, steps=8, device="cpu", kid_subsets=20
         )
-        judged = judge.score(report.samples)
+        judged = (DigitJudge.build(32, own) if name in n_train else judge).score(report.samples)
         rows[name] = _round(
             {
                 "noise_fraction": noise_fraction(report.fd, report.fd_real, report.fd_noise),
@@ -417,7 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=500)
     p.add_argument("--set", action="append", help="TrainConfig FIELD=VALUE (JSON value)")
     p = sub.add_parser("verdict")
-    p.add_argument("--models", nargs="*", help="trained model folders to place on the verdict's scale")
+    p.add_argument(
+        "--models",
+        nargs="*",
+        help="trained model folders to place on the verdict's scale (PATH@N: trained on N digits)",
+    )
     p.add_argument("--early-steps", default="20,60,150", help="also train fresh models this many steps")
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--set", action="append", help="TrainConfig FIELD=VALUE for the early models")
