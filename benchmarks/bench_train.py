@@ -209,7 +209,8 @@ def bench_presets(args: argparse.Namespace) -> None:
 
     load0 = load_average()
     rows = []
-    for name in args.preset_names or list(PRESETS):
+    image_presets = [n for n, p in PRESETS.items() if p.data_kind == "image"]  # clips: bench_video.py
+    for name in args.preset_names or image_presets:
         torch.manual_seed(0)
         net = build(name, 1, 32).train()
         params = count_params(net)

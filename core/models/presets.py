@@ -6,38 +6,37 @@ clip presets; t: (B,) timesteps, ints
 (Ho et al. 2020's architecture as packaged by diffusers); ``dit-s`` is a small DiT
 (Peebles & Xie 2023, see :mod:`core.models.dit`).
 
-Measured here with ``benchmarks/bench_train.py --presets --threads 1`` (grayscale, 32 px; training
-images/s = forward + backward + AdamW, float32, batch 32 below 2 GFLOPs/image and 8 above, torch
-2.13 CPU, one torch thread) on this 2-core CPU on 2026-11-28 while other jobs kept its load average
-at 8-10: the images/s are a floor, several times below what an idle machine gives. The FLOPs and
-parameter counts are exact (``describe(preset)``; FlopCounterMode counts a multiply-add as 2).
+Measured here with ``benchmarks/bench_train.py --presets --preset-seconds 8 --threads 1`` (grayscale,
+32 px; training images/s = forward + backward + AdamW, float32, batch 32 below 2 GFLOPs/image and 8
+above, torch 2.13 CPU, one torch thread) on this 2-core CPU on 2026-11-28 with the machine otherwise
+idle (load average about 1). The FLOPs and parameter counts are exact (``describe(preset)``;
+FlopCounterMode counts a multiply-add as 2).
 
 =============  ===========  ==================  =================  ==============================
 preset         params       GFLOPs/img (fwd)    train img/s (CPU)  intended for
 =============  ===========  ==================  =================  ==============================
-unet-tiny      72,113       0.063               10.2               tests and smoke runs
-unet-cpu       2,734,945    0.753               3.1                full-resolution UNet, 32 px
-pixel-cpu      2,736,676    0.189               10.9               the CPU default (issue 8)
-unet-laptop    18,534,017   3.257               0.6                laptop GPU / fast CPU, 32-64 px
-unet-gpu       75,365,121   13.696              0.1                one big GPU, 32-256 px
-dit-tiny       178,884      0.051               12.6               tests and smoke runs
-dit-s          32,465,284   10.896              0.2                patch transformer (GPU)
+unet-tiny      72,113       0.063               79.8               tests and smoke runs
+unet-cpu       2,734,945    0.753               22.0               full-resolution UNet, 32 px
+pixel-cpu      2,736,676    0.189               79.4               the CPU default (issue 8)
+unet-laptop    18,534,017   3.257               5.0                laptop GPU / fast CPU, 32-64 px
+unet-gpu       75,365,121   13.696              1.1                one big GPU, 32-256 px
+dit-tiny       178,884      0.051               119.7              tests and smoke runs
+dit-s          32,465,284   10.896              1.4                patch transformer (GPU)
 =============  ===========  ==================  =================  ==============================
 
 ``pixel-cpu`` (:mod:`core.models.pixel_unet`) is unet-cpu's widths on 2x2-unshuffled pixels: the
-same parameters at a quarter of the FLOPs. Its images/s above is unet-cpu's 3.1 scaled by 3.5, the
-ratio of the two measured side by side (59.5 vs 16.8 training images per second of process CPU time,
-one torch thread, batch 32, 32 px grey). ``benchmarks/bench_quality.py`` holds the quality-per-minute
-measurements that made it the default.
+same parameters at a quarter of the FLOPs and 3.6x the training images/s.
+``benchmarks/bench_quality.py`` holds the quality-per-minute measurements that made it the default.
 
 No GPU was lent to this task, so there are no GPU images/s or FLOPs-utilisation figures yet.
 
 Clip presets (``data_kind="clip"``) are :class:`core.models.video.NoisebloomVideoNet`, a factorised
 space-time UNet taking (B, T, C, H, W); parameters do not depend on T, FLOPs grow linearly with it
 (``describe(preset, channels, resolution, frames)``, grayscale, 32 px, forward, per clip).
-clip-cpu trained at 3.75 clips/s (392 steps of 8 clips in 14 min) in ``benchmarks/bench_video.py``
-(16 frames, 32 px, one torch thread, this 2-core CPU on 2026-11-28 while other jobs kept its load
-average at 3-8: a floor).
+clip-cpu trained 692 steps of 8 clips in 14 min (6.6 clips/s) in ``benchmarks/bench_video.py``
+(16 frames, 32 px, one torch thread, this 2-core CPU on 2026-11-28 beside one other benchmark).
+Above 32 px the clip presets fold 4x4 pixels instead of 2x2 (:func:`clip_patch_size`): clip-cpu
+costs 1.71 GFLOPs per 16-frame clip at 64 px, about what it costs at 32 px.
 
 =============  ===========  ===================  ==================  ==============================
 preset         params       GFLOPs/clip, 16 f    GFLOPs/clip, 8 f    intended for
