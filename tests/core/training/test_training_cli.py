@@ -49,10 +49,13 @@ def test_train_command_scans_a_folder_of_pictures(tmp_path, capsys, monkeypatch)
     rng = np.random.default_rng(1)
     for i in range(6):
         Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(pics / f"p{i}.png")
+    (pics / "broken.png").write_bytes(b"not a png")
     rc = main(
         ["train", str(pics), "--out", str(tmp_path / "run"), "--max-steps", "1", "--resolution", "16", *TINY]
     )
-    assert rc == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "skipped" in err and "broken.png" in err  # named with its reason, even with --quiet
     info = load_model_folder(tmp_path / "run" / "model").info
     assert (info["resolution"], info["channels"]) == (16, 3)
 
