@@ -13,17 +13,20 @@ The rule, checked in this order (the first that holds decides):
    while training went on, the onset of memorisation.
 3. **not learning** when the samples are about as far from the held-out pictures as noise is:
    ``noise_fraction = (FD(samples) - FD(real)) / (FD(noise) - FD(real)) >= NOT_LEARNING_NOISE_FRACTION``
-   (0.5), where FD(real) is between two sets of real pictures and FD(noise) between random noise
+   (0.15), where FD(real) is between two sets of real pictures and FD(noise) between random noise
    images and the held-out pictures (all with the same feature extractor).
 4. otherwise **learning**.
 
-Calibration so far (``benchmarks/digits.py``, 500 degraded real digits against 1,000 held-out
-ones, default random-conv features): blurred (sigma 1.5 px), noisy (sigma 50/255) and
-pixel-shuffled digits sit at noise fractions 0.02-0.05, digits mixed half-and-half with uniform
-noise at about 0.42. So rule 3 fires only for samples that are still mostly noise (an untrained or
-barely trained model); poor but structured samples count as "learning" and the figures say how
-well. The thresholds are not yet calibrated on trained models; they are constants here so the
-benchmarks can move them with evidence.
+Calibration (``benchmarks/digits.py`` and ``benchmarks/bench_quality.py verdict``, MNIST digits,
+default random-conv features): degraded real digits (blurred sigma 1.5 px, noisy sigma 50/255,
+pixel-shuffled) sit at noise fractions 0.02-0.05 and digits mixed half-and-half with uniform noise at
+0.42; models trained 5-10 minutes (samples 37-49% confidently recognised digits) at 0.002-0.004; a
+model trained 20 steps (samples all one non-digit blob) at 0.17; the collapsed diffusers-recipe model
+at 1.41. The threshold 0.15 (was 0.5) puts the 20-step model, the half-noise digits and the collapse
+on the "not learning" side and every trained model and degraded digit on the other. Known miss: a
+model trained 60 steps whose samples are still mostly one blob sits at 0.028, inside the learning
+side; the held-out loss ratio (0.27 there) does not catch it either. One dataset only: the constants
+stay here so more benchmarks can move them.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 NOT_LEARNING_LOSS_RATIO = 0.9
 COPYING_SHARE = 0.05
 OVERFIT_RISE = 0.10
-NOT_LEARNING_NOISE_FRACTION = 0.5
+NOT_LEARNING_NOISE_FRACTION = 0.15
 
 MESSAGES = {
     "learning": "learning",
