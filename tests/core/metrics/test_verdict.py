@@ -42,8 +42,9 @@ def test_samples_as_far_as_noise_are_not_learning_even_with_a_good_loss():
     frac = noise_fraction(fd_samples=80.0, fd_real=10.0, fd_noise=110.0)
     assert frac == pytest.approx(0.7)
     assert verdict(loss_ratio=0.3, memorized_share=0.0, noise_frac=frac).label == "not_learning"
-    assert verdict(loss_ratio=0.3, memorized_share=0.0, noise_frac=0.05).label == "learning"  # degraded digits
-    assert verdict(loss_ratio=0.3, memorized_share=0.0, noise_frac=0.17).label == "not_learning"  # 20-step model
+    # degraded real digits sit at 0.02-0.05, a model trained only 20 steps at 0.17 (bench_quality verdict)
+    assert verdict(loss_ratio=0.3, memorized_share=0.0, noise_frac=0.05).label == "learning"
+    assert verdict(loss_ratio=0.3, memorized_share=0.0, noise_frac=0.17).label == "not_learning"
 
 
 def test_rule_order_not_learning_loss_beats_copying():
