@@ -91,6 +91,13 @@ def timed(network):
     return Timed(network)
 
 
+def overhead(loop_ms: dict, times: dict, steps: int, a: str, b: str) -> float:
+    """Median over rounds of (a's loop ms per step outside the network - b's) / b's whole ms per step."""
+    return statistics.median(
+        (p - q) / (1000 * w / steps) for p, q, w in zip(loop_ms[a], loop_ms[b], times[b], strict=True)
+    )
+
+
 def _preview(counter: dict, info) -> None:
     """The engine's live preview: the step's predicted x0 to uint8."""
     to_uint8(info.x0)
@@ -207,24 +214,8 @@ def main() -> int:
             # what the loop adds outside the network, as a fraction of a whole step, per round:
             # robust to load, which mostly slows the convolutions (the listener's own cost is the
             # difference between the two Noisebloom variants; the loop's, against diffusers')
-            "listener_overhead_fraction": statistics.median(
-                (p - q) / (w / steps)
-                for p, q, w in zip(
-                    loop_ms["noisebloom_preview"],
-                    loop_ms["noisebloom"],
-                    [1000 * x for x in times["noisebloom"]],
-                    strict=True,
-                )
-            ),
-            "loop_overhead_vs_diffusers_fraction": statistics.median(
-                (p - q) / (w / steps)
-                for p, q, w in zip(
-                    loop_ms["noisebloom"],
-                    loop_ms["diffusers"],
-                    [1000 * x for x in times["diffusers"]],
-                    strict=True,
-                )
-            ),
+            "listener_overhead_fraction": overhead(loop_ms, times, steps, "noisebloom_preview", "noisebloom"),
+            "loop_overhead_vs_diffusers_fraction": overhead(loop_ms, times, steps, "noisebloom", "diffusers"),
             "loop_ms_per_step_outside_network": loop_ms,
             "median_loop_ms_per_step": {k: statistics.median(v) for k, v in loop_ms.items()},
         }
