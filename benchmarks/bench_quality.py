@@ -46,6 +46,7 @@ from benchmarks.common import write_result  # noqa: E402
 from benchmarks.digits import DigitJudge, digits_dataset, reference  # noqa: E402
 
 WORK = Path("/tmp/noisebloom-bench/quality")
+DEVICE = "cpu"  # --device: where training and sampling run (judging always on the CPU)
 RESULTS = ROOT / "benchmarks" / "results"
 
 # diffusers' examples/unconditional_image_generation/train_unconditional.py, its defaults and
@@ -81,7 +82,7 @@ def train_recipe(name: str, overrides: dict[str, Any], data, minutes: float, wor
     from core.training.config import TrainConfig
     from core.training.trainer import train
 
-    cfg = TrainConfig(**{"max_minutes": minutes, "device": "cpu", **overrides})
+    cfg = TrainConfig(**{"max_minutes": minutes, "device": DEVICE, **overrides})
     cfg.validate()
     run_dir = work / name
     if run_dir.exists():
@@ -116,7 +117,7 @@ def sample_and_judge(
     from core.sampling.sample import sample
 
     model = load_model_folder(model_dir)
-    cfg = SampleConfig(sampler=sampler, steps=steps, num=n, seed=seed, batch_size=batch, device="cpu")
+    cfg = SampleConfig(sampler=sampler, steps=steps, num=n, seed=seed, batch_size=batch, device=DEVICE)
     t0 = time.perf_counter()
     result = sample(model, cfg)
     seconds = time.perf_counter() - t0
@@ -154,7 +155,11 @@ def per_minute(args: argparse.Namespace) -> dict:
             50,
         ),
         # what the app trained with before these benchmarks: the full-resolution UNet at 1e-3
-        "previous-defaults-unet-cpu": ({"preset": "unet-cpu"}, None, defaults.preview_steps),
+        "previous-defaults-unet-cpu": (
+            {"preset": "unet-cpu", "lr": 1e-3, "loss_weighting": "uniform"},
+            "dpmpp_2m",
+            defaults.preview_steps,
+        ),
     }
     for name in args.only or ["noisebloom-defaults", "diffusers-recipe"]:
         overrides, sampler, steps = recipes[name]
@@ -362,6 +367,64 @@ def recipe(args: argparse.Namespace) -> dict:
     return {"minutes": args.minutes, "samples": args.samples, "row": row}
 
 
+def sweep(args: argparse.Namespace) -> dict:
+    """Many recipes at fixed step budgets, ``--parallel`` processes at once (meant for a GPU).
+
+    Quality per step does not depend on the device, so a GPU can tell in minutes what each recipe
+    reaches in the number of steps a CPU makes in 10 minutes (``steps`` of each run, from that
+    recipe's CPU images/s); the CPU run of the winner then confirms it (``per-minute``). The plan is
+    a JSON file: ``{"common": {FIELD: VALUE}, "runs": [{"name", "steps", "arch"?, "set"?, "sample"?,
+    "note"?}]}``; each run is this script's ``recipe`` section in its own process.
+    """
+    import subprocess
+
+    plan = json.loads(Path(args.plan).read_text())
+    common = plan.get("common", {})
+    work = args.work / "sweep" / args.name
+    work.mkdir(parents=True, exist_ok=True)
+    pending = list(plan["runs"])
+    running: list[tuple[dict, subprocess.Popen, Path]] = []
+    rows: dict[str, Any] = {}
+
+    def launch(run: dict) -> None:
+        out = work / f"{run['name']}.json"
+        out.unlink(missing_ok=True)
+        sets = {**common, **run.get("set", {}), "max_minutes": None, "max_steps": run["steps"]}
+        cmd = [sys.executable, __file__, "--device", DEVICE, "--threads", str(args.threads_each),
+               "--no-write", "--json-out", str(out), "--work", str(work), "recipe", "--name", run["name"],
+               "--samples", str(args.samples), "--sample", run.get("sample", args.sample)]  # fmt: skip
+        for k, v in sets.items():
+            cmd += ["--set", f"{k}={json.dumps(v)}"]
+        if run.get("arch"):
+            cmd += ["--arch", run["arch"]]
+        log = open(work / f"{run['name']}.log", "w")  # noqa: SIM115 - closed with the process
+        running.append((run, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), out))
+
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            launch(pending.pop(0))
+        time.sleep(1.0)
+        for item in list(running):
+            run, proc, out = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            row: dict[str, Any] = {"steps": run["steps"], "arch": run.get("arch"), "set": run.get("set", {})}
+            if run.get("note"):
+                row["note"] = run["note"]
+            if proc.returncode == 0 and out.is_file():
+                got = json.loads(out.read_text())["row"]
+                row.update({k: v for k, v in got.items() if isinstance(v, dict) and "fd" in v})
+                row["train_seconds"] = got["train_seconds"]
+                row["val_loss"] = got.get("val_loss")
+            else:
+                tail = (work / f"{run['name']}.log").read_text().strip().splitlines()[-1:] or ["no output"]
+                row["failed"] = f"exit {proc.returncode}: {tail[0]}"
+            rows[run["name"]] = row
+            print(run["name"], json.dumps(row), flush=True)
+    return {"plan": plan, "device": DEVICE, "samples": args.samples, "rows": rows}
+
+
 def _summary(section: str, f: dict) -> dict:
     def line(r: dict) -> str:
         return (
@@ -396,6 +459,16 @@ def _summary(section: str, f: dict) -> dict:
         }
     if section == "scarce":
         return {name: f"{line(r)}; {r['epochs']} epochs" for name, r in f["rows"].items()}
+    if section == "sweep":
+        out = {}
+        for name, r in f["rows"].items():
+            scored = [(k, v) for k, v in r.items() if isinstance(v, dict) and "fd" in v]
+            out[name] = (
+                "; ".join(f"{k}: {line(v)}" for k, v in scored) + f"; {r['steps']} steps"
+                if scored
+                else r.get("failed", "no figures")
+            )
+        return out
     return {k: line(v) for k, v in f["row"].items() if isinstance(v, dict) and "fd" in v}
 
 
@@ -404,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--work", type=Path, default=WORK, help="where run folders go")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--device", default="cpu", help="where training and sampling run: cpu or cuda")
+    ap.add_argument("--json-out", type=Path, help="also write the figures to this file")
     sub = ap.add_subparsers(dest="section", required=True)
     p = sub.add_parser("per-minute")
     p.add_argument("--minutes", type=float, default=10.0)
@@ -442,7 +517,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", default=":8", help="SAMPLER:STEPS,... (empty sampler: the default)")
     p.add_argument("--grid", help="save a PNG grid of 100 samples here")
     p.add_argument("--arch", help="an ad-hoc network, KIND:CH,CH,..:ATTN:LPB[:PATCH] (see register_arch)")
+    p = sub.add_parser("sweep")
+    p.add_argument("--plan", required=True, help="JSON plan (see sweep's docstring)")
+    p.add_argument("--name", required=True, help="names the result file: quality_sweep_NAME.json")
+    p.add_argument("--parallel", type=int, default=4)
+    p.add_argument("--threads-each", type=int, default=2)
+    p.add_argument("--samples", type=int, default=500)
+    p.add_argument("--sample", default=":8")
     args = ap.parse_args(argv)
+    global DEVICE
+    DEVICE = args.device
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -452,13 +536,18 @@ def main(argv: list[str] | None = None) -> int:
         "scarce": scarce,
         "recipe": recipe,
         "verdict": verdict_calibration,
+        "sweep": sweep,
     }
     figures = section[args.section](args)
     figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
     figures["threads"] = torch.get_num_threads()
     print(json.dumps(figures, indent=1, default=str))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(figures, indent=1, default=str))
     if not args.no_write:
-        key = args.section.replace("-", "_") if args.section != "recipe" else f"recipe_{args.name}"
+        key = args.section.replace("-", "_")
+        if args.section in ("recipe", "sweep"):
+            key += f"_{args.name}"
         if args.section == "scarce" and args.sizes != "50,200,1000,4000":
             key += "_" + args.sizes.replace(",", "_")  # sizes split over processes: one file each
         if args.section == "steps" and args.part:

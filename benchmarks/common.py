@@ -105,19 +105,22 @@ def write_result(
     load_at_start: Sequence[float] | None = None,
     command: str | None = None,
     machine_extra: dict[str, Any] | None = None,
+    machine_info: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``results/<name>.json`` (``results/<name>_<section>.json`` for one section of a script
     with several). ``summary`` holds the few headline figures the README table shows (name, with its
     unit, -> number or short text); ``figures`` holds everything measured. ``load_at_start``: the
     :func:`load_average` taken when the run began; ``command``: the command line to show (default:
-    this process's); ``machine_extra``: more about the machine (e.g. the Qt platform)."""
+    this process's); ``machine_extra``: more about the machine (e.g. the Qt platform);
+    ``machine_info``: the whole machine record, for figures measured on another machine (a lent GPU)
+    and recorded here from its logs."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload: dict[str, Any] = {"benchmark": name}
     if section:
         payload["section"] = section
     payload |= {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {**machine(load_at_start), **(machine_extra or {})},
+        "machine": machine_info or {**machine(load_at_start), **(machine_extra or {})},
         "commit": commit(),
         "command": command if command is not None else command_line(),
         "summary": summary or {},
