@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num", type=int, default=None, help="how many images (default 4)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps, 1 to 1000 (default 50)")
     p.add_argument(
-        "--sampler", choices=SAMPLER_NAMES, default=None, help="default: ddim, or dpmpp_2m for flow models"
+        "--sampler", choices=SAMPLER_NAMES, default=None, help="default: ddim, or unipc for flow models"
     )
     p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="images per batch (default 16)")

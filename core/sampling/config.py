@@ -14,7 +14,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 @dataclass(frozen=True)
 class SampleConfig(Config):
-    """Sampling parameters. ``sampler=None`` picks the model's default (ddim, or dpmpp_2m for flow).
+    """Sampling parameters. ``sampler=None`` picks the model's default (ddim, or unipc for flow).
 
     Images ``first_index .. first_index + num - 1`` of ``seed`` are drawn; image k is the same in any
     batch size. ``trajectory`` records every step's x_t and x0 (a stride beyond

@@ -107,10 +107,15 @@ def _start_scheduler(name: str, model: Any, config: SampleConfig, device: torch.
 
 
 def _steps_ok(steps: int, scheduler: Any) -> bool:
-    """True when the schedule has ``steps`` distinct, finite noise levels (Heun: 2 * steps - 1 entries)."""
+    """True when the schedule has ``steps`` distinct, finite noise levels (Heun: 2 * steps - 1 entries)
+    and, for the one-evaluation-per-step samplers, distinct timesteps: multistep solvers find their
+    place by the timestep's value, and integer timesteps that repeat (flow models at 999 steps)
+    make UniPC fail at its last step and feed the network the wrong noise level."""
     ts = scheduler.timesteps
     order2 = hasattr(scheduler, "state_in_first_order")
     if len(ts) != (2 * steps - 1 if order2 else steps) or not bool(torch.isfinite(ts.float()).all()):
+        return False
+    if not order2 and len(torch.unique(ts)) != len(ts):
         return False
     sigmas = getattr(scheduler, "sigmas", None)
     levels = sigmas[:-1] if sigmas is not None else ts

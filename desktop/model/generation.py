@@ -27,7 +27,7 @@ from core.engine import protocol as P
 
 SAMPLERS = {
     "ddpm": ("ddim", "ddpm", "euler", "euler_a", "heun", "dpmpp_2m", "unipc"),
-    "flow": ("dpmpp_2m", "flow_euler", "flow_heun", "unipc"),  # the first is the default
+    "flow": ("unipc", "dpmpp_2m", "flow_euler", "flow_heun"),  # the first is the default
 }
 SAMPLER_TITLES = {
     "ddpm": "DDPM",

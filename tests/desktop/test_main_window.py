@@ -232,7 +232,7 @@ def test_stop_cancels_the_running_generation(window, client):
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow"}}]
     client.start()
     ga = window.generate_area
-    assert ga.sampler.currentData() == "dpmpp_2m"  # a flow model gets flow samplers, DPM-Solver++ first
+    assert ga.sampler.currentData() == "unipc"  # a flow model gets flow samplers, UniPC first
     ga.generate_btn.click()
     job = client.last("sample").id
     client.run_job(job, "sample", P.Step(id=job, i=1, n=50))

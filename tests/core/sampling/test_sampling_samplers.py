@@ -53,6 +53,22 @@ def test_sampler_that_cannot_do_the_step_count_says_how_many_it_can(models):
         sample(models["eps"], SampleConfig(sampler="dpmpp_2m", steps=1000, num=1, device="cpu"))
 
 
+@pytest.mark.parametrize("name", ["unipc", "dpmpp_2m"])
+def test_flow_step_counts_whose_timesteps_repeat_are_refused_before_sampling(models, name):
+    # At 999 steps a flow model's integer timesteps repeat (sigma * 1000 rounds onto the same value):
+    # UniPC then failed an assertion at its very last step, and DPM-Solver++ fed the network wrong
+    # noise levels. Both are refused up front, naming the count that works.
+    with pytest.raises(ConfigError, match=rf"sampler '{name}' cannot run 999 steps.*at most 998"):
+        sample(models["flow"], SampleConfig(sampler=name, steps=999, num=1, device="cpu"))
+    r = sample(models["flow"], SampleConfig(sampler=name, steps=998, num=1, device="cpu"))
+    assert r.images.shape == (1, 16, 16, 1)
+
+
+def test_flow_models_default_to_unipc_and_ddpm_models_to_ddim(models):
+    assert sample(models["flow"], SampleConfig(steps=2, num=1, device="cpu")).sampler == "unipc"
+    assert sample(models["eps"], SampleConfig(steps=2, num=1, device="cpu")).sampler == "ddim"
+
+
 @pytest.mark.parametrize("steps", [0, 1001])
 def test_step_count_outside_1_to_1000_is_refused(steps):
     with pytest.raises(ConfigError, match="sample.steps"):

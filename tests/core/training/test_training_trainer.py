@@ -147,6 +147,31 @@ def test_previews_and_held_out_losses_are_reported_and_written(tmp_path):
     assert [r["step"] for r in val] == [2, 4]
 
 
+def test_flow_previews_are_what_the_default_sampler_makes_from_the_same_noise(tmp_path):
+    from core.data.torch_data import to_uint8
+    from core.sampling.loop import run_loop
+    from core.sampling.samplers import build_scheduler, default_sampler
+    from core.training.preview import preview_samples
+
+    previews = []
+    cfg = TrainConfig(
+        **{**FAST, "max_steps": 6, "preview_every": 6, "preview_seeds": (0, 1), "preview_steps": 4}
+    )
+    result = train(cfg, _toy(16), tmp_path / "run", on_preview=lambda s, im: previews.append(im))
+    model = load_model_folder(result.model_dir)
+    assert default_sampler("flow") == "unipc"
+    scheduler = build_scheduler("unipc", model.scheduler_config, "flow")
+    scheduler.set_timesteps(4)
+    noise = torch.stack(
+        [torch.randn((1, 16, 16), generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
+    )
+    with torch.no_grad():
+        expected = to_uint8(run_loop(model.network, scheduler, noise, flow=True))
+        again = preview_samples(model.network, "flow", None, (0, 1), 4, (1, 16, 16))
+    assert np.array_equal(again, expected)
+    assert np.abs(previews[-1].astype(int) - expected.astype(int)).max() <= 1  # EMA copy vs saved weights
+
+
 def test_time_budget_is_honoured_including_the_final_save(tmp_path):
     cfg = TrainConfig(**{**FAST, "max_minutes": 0.1, "log_every": 5})
     t0 = time.monotonic()
