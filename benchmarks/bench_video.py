@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         "total_s": round(time.monotonic() - t0, 1),
     }
     notes = (
-        f"{args.preset} trained {args.video_minutes} min, {args.image_preset} {args.image_minutes} min, on a "
-        "shared 2-core CPU while other jobs loaded it"
+        f"{args.preset} trained {args.video_minutes} min, {args.image_preset} {args.image_minutes} min, "
+        f"{torch.get_num_threads()} torch threads (the machine's load average at the start is under machine)"
         + (" ; clips box-downsampled 64 -> 32 px (64 px infeasible in the budget)" if factor > 1 else "")
     )
     path = write_result("video", figures, summary=summarize(figures), notes=notes, load_at_start=load0)
