@@ -383,7 +383,7 @@ def sweep(args: argparse.Namespace) -> dict:
     work = args.work / "sweep" / args.name
     work.mkdir(parents=True, exist_ok=True)
     pending = list(plan["runs"])
-    running: list[tuple[dict, subprocess.Popen, Path]] = []
+    running: list[tuple[dict, subprocess.Popen, Path, Any]] = []
     rows: dict[str, Any] = {}
 
     def launch(run: dict) -> None:
@@ -397,18 +397,19 @@ def sweep(args: argparse.Namespace) -> dict:
             cmd += ["--set", f"{k}={json.dumps(v)}"]
         if run.get("arch"):
             cmd += ["--arch", run["arch"]]
-        log = open(work / f"{run['name']}.log", "w")  # noqa: SIM115 - closed with the process
-        running.append((run, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), out))
+        log = open(work / f"{run['name']}.log", "w")  # noqa: SIM115 - closed when the process ends
+        running.append((run, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), out, log))
 
     while pending or running:
         while pending and len(running) < args.parallel:
             launch(pending.pop(0))
         time.sleep(1.0)
         for item in list(running):
-            run, proc, out = item
+            run, proc, out, log = item
             if proc.poll() is None:
                 continue
             running.remove(item)
+            log.close()
             row: dict[str, Any] = {"steps": run["steps"], "arch": run.get("arch"), "set": run.get("set", {})}
             if run.get("note"):
                 row["note"] = run["note"]
