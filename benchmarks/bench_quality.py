@@ -361,7 +361,7 @@ def recipe(args: argparse.Namespace) -> dict:
         from core.sampling.sample import sample
 
         images = sample(
-            load_model_folder(row["model_dir"]), SampleConfig(steps=8, num=100, device="cpu")
+            load_model_folder(row["model_dir"]), SampleConfig(steps=8, num=100, device=DEVICE)
         ).images
         _save_grid(images, Path(args.grid))
     return {"minutes": args.minutes, "samples": args.samples, "row": row}

@@ -28,7 +28,10 @@ dit-s          32,465,284   10.896              1.4                patch transfo
 same parameters at a quarter of the FLOPs and 3.6x the training images/s.
 ``benchmarks/bench_quality.py`` holds the quality-per-minute measurements that made it the default.
 
-No GPU was lent to this task, so there are no GPU images/s or FLOPs-utilisation figures yet.
+On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
+``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)
+and 824 at 64 px (13.7%), dit-s 3,325 (11.0%), unet-laptop 3,134 (3.1%); diffusers' CIFAR-10 UNet
+3,184 (11.7%). Through Noisebloom's trainer unet-gpu makes 1,802 img/s (7.5%).
 
 Clip presets (``data_kind="clip"``) are :class:`core.models.video.NoisebloomVideoNet`, a factorised
 space-time UNet taking (B, T, C, H, W); parameters do not depend on T, FLOPs grow linearly with it

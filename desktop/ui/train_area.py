@@ -386,12 +386,9 @@ class TrainArea(QWidget):
             self.app.area_requested.emit("Train")
 
     def _estimate(self) -> None:
+        if self.tm.dataset_id and self.tm.estimate_key() != self._estimate_key:
+            self._estimate_timer.start()  # "measuring" shows from now, not only once the debounce is over
         self._show_estimate()
-        if not self.tm.dataset_id:
-            return
-        if self.tm.estimate_key() != self._estimate_key:
-            self._estimate_timer.start()
-            self._show_estimate()  # "measuring" from now, not only once the debounce is over
 
     def flush_estimate(self) -> None:
         """Ask for the pending measurement now rather than after the debounce."""
