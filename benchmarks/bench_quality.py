@@ -66,6 +66,7 @@ DIFFUSERS_RECIPE = {
     "batch_size": 16,
     "ema_decay": 0.0,
     "grad_clip": 1.0,
+    "guide_at": 0.0,  # no autoguidance guide: the recipe samples its network alone
 }
 STEP_COUNTS = (1000, 100, 50, 20, 10, 8, 4, 2, 1)
 
@@ -111,18 +112,27 @@ def sample_and_judge(
     steps: int = 8,
     batch: int = 100,
     seed: int = 0,
+    guidance: float | None = None,
 ) -> dict:
     from core.models.folder import load_model_folder
     from core.sampling.config import SampleConfig
     from core.sampling.sample import sample
 
     model = load_model_folder(model_dir)
-    cfg = SampleConfig(sampler=sampler, steps=steps, num=n, seed=seed, batch_size=batch, device=DEVICE)
+    cfg = SampleConfig(
+        sampler=sampler, steps=steps, num=n, seed=seed, batch_size=batch, device=DEVICE, guidance=guidance
+    )
     t0 = time.perf_counter()
     result = sample(model, cfg)
     seconds = time.perf_counter() - t0
     scores = judge.score(result.images)
-    return {"sampler": result.sampler, "sample_steps": steps, "sample_seconds": round(seconds, 2), **scores}
+    return {
+        "sampler": result.sampler,
+        "sample_steps": steps,
+        "guidance": result.config.guidance,
+        "sample_seconds": round(seconds, 2),
+        **scores,
+    }
 
 
 def _save_grid(images: np.ndarray, path: Path) -> None:
@@ -156,7 +166,7 @@ def per_minute(args: argparse.Namespace) -> dict:
         ),
         # what the app trained with before these benchmarks: the full-resolution UNet at 1e-3
         "previous-defaults-unet-cpu": (
-            {"preset": "unet-cpu", "lr": 1e-3, "loss_weighting": "uniform"},
+            {"preset": "unet-cpu", "lr": 1e-3, "loss_weighting": "uniform", "guide_at": 0.0},
             "dpmpp_2m",
             defaults.preview_steps,
         ),
@@ -185,7 +195,18 @@ def per_minute(args: argparse.Namespace) -> dict:
         "defaults": {
             k: v
             for k, v in defaults.to_dict().items()
-            if k in ("preset", "objective", "lr", "batch_size", "ema_decay", "t_sampling", "preview_steps")
+            if k
+            in (
+                "preset",
+                "objective",
+                "lr",
+                "batch_size",
+                "ema_decay",
+                "t_sampling",
+                "preview_steps",
+                "loss_weighting",
+                "guide_at",
+            )
         },  # fmt: skip
         "rows": rows,
         "targets": targets,
@@ -207,7 +228,9 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
         for steps in counts:
             n = args.samples if steps <= 100 else args.samples_1000
             try:
-                row = sample_and_judge(args.model, judge, n=n, sampler=sampler, steps=steps)
+                row = sample_and_judge(
+                    args.model, judge, n=n, sampler=sampler, steps=steps, guidance=args.guidance
+                )
             except Exception as e:  # a sampler that cannot do this count says so in one line
                 row = {"sampler": sampler, "sample_steps": steps, "refused": str(e).splitlines()[0]}
             rows.append(_round(row))
@@ -220,6 +243,7 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
         "objective": model.objective,
         "samples": args.samples,
         "samples_at_1000_steps": args.samples_1000,
+        "guidance": "the model's default" if args.guidance is None else args.guidance,
         "rows": rows,
         "best_fd_50_steps_or_more": best_many,
         "best_fd_8_steps": best_8,
@@ -436,6 +460,7 @@ def _summary(section: str, f: dict) -> dict:
     if section == "per-minute":
         out = {
             name: f"{line(r)}; {r['steps']} training steps, sampled with {r['sampler']} {r['sample_steps']}"
+            + (f", autoguidance {r['guidance']:g}" if r.get("guidance") else "")
             for name, r in f["rows"].items()
         }
         out["real digits"] = line({**f["real_vs_heldout"], "memorized_share": 0.0})
@@ -445,7 +470,8 @@ def _summary(section: str, f: dict) -> dict:
         return out
     if section == "steps":
         return {
-            f"{r['sampler']} {r['sample_steps']} steps": (
+            f"{r['sampler']} {r['sample_steps']} steps"
+            + (f", guidance {r['guidance']:g}" if r.get("guidance") else ""): (
                 f"FD {r['fd']:.2f}, confident {r['confident_share']:.0%}, {r['sample_seconds']} s"
                 if "fd" in r
                 else "refused"
@@ -495,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samplers")
     p.add_argument("--counts")
     p.add_argument("--part", help="name of this share of the samplers (writes quality_steps_PART.json)")
+    p.add_argument("--guidance", type=float, help="autoguidance weight (default: the model's default)")
     p = sub.add_parser("scarce")
     p.add_argument("--sizes", default="50,200,1000,4000")
     p.add_argument("--minutes", type=float, default=5.0)

@@ -8,6 +8,9 @@ Layout::
       or MODEL_DIR/transformer/...                                        (Noisebloom's DiT)
     MODEL_DIR/scheduler/scheduler_config.json    DDPMScheduler (eps / v / x0) or FlowMatchEuler (flow)
     MODEL_DIR/noisebloom.json                    {"format": 1, "objective", "preset", ...}
+    MODEL_DIR/guide/model.safetensors            optional: the same network less trained, for
+                                                 autoguidance (core.sampling.guidance); noisebloom.json
+                                                 then says {"guide": {"trained_steps": N}}
 
 A UNet folder is saved by ``DDPMPipeline(unet, scheduler).save_pretrained(dir, safe_serialization=True)``
 so ``diffusers.DiffusionPipeline.from_pretrained(MODEL_DIR)`` loads and samples it without
@@ -32,6 +35,7 @@ from core.fsutil import atomic_directory, recover_directory
 
 FORMAT = 1
 INFO_NAME = "noisebloom.json"
+GUIDE_DIR, GUIDE_FILE = "guide", "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 # Denoiser classes a model folder may name: (library, class) -> network kind. Only these are ever
@@ -53,6 +57,8 @@ class LoadedModel:
     info: dict[str, Any]
     path: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    guide: nn.Module | None = None
+    """The same network from earlier in training (``guide/``), or None: what autoguidance steers by."""
 
     def make_scheduler(self) -> Any:
         """A fresh diffusers scheduler of the saved class and config."""
@@ -86,11 +92,14 @@ def save_model_folder(
     path: str | Path,
     *,
     schedule: str | None = "linear",
+    guide: dict[str, torch.Tensor] | None = None,
+    guide_steps: int = 0,
 ) -> None:
     """Write ``network`` (its current weights) as a model folder at ``path``, atomically.
 
     ``info`` supplies the ``noisebloom.json`` fields (preset, kind, frames, fps, parent,
     trained_steps, ...); objective, schedule, network, resolution and channels are filled in here.
+    ``guide`` is a state dict of the same network from step ``guide_steps`` (saved to ``guide/``).
     """
     from diffusers import DDPMPipeline
 
@@ -116,6 +125,8 @@ def save_model_folder(
         "trained_steps": int(info.get("trained_steps", 0)),
     }
     meta.update({k: v for k, v in info.items() if k not in meta})
+    if guide is not None:
+        meta["guide"] = {"trained_steps": int(guide_steps)}
     with atomic_directory(path) as tmp:
         if kind in ("unet", "pixel-unet"):
             # a DDPMPipeline folder: diffusers' DiffusionPipeline.from_pretrained loads it (the
@@ -133,6 +144,13 @@ def save_model_folder(
                 "scheduler": ["diffusers", type(scheduler).__name__],
             }
             (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+        if guide is not None:
+            from safetensors.torch import save_file
+
+            (tmp / GUIDE_DIR).mkdir()
+            save_file(
+                {k: v.detach().to("cpu").contiguous() for k, v in guide.items()}, tmp / GUIDE_DIR / GUIDE_FILE
+            )
         (tmp / INFO_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
@@ -256,4 +274,28 @@ def load_model_folder(
             "parent": None,
             "trained_steps": 0,
         }
-    return LoadedModel(network, scheduler_config, info.get("objective", objective), info, path)
+    guide = _load_guide(path, cls, config, device, dtype)
+    return LoadedModel(network, scheduler_config, info.get("objective", objective), info, path, guide=guide)
+
+
+def _load_guide(path: Path, cls: Any, config: dict, device, dtype) -> nn.Module | None:
+    """The network of ``guide/`` (same class and config as the denoiser), or None when there is none."""
+    file = path / GUIDE_DIR / GUIDE_FILE
+    if not file.is_file():
+        return None
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(file)
+        guide = cls.from_config(config)
+        guide.load_state_dict(state, strict=True)
+    except Exception as e:  # safetensors' own error types for damaged files, torch's for a mismatch
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelFolderError(
+            f"{file}: damaged guide weights ({first})",
+            fix=f"delete the folder {file.parent} to sample without autoguidance, or train again",
+        ) from None
+    guide.to(device=device).eval()
+    if dtype != torch.float32:
+        guide.to(dtype=dtype)
+    return guide

@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="images per batch (default 16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="autoguidance weight, 0 to 10 (default 0.75 where the model has a guide network, else 0)",
+    )
     p.add_argument("--eta", type=float, default=None, help="DDIM eta, 0 (deterministic) to 1")
     p.add_argument("--karras", action="store_true", help="Karras sigmas (dpmpp_2m, unipc, euler, heun)")
     p.add_argument(
@@ -43,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--from-png",
         metavar="PNG",
-        help="take sampler, steps, seed, image index, eta and karras from a PNG that noisebloom sample wrote",
+        help="take sampler, steps, seed, image index, eta, karras and guidance from a PNG that noisebloom sample wrote",
     )
     p.set_defaults(func=run)
 
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "batch_size": args.batch_size,
         "eta": args.eta,
+        "guidance": args.guidance,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if args.karras:
@@ -87,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
         print(path)
     if result.trajectory_dir is not None:
         print(result.trajectory_dir)
+    guidance = f", guidance {result.config.guidance:g}" if result.config.guidance else ""
     print(
-        f"{len(result.paths)} samples, {result.sampler} {config.steps} steps, seed {config.seed}, "
+        f"{len(result.paths)} samples, {result.sampler} {config.steps} steps{guidance}, seed {config.seed}, "
         f"{result.seconds:.1f} s on {device}",
         file=sys.stderr,
     )

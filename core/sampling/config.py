@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core.config import Config
 from core.errors import ConfigError
+from core.sampling.guidance import DEFAULT_GUIDANCE, MAX_GUIDANCE
 from core.sampling.samplers import MAX_STEPS, SAMPLERS
 from core.sampling.seeds import MAX_SEED
 
@@ -18,7 +19,8 @@ class SampleConfig(Config):
 
     Images ``first_index .. first_index + num - 1`` of ``seed`` are drawn; image k is the same in any
     batch size. ``trajectory`` records every step's x_t and x0 (a stride beyond
-    ``trajectory_max_frames`` steps).
+    ``trajectory_max_frames`` steps). ``guidance`` steers by the model's guide network
+    (autoguidance); ``resolve_guidance`` says what a given model gets.
     """
 
     kind = "sample"
@@ -34,6 +36,9 @@ class SampleConfig(Config):
     device: str = "auto"
     trajectory: bool = False
     trajectory_max_frames: int = 250
+    guidance: float | None = None
+    """Autoguidance weight (:mod:`core.sampling.guidance`); None: the default where the model has a
+    guide network, 0 where it has none; 0 samples the network alone."""
 
     def validate(self) -> None:
         if self.sampler is not None and self.sampler not in SAMPLERS:
@@ -58,8 +63,27 @@ class SampleConfig(Config):
             raise ConfigError(
                 f"sample.device: unknown device {self.device!r}", fix=f"use one of {', '.join(DEVICES)}"
             )
+        if self.guidance is not None and not 0.0 <= self.guidance <= MAX_GUIDANCE:
+            raise ConfigError(
+                f"sample.guidance: {self.guidance} is out of range",
+                fix=f"use 0 (no guidance) to {MAX_GUIDANCE:g}; {DEFAULT_GUIDANCE} is the default",
+            )
         if self.trajectory_max_frames < 2:
             raise ConfigError(
                 f"sample.trajectory_max_frames: {self.trajectory_max_frames} is too small",
                 fix="use 2 or more",
             )
+
+
+def resolve_guidance(config: SampleConfig, model: object) -> float:
+    """The autoguidance weight ``config`` means for ``model`` (raises when it asks for a guide the model lacks)."""
+    has_guide = getattr(model, "guide", None) is not None
+    if config.guidance is None:
+        return DEFAULT_GUIDANCE if has_guide else 0.0
+    if config.guidance > 0 and not has_guide:
+        raise ConfigError(
+            f"sample.guidance: {config.guidance:g} asked, but this model has no guide network "
+            "(it was trained with guide_at 0, or before Noisebloom kept one)",
+            fix="use guidance 0, or train the model again to get autoguidance",
+        )
+    return float(config.guidance)

@@ -24,7 +24,8 @@ import torch
 from core import __version__
 from core.errors import ConfigError, NoisebloomError
 from core.fsutil import atomic_directory, atomic_write_text
-from core.sampling.config import SampleConfig
+from core.sampling.config import SampleConfig, resolve_guidance
+from core.sampling.guidance import guided
 from core.sampling.loop import StepCallback, StepInfo, run_loop
 from core.sampling.model import load_model, model_name, resolve_device, sample_shape
 from core.sampling.samplers import SAMPLERS, build_scheduler, check_sampler, default_sampler
@@ -61,6 +62,7 @@ def png_params(model: Any, config: SampleConfig, sampler: str, index: int) -> di
         "index": index,
         "eta": config.eta,
         "karras": config.karras,
+        "guidance": config.guidance,
         "objective": model.objective,
         "software": f"noisebloom {__version__}",
     }
@@ -83,6 +85,7 @@ def config_from_png_params(params: dict[str, str], **changes: Any) -> SampleConf
             num=1,
             eta=float(params.get("eta", "0")),
             karras=params.get("karras", "false") == "true",
+            guidance=float(params.get("guidance", "0")),  # written before autoguidance: none was used
         )
     except (KeyError, ValueError) as e:
         raise ConfigError(
@@ -186,9 +189,10 @@ def _sample(
         model = load_model(model, str(device))
     name = config.sampler or default_sampler(model.objective)
     check_sampler(name, model.objective, karras=config.karras, eta=config.eta)
-    config = config.replace(sampler=name)
+    config = config.replace(sampler=name, guidance=resolve_guidance(config, model))
     shape = sample_shape(model)
-    network = model.network.to(device).eval()
+    guide = model.guide.to(device).eval() if getattr(model, "guide", None) is not None else None
+    network = guided(model.network.to(device).eval(), guide, config.guidance)
     flow = model.objective == "flow"
     schedule = start["schedule"] if start else None
     probe = _start_scheduler(name, model, config, device, schedule)

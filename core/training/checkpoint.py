@@ -6,6 +6,8 @@ Safetensors and JSON only (nothing is pickled):
 - ``ema.safetensors``: the EMA's shadow weights (diffusers' ``EMAModel``), its counters in the json;
 - ``optimizer.safetensors``: AdamW's per-parameter state, its param groups in the json;
 - ``rng.safetensors``: the noise generator state of every process;
+- ``guide.safetensors``: the autoguidance guide's weights once the run has kept them (its step in
+  the json);
 - ``trainer.json``: step, data-stream position, elapsed seconds, EMA counters, param groups.
 
 The folder is written with :func:`core.fsutil.atomic_directory`: a kill at any moment leaves the
@@ -38,6 +40,8 @@ class TrainerState:
     ema: dict[str, Any] | None
     rng: torch.Tensor | None  # (world, L) uint8 generator states
     extra: dict[str, Any]
+    guide: dict[str, torch.Tensor] | None = None
+    guide_step: int = 0
 
 
 def _optimizer_to_files(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -68,6 +72,8 @@ def save_state(
     ema_state: dict[str, Any] | None,
     rng: torch.Tensor | None,
     extra: dict[str, Any],
+    guide: dict[str, torch.Tensor] | None = None,
+    guide_step: int = 0,
 ) -> None:
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
     opt_tensors, groups = _optimizer_to_files(optimizer_state)
@@ -90,6 +96,9 @@ def save_state(
             meta["ema"] = {k: v for k, v in ema_state.items() if k != "shadow_params"}
         if rng is not None:
             save_file({"noise": rng.cpu().contiguous()}, tmp / "rng.safetensors")
+        if guide is not None:
+            save_file({k: v.detach().cpu().contiguous() for k, v in guide.items()}, tmp / "guide.safetensors")
+            meta["guide_step"] = int(guide_step)
         (tmp / "trainer.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
@@ -112,6 +121,7 @@ def load_state(folder: Path) -> TrainerState:
         rng = (
             load_file(folder / "rng.safetensors")["noise"] if (folder / "rng.safetensors").is_file() else None
         )
+        guide = load_file(folder / "guide.safetensors") if (folder / "guide.safetensors").is_file() else None
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
         raise NoisebloomError(
             f"{folder}: damaged training state ({e})", fix="train again without --resume"
@@ -127,4 +137,6 @@ def load_state(folder: Path) -> TrainerState:
         ema=ema,
         rng=rng,
         extra=meta.get("extra", {}),
+        guide=guide,
+        guide_step=int(meta.get("guide_step", 0)),
     )

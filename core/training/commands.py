@@ -39,6 +39,7 @@ _ARGS = {  # CLI name -> TrainConfig field, for the options that map one to one
     "checkpoint_every": "checkpoint_every",
     "val_every": "val_every",
     "ema_decay": "ema_decay",
+    "guide_at": "guide_at",
     "grad_accum": "grad_accum",
     "t_sampling": "t_sampling",
     "loss_weighting": "loss_weighting",
@@ -94,6 +95,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
     p.add_argument("--ema-decay", type=float, help="EMA decay (0: none; default 0.999)")
+    p.add_argument(
+        "--guide-at",
+        type=float,
+        help="fraction of the run whose weights are kept as the autoguidance guide (0: none; default 0.25)",
+    )
     p.add_argument("--t-sampling", choices=("uniform", "logit-normal"), help="time-step distribution")
     p.add_argument("--loss-weighting", choices=("uniform", "min-snr"), help="loss weighting over time steps")
     p.add_argument("--preview-every", type=int, help="steps between preview samples (0: never)")

@@ -3,7 +3,8 @@
 Defaults are for quality per minute on a small CPU (issue 8): rectified flow with logit-normal
 time sampling (Liu et al. 2022; Esser et al. 2024) and min-SNR loss weighting (Hang et al. 2023),
 AdamW at the preset's rate with a short warmup and cosine decay, batch 32, and an EMA of the
-weights used for sampling. ``benchmarks/bench_quality.py`` holds the measurements behind them
+weights used for sampling, of which a copy from a quarter of the way through is kept as the guide
+for autoguidance. ``benchmarks/bench_quality.py`` holds the measurements behind them
 (results ``benchmarks/results/quality_*.json``): min-SNR gave FD 13.1 / 13.8 against 15.3 / 16.0
 for uniform weights at the 1,600 steps a 2-core CPU makes in 10 minutes (two seeds), and 8.3
 against 12.9 at 3,200 steps (``quality_sweep_gpu*.json``).
@@ -44,6 +45,9 @@ class TrainConfig(Config):
     grad_accum: int = 1
     ema_decay: float = 0.999
     """Largest EMA decay (with the warmup of diffusers' EMAModel); 0 samples the raw weights."""
+    guide_at: float = 0.25
+    """Fraction of the run at which the sampling weights are kept as the model's guide for
+    autoguidance (Karras et al. 2024, :mod:`core.sampling.guidance`); 0 keeps no guide."""
     max_steps: int | None = None
     max_epochs: float | None = None
     max_minutes: float | None = 10.0
@@ -94,6 +98,10 @@ class TrainConfig(Config):
                 "lr",
                 f"{self.lr} is outside (0, 1)",
                 "use a learning rate such as 1e-3 (scratch) or 1e-4 (fine-tune)",
+            )
+        if not 0 <= self.guide_at < 1:
+            raise bad(
+                "guide_at", f"{self.guide_at} is outside [0, 1)", "use 0.25 (or 0 for no autoguidance guide)"
             )
         if not 0 <= self.ema_decay < 1:
             raise bad("ema_decay", f"{self.ema_decay} is outside [0, 1)", "use 0.999 (or 0 for no EMA)")

@@ -245,6 +245,9 @@ def train(
         )
         ema.to(device)
     sample_net = copy.deepcopy(net).eval().requires_grad_(False)
+    # autoguidance's guide: the sampling weights from ``guide_at`` of the run (main process only)
+    guide_net: torch.nn.Module | None = None
+    guide_step = 0
     amp_dtype = torch.float32
 
     noise_gen = torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + 7919 * (rank + 1))
@@ -258,6 +261,10 @@ def train(
         if previous.rng is not None and previous.rng.shape[0] == world:
             noise_gen.set_state(previous.rng[rank].clone())
         step, position, elapsed_before = previous.step, previous.position, previous.elapsed_s
+        if previous.guide is not None and main:
+            guide_net = copy.deepcopy(sample_net)
+            guide_net.load_state_dict(previous.guide)
+            guide_step = previous.guide_step
 
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -326,19 +333,32 @@ def train(
                 ema_state=ema.state_dict() if ema is not None else None,
                 rng=rng,
                 extra={"world": world, "epoch": stream.epoch},
+                guide=guide_net.state_dict() if guide_net is not None else None,
+                guide_step=guide_step,
             )
             save_model_folder(
                 sample_net, config.objective, dict(info, trained_steps=step), model_dir,
                 schedule=None if config.objective == "flow" else config.schedule,
+                guide=guide_net.state_dict() if guide_net is not None else None, guide_steps=guide_step,
             )  # fmt: skip
         cost["save"] = time.monotonic() - t0
 
+    def keep_guide() -> None:
+        nonlocal guide_net, guide_step
+        refresh_sample_net()
+        guide_net = copy.deepcopy(sample_net)
+        guide_step = step
+        log.write({"step": step, "kind": "guide", "elapsed_s": round(elapsed(), 3)})
+
     def preview() -> None:
+        from core.sampling.guidance import DEFAULT_GUIDANCE, guided
+
         t0 = time.monotonic()
         refresh_sample_net()
+        network = guided(sample_net, guide_net, DEFAULT_GUIDANCE)  # what Generate samples by default
         with accelerator.autocast():
             images = preview_samples(
-                sample_net, config.objective, config.schedule, config.preview_seeds, config.preview_steps,
+                network, config.objective, config.schedule, config.preview_seeds, config.preview_steps,
                 sample_shape, device=device,
             )  # fmt: skip
         from PIL import Image
@@ -451,6 +471,8 @@ def train(
                     _total(step, step_budget, time_budget, elapsed(), cost["step"]),
                     _progress(last, step, step_budget, time_budget, elapsed(), cost["step"]),
                 )
+            if main and config.guide_at and guide_net is None and progress_fraction() >= config.guide_at:
+                keep_guide()
             if main and config.preview_every and step % config.preview_every == 0:
                 preview()
             if main and held_out is not None and step % config.val_every == 0:

@@ -40,6 +40,10 @@ SAMPLER_TITLES = {
     "flow_euler": "Flow Euler",
     "flow_heun": "Flow Heun",
 }
+# Autoguidance weight for a model with a guide network (core.sampling.guidance.DEFAULT_GUIDANCE,
+# repeated here because the GUI never imports torch; tests/desktop pins the two equal).
+DEFAULT_GUIDANCE = 0.75
+MAX_GUIDANCE = 10.0
 SHOW = ("x0", "xt", "both")
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 MAX_SEED = 2**31 - 1
@@ -102,7 +106,7 @@ class GenerationModel(QObject):
         self.model_info: dict[str, Any] = {}  # the model's noisebloom.json (kind, frames, fps, ...)
         self.result_info: dict[str, Any] = {}  # the same for the model of the shown result
         self.objective = "eps"
-        self.config: dict[str, Any] = {"sampler": "ddim", "steps": 50, "seed": 0, "num": 4}
+        self.config: dict[str, Any] = {"sampler": "ddim", "steps": 50, "seed": 0, "num": 4, "guidance": 0.0}
         self.show = "both"
         self.state = "idle"
         self.job_id: str | None = None
@@ -134,6 +138,7 @@ class GenerationModel(QObject):
             family = "flow" if objective == "flow" else "ddpm"
             if self.config["sampler"] not in SAMPLERS[family]:
                 self.config["sampler"] = SAMPLERS[family][0]
+        self.config["guidance"] = DEFAULT_GUIDANCE if self.has_guide else 0.0
         self.config_changed.emit()
 
     def set_config(self, name: str, value: Any) -> None:
@@ -151,6 +156,11 @@ class GenerationModel(QObject):
     @property
     def live(self) -> bool:
         return self.state in LIVE
+
+    @property
+    def has_guide(self) -> bool:
+        """Whether the chosen model carries a guide network (autoguidance is possible)."""
+        return bool(self.model_info.get("guide"))
 
     @property
     def model_is_clip(self) -> bool:

@@ -22,6 +22,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QListView,
@@ -38,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_model
-from desktop.model.generation import MAX_SEED, SAMPLER_TITLES, SHOW
+from desktop.model.generation import DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_SEED, SAMPLER_TITLES, SHOW
 from desktop.model.library import thumbnail_source
 from desktop.ui import theme
 from desktop.ui.clips import ClipPlayer, ClipView, clips_from_array
@@ -92,6 +93,10 @@ class GenerateArea(QWidget):
         self.steps_slider.setRange(1, 1000)
         self.steps = QSpinBox()
         self.steps.setRange(1, 1000)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, MAX_GUIDANCE)
+        self.guidance.setSingleStep(0.25)
+        self.guidance.setDecimals(2)
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
         self.dice = QToolButton()
@@ -107,6 +112,7 @@ class GenerateArea(QWidget):
         form.addRow("Model", self.model)
         form.addRow("Sampler", self.sampler)
         form.addRow("Steps", row(self.steps_slider, self.steps, stretch_last=False))
+        form.addRow("Guidance", self.guidance)
         form.addRow("Seed", row(self.seed, self.dice))
         form.addRow("Images", self.num)
         self.num_label = form.labelForField(self.num)
@@ -214,6 +220,9 @@ class GenerateArea(QWidget):
         self.steps_slider.valueChanged.connect(self.steps.setValue)
         self.steps.valueChanged.connect(self.steps_slider.setValue)
         self.steps.valueChanged.connect(lambda v: not self._loading and self.gm.set_config("steps", v))
+        self.guidance.valueChanged.connect(
+            lambda v: not self._loading and self.gm.set_config("guidance", round(float(v), 2))
+        )
         self.seed.valueChanged.connect(lambda v: not self._loading and self.gm.set_config("seed", v))
         self.num.valueChanged.connect(lambda v: not self._loading and self.gm.set_config("num", v))
         self.show_combo.currentIndexChanged.connect(self._show_changed)
@@ -262,6 +271,15 @@ class GenerateArea(QWidget):
         self.steps_slider.setValue(int(c["steps"]))
         self.seed.setValue(int(c["seed"]))
         self.num.setValue(int(c["num"]))
+        self.guidance.setValue(float(c.get("guidance") or 0.0))
+        self.guidance.setEnabled(self.gm.has_guide)
+        self.guidance.setToolTip(
+            "Autoguidance: steer away from this model's earlier, worse self (0 turns it off). "
+            f"{DEFAULT_GUIDANCE:g} sharpens; higher is bolder and less varied."
+            if self.gm.has_guide
+            else "This model has no guide network (trained before Noisebloom kept one, or with "
+            "guide_at 0): it samples unguided. Train it again to get autoguidance."
+        )
         i = self.model.findData(self.gm.model)
         if i >= 0:
             self.model.setCurrentIndex(i)

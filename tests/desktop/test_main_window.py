@@ -529,3 +529,25 @@ def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, cli
     assert ga.model.findData(str(folder)) >= 0
     window.show_area("Generate")
     assert ga.model.currentData() == str(folder)  # nothing else to pick on first run
+
+
+def test_guidance_follows_the_model_and_travels_with_generate(window, client):
+    from core.sampling.guidance import DEFAULT_GUIDANCE as CORE_DEFAULT
+    from desktop.model.generation import DEFAULT_GUIDANCE
+
+    assert DEFAULT_GUIDANCE == CORE_DEFAULT  # the GUI's copy of the engine's default
+    client.catalog["models"] = [
+        {"id": "plain", "path": "/plain", "info": {"objective": "flow"}},
+        {"id": "guided", "path": "/guided", "info": {"objective": "flow", "guide": {"trained_steps": 500}}},
+    ]
+    client.start()
+    ga = window.generate_area
+    ga.model.setCurrentIndex(ga.model.findData("guided"))
+    assert ga.guidance.isEnabled() and ga.guidance.value() == DEFAULT_GUIDANCE
+    ga.guidance.setValue(1.5)
+    ga.generate_btn.click()
+    assert client.last("sample").args["config"]["guidance"] == 1.5
+    ga.model.setCurrentIndex(ga.model.findData("plain"))
+    assert not ga.guidance.isEnabled() and ga.guidance.value() == 0.0
+    assert "no guide network" in ga.guidance.toolTip()
+    assert window.app.generation.config["guidance"] == 0.0  # what the next Generate sends

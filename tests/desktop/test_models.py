@@ -144,7 +144,7 @@ def test_ten_steps_arrive_in_order_then_the_trajectory_opens_for_scrubbing(app_m
     job = gm.generate()
     assert client.last("sample").args == {
         "model": "m1",
-        "config": {"sampler": "ddim", "steps": 10, "seed": 0, "num": 4, "trajectory": True},
+        "config": {"sampler": "ddim", "steps": 10, "seed": 0, "num": 4, "guidance": 0.0, "trajectory": True},
     }
     client.run_job(
         job, "sample", *[P.Step(id=job, i=i, n=10, xt=[f"t{i}"], x0=[f"z{i}"]) for i in range(1, 11)]

@@ -73,8 +73,13 @@ def test_scan_train_sample_export_end_to_end(engine, dataset, ws):
     series = engine.request("metrics", {"run": run, "names": ["loss"]})["series"]["loss"]
     assert [s for s, _ in series] == sorted(s for s, _ in series) and series[-1][0] == 10
 
+    info = engine.request("get", {"what": "models", "id": model})["item"]["info"]
+    assert info["guide"]["trained_steps"] >= 1  # the run kept its autoguidance guide
+    # guidance 0: the export below counts frames, a GIF merges equal consecutive ones, and a 10-step
+    # model guided by its earlier self gave two equal steps here
     sjob = engine.send(
-        "sample", {"model": model, "config": {"num": 2, "steps": 6, "sampler": "flow_euler", "seed": 3}}
+        "sample",
+        {"model": model, "config": {"num": 2, "steps": 6, "sampler": "flow_euler", "seed": 3, "guidance": 0}},
     )
     sev = engine.events(sjob, timeout=120)
     assert sev[-1].type == "done", sev[-1]

@@ -94,9 +94,17 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tmp_path):
     a = load_file(tmp_path / "straight" / "state" / "weights.safetensors")
     b = load_file(tmp_path / "split" / "state" / "weights.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    ma = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "straight" / "metrics.jsonl")]
-    mb = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "split" / "metrics.jsonl")]
-    assert ma == mb and [s for s, _ in mb] == [1, 2, 3, 4, 5, 6]
+    ga = load_file(
+        tmp_path / "straight" / "state" / "guide.safetensors"
+    )  # kept at step 2 of 6, before the split
+    gb = load_file(tmp_path / "split" / "state" / "guide.safetensors")
+    assert ga.keys() == gb.keys() and all(torch.equal(ga[k], gb[k]) for k in ga)
+    ma = [
+        (r["step"], r.get("loss"), r["kind"]) for r in read_metrics(tmp_path / "straight" / "metrics.jsonl")
+    ]
+    mb = [(r["step"], r.get("loss"), r["kind"]) for r in read_metrics(tmp_path / "split" / "metrics.jsonl")]
+    assert ma == mb and [s for s, _, kind in mb if kind == "train"] == [1, 2, 3, 4, 5, 6]
+    assert [s for s, _, kind in mb if kind == "guide"] == [2]
 
 
 def test_training_again_into_a_run_folder_needs_resume(tmp_path):
@@ -149,6 +157,7 @@ def test_previews_and_held_out_losses_are_reported_and_written(tmp_path):
 
 def test_flow_previews_are_what_the_default_sampler_makes_from_the_same_noise(tmp_path):
     from core.data.torch_data import to_uint8
+    from core.sampling.guidance import DEFAULT_GUIDANCE, guided
     from core.sampling.loop import run_loop
     from core.sampling.samplers import build_scheduler, default_sampler
     from core.training.preview import preview_samples
@@ -160,14 +169,16 @@ def test_flow_previews_are_what_the_default_sampler_makes_from_the_same_noise(tm
     result = train(cfg, _toy(16), tmp_path / "run", on_preview=lambda s, im: previews.append(im))
     model = load_model_folder(result.model_dir)
     assert default_sampler("flow") == "unipc"
+    assert model.guide is not None and model.info["guide"] == {"trained_steps": 2}  # kept at 2 of 6 steps
+    network = guided(model.network, model.guide, DEFAULT_GUIDANCE)  # what Generate samples by default
     scheduler = build_scheduler("unipc", model.scheduler_config, "flow")
     scheduler.set_timesteps(4)
     noise = torch.stack(
         [torch.randn((1, 16, 16), generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
     )
     with torch.no_grad():
-        expected = to_uint8(run_loop(model.network, scheduler, noise, flow=True))
-        again = preview_samples(model.network, "flow", None, (0, 1), 4, (1, 16, 16))
+        expected = to_uint8(run_loop(network, scheduler, noise, flow=True))
+        again = preview_samples(network, "flow", None, (0, 1), 4, (1, 16, 16))
     assert np.array_equal(again, expected)
     assert np.abs(previews[-1].astype(int) - expected.astype(int)).max() <= 1  # EMA copy vs saved weights
 

@@ -1,0 +1,55 @@
+"""Autoguidance: guide a model with a worse version of itself (Karras et al. 2024).
+
+``D_w(x) = D(x) + w * (D(x) - D_guide(x))``: the difference between the trained network and a less
+trained copy of it (the trainer keeps the EMA weights from ``TrainConfig.guide_at`` of the run, see
+:mod:`core.training.trainer`) points away from the errors both make, and extrapolating along it
+sharpens the samples without a condition and without narrowing them to one mode the way
+classifier-free guidance does. Every model output the samplers use (eps, v, x0 or flow velocity) is
+linear in the denoised estimate, so guiding the raw output is the same as guiding the estimate.
+
+Written here because diffusers has no autoguidance for unconditional models: it is the formula
+above, applied per network call. A guided step costs two network evaluations.
+
+Measured in ``benchmarks/bench_quality.py`` (issue 8; 10 minutes of training on this 2-core CPU,
+500 samples, UniPC 8): see :data:`DEFAULT_GUIDANCE`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+DEFAULT_GUIDANCE = 0.75
+"""The weight ``w`` used when a model has a guide and the caller does not choose one. On the issue-8
+digit model (guide from 22% of the run) w = 0.75 gave the lowest FD (7.2 against 11.4 unguided,
+same seeds) with 69% of samples confidently recognised against 56%; w = 1.5 raised that share to
+75% at a worse FD (9.4)."""
+
+MAX_GUIDANCE = 10.0
+
+
+@dataclass
+class _Output:
+    sample: torch.Tensor
+
+
+class GuidedNetwork(nn.Module):
+    """``network(x, t).sample`` extrapolated away from ``guide(x, t).sample`` by ``weight``."""
+
+    def __init__(self, network: nn.Module, guide: nn.Module, weight: float) -> None:
+        super().__init__()
+        self.network, self.guide, self.weight = network, guide, float(weight)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> _Output:
+        out = self.network(x, t).sample
+        bad = self.guide(x, t).sample
+        return _Output(out + self.weight * (out - bad.to(out.dtype)))
+
+
+def guided(network: nn.Module, guide: nn.Module | None, weight: float) -> nn.Module:
+    """``network`` itself when there is nothing to guide with (no guide, or weight 0)."""
+    if guide is None or weight == 0:
+        return network
+    return GuidedNetwork(network, guide, weight)
