@@ -16,6 +16,8 @@ Sections (each writes ``benchmarks/results/quality.json``, key = the section nam
     .venv/bin/python benchmarks/bench_quality.py steps --model WORK/per-minute/defaults/model
     # 50 / 200 / 1,000 / 4,000 training digits with equal compute
     .venv/bin/python benchmarks/bench_quality.py scarce --minutes 5
+    # one model with a guide network: each autoguidance weight, the default sampler at 8 steps
+    .venv/bin/python benchmarks/bench_quality.py guidance --model WORK/per-minute/defaults/model
     # one recipe (exploration): any TrainConfig field, any preset
     .venv/bin/python benchmarks/bench_quality.py recipe --name lr2e-3 --set lr=2e-3 --minutes 3
 
@@ -253,6 +255,30 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
     }
 
 
+def guidance_weights(args: argparse.Namespace) -> dict:
+    """One trained model with a guide, its default sampler at ``--steps``, each autoguidance weight."""
+    from core.models.folder import load_model_folder
+
+    data = digits_dataset(32)
+    judge = DigitJudge.build(32, data)
+    model = load_model_folder(args.model)
+    if model.guide is None:
+        raise SystemExit(f"{args.model}: this model has no guide network (train it with guide_at > 0)")
+    rows = []
+    for w in (float(x) for x in args.weights.split(",")):
+        rows.append(_round(sample_and_judge(args.model, judge, n=args.samples, steps=args.steps, guidance=w)))
+        print(json.dumps(rows[-1]), flush=True)
+    best = min(rows, key=lambda r: r["fd"])
+    return {
+        "model": str(args.model),
+        "guide_trained_steps": model.info.get("guide", {}).get("trained_steps"),
+        "trained_steps": model.info.get("trained_steps"),
+        "samples": args.samples,
+        "rows": rows,
+        "lowest_fd_at": best["guidance"],
+    }
+
+
 def _fits(sampler: str, family: str) -> bool:
     from core.sampling.samplers import check_sampler
 
@@ -478,6 +504,8 @@ def _summary(section: str, f: dict) -> dict:
             )
             for r in f["rows"]
         }
+    if section == "guidance":
+        return {f"guidance {r['guidance']:g}, {r['sampler']} {r['sample_steps']}": line(r) for r in f["rows"]}
     if section == "verdict":
         return {
             name: f"{r['verdict']}: noise fraction {r['noise_fraction']:.2f}, loss ratio {r['heldout_loss_ratio']},"
@@ -522,6 +550,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--counts")
     p.add_argument("--part", help="name of this share of the samplers (writes quality_steps_PART.json)")
     p.add_argument("--guidance", type=float, help="autoguidance weight (default: the model's default)")
+    p = sub.add_parser("guidance")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--weights", default="0,0.25,0.5,0.75,1,1.5,2")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--samples", type=int, default=500)
     p = sub.add_parser("scarce")
     p.add_argument("--sizes", default="50,200,1000,4000")
     p.add_argument("--minutes", type=float, default=5.0)
@@ -561,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     section = {
         "per-minute": per_minute,
         "steps": steps_vs_quality,
+        "guidance": guidance_weights,
         "scarce": scarce,
         "recipe": recipe,
         "verdict": verdict_calibration,
