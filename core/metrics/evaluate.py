@@ -56,6 +56,7 @@ class EvaluationReport:
     heldout: dict[str, Any] | None
     heldout_history: list[float]
     verdict: Verdict
+    guidance: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     samples: np.ndarray | None = field(default=None, repr=False)
 
@@ -66,6 +67,7 @@ class EvaluationReport:
             "num_samples": self.num_samples,
             "sampler": self.sampler,
             "steps": self.steps,
+            "guidance": self.guidance,
             "reference_split": self.reference_split,
             "reference_count": self.reference_count,
             "train_count": self.train_count,
@@ -90,7 +92,8 @@ class EvaluationReport:
         lines = [
             f"model     {self.model}",
             f"data      {self.dataset}: {self.reference_count} {ref} pictures, {self.train_count} training",
-            f"samples   {self.num_samples} with {self.sampler}, {self.steps} steps",
+            f"samples   {self.num_samples} with {self.sampler}, {self.steps} steps"
+            + (f", autoguidance {self.guidance:g}" if self.guidance else ""),
             "",
             f"SWD x1e3  {self.swd['swd']:.2f}  (per level "
             + ", ".join(f"{k} px {v:.2f}" for k, v in self.swd["per_level"].items())
@@ -250,6 +253,7 @@ def evaluate_model(
         num_samples=num,
         sampler=result.sampler,
         steps=config.steps,
+        guidance=float(result.config.guidance or 0.0),
         reference_split=split,
         reference_count=len(ref_rows),
         train_count=len(data.train_indices),

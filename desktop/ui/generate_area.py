@@ -97,6 +97,7 @@ class GenerateArea(QWidget):
         self.guidance.setRange(0.0, MAX_GUIDANCE)
         self.guidance.setSingleStep(0.25)
         self.guidance.setDecimals(2)
+        self.guidance.setSpecialValueText("off")  # shown at 0: no autoguidance
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
         self.dice = QToolButton()

@@ -548,6 +548,6 @@ def test_guidance_follows_the_model_and_travels_with_generate(window, client):
     ga.generate_btn.click()
     assert client.last("sample").args["config"]["guidance"] == 1.5
     ga.model.setCurrentIndex(ga.model.findData("plain"))
-    assert not ga.guidance.isEnabled() and ga.guidance.value() == 0.0
+    assert not ga.guidance.isEnabled() and ga.guidance.value() == 0.0 and ga.guidance.text() == "off"
     assert "no guide network" in ga.guidance.toolTip()
     assert window.app.generation.config["guidance"] == 0.0  # what the next Generate sends

@@ -35,12 +35,26 @@ def test_evaluate_json_has_the_figures_and_matches_the_metrics(
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     assert doc["num_samples"] == 4 and doc["steps"] == 2 and doc["sampler"] == "ddim"
+    assert doc["guidance"] == 0.0  # the folder has no guide network
     assert doc["reference_split"] == "val" and doc["reference_count"] == 3 and doc["train_count"] == 27
     assert doc["swd"]["swd"] > 0 and doc["fd"] > 0
     assert doc["fd_noise"] > doc["fd_real"]
     assert 0.0 <= doc["memorized_share"] <= 1.0 and len(doc["memorization"]["nearest"]) == 4
     assert len(doc["heldout_loss"]["loss"]) == 4
     assert doc["verdict"]["label"] == "not_learning"
+
+
+def test_evaluate_samples_a_model_with_a_guide_guided_and_says_so(tmp_path, prepared_dir, capsys):
+    from core.models.folder import save_model_folder
+    from tests.core.metrics.conftest import tiny_unet
+
+    path = tmp_path / "guided"
+    save_model_folder(
+        tiny_unet(), "eps", {"resolution": 16, "channels": 1}, path, guide=tiny_unet().state_dict()
+    )
+    code = main(["evaluate", str(path), "--data", str(prepared_dir), "--num", "4", "--steps", "2"])
+    assert code == 0
+    assert "samples   4 with ddim, 2 steps, autoguidance 0.75" in capsys.readouterr().out
 
 
 def test_evaluate_scans_a_plain_folder_of_pictures(tiny_model_dir, tmp_path, capsys, make_blobs):
