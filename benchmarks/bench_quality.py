@@ -300,6 +300,11 @@ def scarce(args: argparse.Namespace) -> dict:
         row = train_recipe(name, overrides, data, args.minutes, args.work / "scarce")
         row["epochs"] = round(row["images_seen"] / n_train, 1)
         row.update(sample_and_judge(row["model_dir"], judge, n=args.samples))
+        if row.get("guidance"):  # the same samples without autoguidance: does guiding copy more?
+            plain = sample_and_judge(row["model_dir"], judge, n=args.samples, guidance=0.0)
+            row["unguided"] = _round(
+                {k: plain[k] for k in ("fd", "kid", "confident_share", "memorized_share")}
+            )
         rows[name] = _round(row)
         print(name, json.dumps(rows[name]), flush=True)
     return {"minutes_each": args.minutes, "samples": args.samples, "overrides": overrides, "rows": rows}
@@ -513,7 +518,15 @@ def _summary(section: str, f: dict) -> dict:
             for name, r in f["rows"].items()
         }
     if section == "scarce":
-        return {name: f"{line(r)}; {r['epochs']} epochs" for name, r in f["rows"].items()}
+        return {
+            name: f"{line(r)}; {r['epochs']} epochs"
+            + (
+                f"; unguided FD {r['unguided']['fd']:.2f}, memorised {r['unguided']['memorized_share']:.1%}"
+                if r.get("unguided")
+                else ""
+            )
+            for name, r in f["rows"].items()
+        }
     if section == "sweep":
         out = {}
         for name, r in f["rows"].items():
