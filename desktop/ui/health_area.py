@@ -493,6 +493,8 @@ class HealthArea(QWidget):
         if isinstance(swd, dict) and swd.get("swd") is not None:
             bits.append(f"SWD×1e3 {_fmt(swd['swd'])}")
         sampler = f"{n} samples, {r.get('sampler', '')} {r.get('steps', '')} steps".strip()
+        if r.get("guidance"):
+            sampler += f", autoguidance {r['guidance']:g}"
         self.figures.setText(" · ".join(bits) + (f"\n{sampler}" if bits else sampler))
         pairs = self.hm.pairs()
         self.pairs.set_pairs(pairs)

@@ -48,6 +48,7 @@ def _results(train: np.ndarray) -> dict:
         "num_samples": 2,
         "sampler": "flow_euler",
         "steps": 20,
+        "guidance": 0.75,
         "fd": 40.0,
         "fd_real": 10.0,
         "fd_noise": 300.0,
@@ -99,6 +100,7 @@ def test_a_check_of_a_model_and_its_dataset_shows_the_verdict_the_share_and_the_
     assert area.share_line.text() == "1 of 2 samples copies a training picture"
     assert "a third as far" in area.rule_line.text()
     assert "FD 40 (real pictures 10, noise 300)" in area.figures.text()
+    assert "2 samples, flow_euler 20 steps, autoguidance 0.75" in area.figures.text()
     # the copy comes first, framed and tagged, beside the training picture it copies
     views = area.pairs.views
     assert [v.memorized for v in views] == [True, False]
