@@ -276,7 +276,8 @@ class GenerateArea(QWidget):
         self.guidance.setEnabled(self.gm.has_guide)
         self.guidance.setToolTip(
             "Autoguidance: steer away from this model's earlier, worse self (0 turns it off). "
-            f"{DEFAULT_GUIDANCE:g} sharpens; higher is bolder and less varied."
+            f"{DEFAULT_GUIDANCE:g} sharpens; higher is bolder and less varied. On a small folder it "
+            "also makes near-copies of your pictures likelier: the Health check counts them."
             if self.gm.has_guide
             else "This model has no guide network (trained before Noisebloom kept one, or with "
             "guide_at 0): it samples unguided. Train it again to get autoguidance."
