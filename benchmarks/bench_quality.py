@@ -71,6 +71,11 @@ DIFFUSERS_RECIPE = {
     "guide_at": 0.0,  # no autoguidance guide: the recipe samples its network alone
 }
 STEP_COUNTS = (1000, 100, 50, 20, 10, 8, 4, 2, 1)
+# the TrainConfig fields the headline records beside its figures
+REPORTED_DEFAULTS = (
+    "preset", "objective", "lr", "batch_size", "ema_decay", "t_sampling", "loss_weighting", "guide_at",
+    "preview_steps",
+)  # fmt: skip
 
 
 def _parse_value(v: str) -> Any:
@@ -106,7 +111,7 @@ def train_recipe(name: str, overrides: dict[str, Any], data, minutes: float, wor
 
 
 def sample_and_judge(
-    model_dir: str | Path,
+    model: Any,
     judge: DigitJudge,
     *,
     n: int,
@@ -116,11 +121,10 @@ def sample_and_judge(
     seed: int = 0,
     guidance: float | None = None,
 ) -> dict:
-    from core.models.folder import load_model_folder
+    """``n`` samples of ``model`` (a model folder, or one loaded already) judged against the digits."""
     from core.sampling.config import SampleConfig
     from core.sampling.sample import sample
 
-    model = load_model_folder(model_dir)
     cfg = SampleConfig(
         sampler=sampler, steps=steps, num=n, seed=seed, batch_size=batch, device=DEVICE, guidance=guidance
     )
@@ -194,22 +198,7 @@ def per_minute(args: argparse.Namespace) -> dict:
         "samples": args.samples,
         "real_vs_heldout": _round(ref["real_train_vs_heldout"]),
         "real_heldout_scores": _round(ref["real_heldout_scores"]),
-        "defaults": {
-            k: v
-            for k, v in defaults.to_dict().items()
-            if k
-            in (
-                "preset",
-                "objective",
-                "lr",
-                "batch_size",
-                "ema_decay",
-                "t_sampling",
-                "preview_steps",
-                "loss_weighting",
-                "guide_at",
-            )
-        },  # fmt: skip
+        "defaults": {k: v for k, v in defaults.to_dict().items() if k in REPORTED_DEFAULTS},
         "rows": rows,
         "targets": targets,
     }
@@ -231,7 +220,7 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
             n = args.samples if steps <= 100 else args.samples_1000
             try:
                 row = sample_and_judge(
-                    args.model, judge, n=n, sampler=sampler, steps=steps, guidance=args.guidance
+                    model, judge, n=n, sampler=sampler, steps=steps, guidance=args.guidance
                 )
             except Exception as e:  # a sampler that cannot do this count says so in one line
                 row = {"sampler": sampler, "sample_steps": steps, "refused": str(e).splitlines()[0]}
@@ -266,7 +255,7 @@ def guidance_weights(args: argparse.Namespace) -> dict:
         raise SystemExit(f"{args.model}: this model has no guide network (train it with guide_at > 0)")
     rows = []
     for w in (float(x) for x in args.weights.split(",")):
-        rows.append(_round(sample_and_judge(args.model, judge, n=args.samples, steps=args.steps, guidance=w)))
+        rows.append(_round(sample_and_judge(model, judge, n=args.samples, steps=args.steps, guidance=w)))
         print(json.dumps(rows[-1]), flush=True)
     best = min(rows, key=lambda r: r["fd"])
     return {

@@ -274,20 +274,23 @@ def load_model_folder(
             "parent": None,
             "trained_steps": 0,
         }
-    guide = _load_guide(path, cls, config, device, dtype)
+    guide = _load_guide(path, network)
     return LoadedModel(network, scheduler_config, info.get("objective", objective), info, path, guide=guide)
 
 
-def _load_guide(path: Path, cls: Any, config: dict, device, dtype) -> nn.Module | None:
-    """The network of ``guide/`` (same class and config as the denoiser), or None when there is none."""
+def _load_guide(path: Path, network: nn.Module) -> nn.Module | None:
+    """The network of ``guide/`` (a copy of ``network``, so the same class, config, device and dtype,
+    with the guide's weights), or None when there is none."""
     file = path / GUIDE_DIR / GUIDE_FILE
     if not file.is_file():
         return None
+    import copy
+
     from safetensors.torch import load_file
 
     try:
         state = load_file(file)
-        guide = cls.from_config(config)
+        guide = copy.deepcopy(network)
         guide.load_state_dict(state, strict=True)
     except Exception as e:  # safetensors' own error types for damaged files, torch's for a mismatch
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -295,7 +298,4 @@ def _load_guide(path: Path, cls: Any, config: dict, device, dtype) -> nn.Module 
             f"{file}: damaged guide weights ({first})",
             fix=f"delete the folder {file.parent} to sample without autoguidance, or train again",
         ) from None
-    guide.to(device=device).eval()
-    if dtype != torch.float32:
-        guide.to(dtype=dtype)
-    return guide
+    return guide.eval()

@@ -191,8 +191,9 @@ def _sample(
     check_sampler(name, model.objective, karras=config.karras, eta=config.eta)
     config = config.replace(sampler=name, guidance=resolve_guidance(config, model))
     shape = sample_shape(model)
-    guide = model.guide.to(device).eval() if getattr(model, "guide", None) is not None else None
-    network = guided(model.network.to(device).eval(), guide, config.guidance)
+    network = model.network.to(device).eval()
+    if config.guidance:  # resolve_guidance made sure the model has a guide
+        network = guided(network, model.guide.to(device).eval(), config.guidance)
     flow = model.objective == "flow"
     schedule = start["schedule"] if start else None
     probe = _start_scheduler(name, model, config, device, schedule)

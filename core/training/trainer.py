@@ -323,6 +323,7 @@ def train(
             rng = rng[None]
         if main:
             refresh_sample_net()
+            guide_state = guide_net.state_dict() if guide_net is not None else None
             save_state(
                 state_dir,
                 step=step,
@@ -333,13 +334,13 @@ def train(
                 ema_state=ema.state_dict() if ema is not None else None,
                 rng=rng,
                 extra={"world": world, "epoch": stream.epoch},
-                guide=guide_net.state_dict() if guide_net is not None else None,
+                guide=guide_state,
                 guide_step=guide_step,
             )
             save_model_folder(
                 sample_net, config.objective, dict(info, trained_steps=step), model_dir,
                 schedule=None if config.objective == "flow" else config.schedule,
-                guide=guide_net.state_dict() if guide_net is not None else None, guide_steps=guide_step,
+                guide=guide_state, guide_steps=guide_step,
             )  # fmt: skip
         cost["save"] = time.monotonic() - t0
 

@@ -40,8 +40,9 @@ SAMPLER_TITLES = {
     "flow_euler": "Flow Euler",
     "flow_heun": "Flow Heun",
 }
-# Autoguidance weight for a model with a guide network (core.sampling.guidance.DEFAULT_GUIDANCE,
-# repeated here because the GUI never imports torch; tests/desktop pins the two equal).
+# Autoguidance weight for a model with a guide network, and its bound (core.sampling.guidance's
+# DEFAULT_GUIDANCE and MAX_GUIDANCE, repeated here because the GUI never imports torch; a test in
+# tests/desktop pins the copies equal).
 DEFAULT_GUIDANCE = 0.75
 MAX_GUIDANCE = 10.0
 SHOW = ("x0", "xt", "both")

@@ -532,10 +532,11 @@ def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, cli
 
 
 def test_guidance_follows_the_model_and_travels_with_generate(window, client):
-    from core.sampling.guidance import DEFAULT_GUIDANCE as CORE_DEFAULT
-    from desktop.model.generation import DEFAULT_GUIDANCE
+    from core.sampling import guidance as core_guidance
+    from desktop.model.generation import DEFAULT_GUIDANCE, MAX_GUIDANCE
 
-    assert DEFAULT_GUIDANCE == CORE_DEFAULT  # the GUI's copy of the engine's default
+    # the GUI's copies of the engine's default and bound
+    assert (DEFAULT_GUIDANCE, MAX_GUIDANCE) == (core_guidance.DEFAULT_GUIDANCE, core_guidance.MAX_GUIDANCE)
     client.catalog["models"] = [
         {"id": "plain", "path": "/plain", "info": {"objective": "flow"}},
         {"id": "guided", "path": "/guided", "info": {"objective": "flow", "guide": {"trained_steps": 500}}},
