@@ -44,15 +44,13 @@ def preview_samples(
     dtype: torch.dtype = torch.float32,
 ) -> np.ndarray:
     """uint8 samples, (N, H, W, C) for images or (N, T, H, W, C) for clips; ``sample_shape`` excludes N."""
+    from core.sampling.loop import run_loop
+
     scheduler = preview_scheduler(objective, schedule)
     scheduler.set_timesteps(steps, device=device)
     noise = [torch.randn(sample_shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
     x = torch.stack(noise).to(device=device, dtype=dtype)
-    for t in scheduler.timesteps:
-        t_batch = t.expand(x.shape[0]).to(device)
-        out = network(x, t_batch).sample
-        x = scheduler.step(out.to(x.dtype), t, x).prev_sample
-    return to_uint8(x)
+    return to_uint8(run_loop(network, scheduler, x))
 
 
 def grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
