@@ -39,6 +39,7 @@ _ARGS = {  # CLI name -> TrainConfig field, for the options that map one to one
     "checkpoint_every": "checkpoint_every",
     "val_every": "val_every",
     "ema_decay": "ema_decay",
+    "adam_beta2": "adam_beta2",
     "guide_at": "guide_at",
     "grad_accum": "grad_accum",
     "t_sampling": "t_sampling",
@@ -95,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
     p.add_argument("--ema-decay", type=float, help="EMA decay (0: none; default 0.999)")
+    p.add_argument("--adam-beta2", type=float, help="AdamW's second-moment decay (default 0.99)")
     p.add_argument(
         "--guide-at",
         type=float,

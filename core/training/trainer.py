@@ -234,7 +234,9 @@ def train(
     network, lineage = _build_network(config, channels, resolution)
     objective = make_objective(config.objective, config.schedule)
     peak = config.peak_lr()
-    optimizer = torch.optim.AdamW(network.parameters(), lr=peak, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        network.parameters(), lr=peak, betas=(0.9, config.adam_beta2), weight_decay=config.weight_decay
+    )
     model, optimizer = accelerator.prepare(network, optimizer)
     net = accelerator.unwrap_model(model)
     net.train()

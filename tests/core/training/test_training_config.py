@@ -19,6 +19,7 @@ from core.training.config import TrainConfig
         ({"max_steps": None, "max_minutes": None}, "train.max_steps: no budget is set", "max_minutes"),
         ({"objective": "score"}, "train.objective: 'score' is not a valid value", "'flow'"),
         ({"ema_decay": 1.0}, "train.ema_decay: 1.0 is outside [0, 1)", "0.999"),
+        ({"adam_beta2": 1.0}, "train.adam_beta2: 1.0 is outside (0, 1)", "0.99"),
     ],
 )
 def test_bad_config_gives_one_line_error_with_field_and_fix(changes, field, fix):
@@ -36,7 +37,7 @@ def test_config_round_trips_through_json(tmp_path):
 
 
 def test_default_learning_rate_is_lower_for_fine_tuning():
-    assert TrainConfig().peak_lr() == pytest.approx(2e-3)  # pixel-cpu's rate (issue 8's benchmarks)
+    assert TrainConfig().peak_lr() == pytest.approx(2e-3)  # pixel-small's rate (issue 8's benchmarks)
     assert TrainConfig(init_from="some/model").peak_lr() == pytest.approx(2e-4)
     assert TrainConfig(preset="unet-cpu").peak_lr() == pytest.approx(1e-3)
     assert TrainConfig(init_from="some/model", lr=5e-4).peak_lr() == 5e-4

@@ -107,6 +107,19 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tmp_path):
     assert [s for s, _, kind in mb if kind == "guide"] == [2]
 
 
+def test_adam_beta2_reaches_the_optimizer_and_its_checkpoint(tmp_path):
+    import json
+
+    assert TrainConfig().adam_beta2 == 0.99
+    train(
+        TrainConfig(**{**FAST, "max_steps": 2, "checkpoint_every": 2, "adam_beta2": 0.95}),
+        _toy(8),
+        tmp_path / "r",
+    )
+    groups = json.loads((tmp_path / "r" / "state" / "trainer.json").read_text())["param_groups"]
+    assert [g["betas"] for g in groups] == [[0.9, 0.95]]
+
+
 def test_training_again_into_a_run_folder_needs_resume(tmp_path):
     cfg = TrainConfig(**{**FAST, "max_steps": 1})
     train(cfg, _toy(8), tmp_path / "run")
