@@ -73,7 +73,7 @@ def smoke(device: str = "cuda", log=print) -> dict:
     rows = {}
     cases = [
         ("unet-tiny", "flow", None, 3, 16),
-        ("pixel-cpu", "flow", None, 3, 32),
+        ("pixel-small", "flow", None, 3, 32),  # the CPU default (pixel-cpu before it)
         ("unet-cpu", "eps", "ddim", 1, 32),
         ("dit-tiny", "v", "dpmpp_2m", 3, 16),
         ("clip-tiny", "flow", None, 1, 16),

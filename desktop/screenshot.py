@@ -186,7 +186,7 @@ def build_demo_workspace(root: Path) -> dict[str, object]:
                 "name": "garden",  # as the engine names a model: after its dataset
                 "run_id": "run-flowers",
                 "path": str(run / "model"),
-                "info": {"objective": "eps", "preset": "pixel-cpu", "resolution": 32},
+                "info": {"objective": "eps", "preset": "pixel-small", "resolution": 32},
             }
         ],
         "sample_sets": [
@@ -218,10 +218,10 @@ def demo_window(root: Path, settings_path: Path):  # noqa: ANN201 - (MainWindow,
     app = AppModel(client)
     settings = QSettings(str(settings_path), QSettings.Format.IniFormat)
     # the speed seen in an earlier run of the default preset, and the engine's measurement now
-    settings.setValue(f"calibration/pixel-cpu/{RES}/auto", 118.0)
+    settings.setValue(f"calibration/pixel-small/{RES}/auto", 118.0)
     client.estimate = {
         "img_per_s": 121.0,
-        "params": 2_736_676,
+        "params": 1_541_980,
         "peak_memory_bytes": 412 * 2**20,
         "seconds": None,
         "steps": int(10 * 60 * 121.0 / 32),

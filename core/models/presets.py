@@ -9,24 +9,36 @@ clip presets; t: (B,) timesteps, ints
 Measured here with ``benchmarks/bench_train.py --presets --preset-seconds 8 --threads 1`` (grayscale,
 32 px; training images/s = forward + backward + AdamW, float32, batch 32 below 2 GFLOPs/image and 8
 above, torch 2.13 CPU, one torch thread) on this 2-core CPU on 2026-11-28 with the machine otherwise
-idle (load average about 1). The FLOPs and parameter counts are exact (``describe(preset)``;
+idle (load average 0.1 at the start). The FLOPs and parameter counts are exact (``describe(preset)``;
 FlopCounterMode counts a multiply-add as 2).
 
 =============  ===========  ==================  =================  ==============================
 preset         params       GFLOPs/img (fwd)    train img/s (CPU)  intended for
 =============  ===========  ==================  =================  ==============================
-unet-tiny      72,113       0.063               79.8               tests and smoke runs
-unet-cpu       2,734,945    0.753               22.0               full-resolution UNet, 32 px
-pixel-cpu      2,736,676    0.189               79.4               the CPU default (issue 8)
-unet-laptop    18,534,017   3.257               5.0                laptop GPU / fast CPU, 32-64 px
+unet-tiny      72,113       0.063               65.3               tests and smoke runs
+unet-cpu       2,734,945    0.753               21.3               full-resolution UNet, 32 px
+pixel-cpu      2,736,676    0.189               76.2               unet-cpu's widths, 2x2-unshuffled
+pixel-small    1,541,980    0.107               88.0               the CPU default (issue 8)
+unet-laptop    18,534,017   3.257               4.1                laptop GPU / fast CPU, 32-64 px
 unet-gpu       75,365,121   13.696              1.1                one big GPU, 32-256 px
-dit-tiny       178,884      0.051               119.7              tests and smoke runs
-dit-s          32,465,284   10.896              1.4                patch transformer (GPU)
+dit-tiny       178,884      0.051               109.3              tests and smoke runs
+dit-s          32,465,284   10.896              1.3                patch transformer (GPU)
 =============  ===========  ==================  =================  ==============================
 
 ``pixel-cpu`` (:mod:`core.models.pixel_unet`) is unet-cpu's widths on 2x2-unshuffled pixels: the
 same parameters at a quarter of the FLOPs and 3.6x the training images/s.
-``benchmarks/bench_quality.py`` holds the quality-per-minute measurements that made it the default.
+``benchmarks/bench_quality.py`` holds the quality-per-minute measurements that made it the default
+before ``pixel-small``.
+
+``pixel-small``, the default, is pixel-cpu at widths (24, 48, 96) with norm groups of 8: 0.56x its
+FLOPs and parameters. In a 10-minute budget the extra steps matter more than the width. Paired
+10-minute runs on this CPU, two at a time on one core each (UniPC 8, autoguidance 0.75, 500
+samples, FD of the digit classifier's features; issue 8's notes): pixel-cpu made about 1,200 steps
+for FD 6.43 / 9.74 (training seeds 0 / 1); pixel-small about 1,800 for FD 4.46 / 5.68 / 3.21 (seeds
+0 / 1 / 2). Narrower still, (16, 32, 64) made about 2,950 steps for 4.84 / 3.30: as good on digits,
+and pixel-small keeps more capacity for pictures harder than digits. Wider or deeper was worse
+(attention at 8x8 as well: FD 11.05; a fourth level at 2x2: 23.5). The headline is
+``benchmarks/results/quality_per_minute.json``.
 
 On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
 ``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)
@@ -181,8 +193,15 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "pixel-cpu",
             "pixel-unet",
-            "the default on a CPU: a UNet on 2x2-unshuffled pixels, 3.5x the images/s of unet-cpu",
+            "a UNet on 2x2-unshuffled pixels: unet-cpu's widths at 3.5x its images/s",
             _pixel_unet((32, 64, 128), (False, False, True)),
+            default_lr=2e-3,
+        ),
+        Preset(
+            "pixel-small",
+            "pixel-unet",
+            "the default on a CPU: pixel-cpu at three quarters of its widths, 1.5x the steps per minute",
+            _pixel_unet((24, 48, 96), (False, False, True), norm_num_groups=8),
             default_lr=2e-3,
         ),
         Preset(

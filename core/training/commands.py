@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--preset",
-        help="network preset: pixel-cpu (default), unet-cpu, unet-laptop, unet-gpu, dit-s, unet-tiny, dit-tiny; "
+        help="network preset: pixel-small (default), pixel-cpu, unet-cpu, unet-laptop, unet-gpu, dit-s, unet-tiny, dit-tiny; "
         "for clips clip-cpu (default), clip-tiny",
     )
     p.add_argument(

@@ -25,7 +25,7 @@ FINE_TUNE_LR_FACTOR = 0.1  # fine-tuning starts from a trained model: a tenth of
 class TrainConfig(Config):
     kind = "train"
 
-    preset: str = "pixel-cpu"
+    preset: str = "pixel-small"
     """Network preset (core.models.presets.PRESETS)."""
     objective: Literal["eps", "v", "x0", "flow"] = "flow"
     schedule: Literal["linear", "cosine"] = "cosine"

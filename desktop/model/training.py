@@ -22,11 +22,22 @@ from PySide6.QtCore import QObject, Signal
 from core.engine import protocol as P
 
 OBJECTIVES = ("eps", "v", "x0", "flow")
-PRESETS = ("unet-tiny", "pixel-cpu", "unet-cpu", "unet-laptop", "unet-gpu", "dit-s", "clip-tiny", "clip-cpu")
+PRESETS = (
+    "unet-tiny",
+    "pixel-small",
+    "pixel-cpu",
+    "unet-cpu",
+    "unet-laptop",
+    "unet-gpu",
+    "dit-s",
+    "clip-tiny",
+    "clip-cpu",
+)
 # core.models.presets' ``data_kind`` of each preset (the desktop never imports torch; a test keeps
 # this table equal to the core's).
 PRESET_KINDS = {
     "unet-tiny": "image",
+    "pixel-small": "image",
     "pixel-cpu": "image",
     "unet-cpu": "image",
     "unet-laptop": "image",
@@ -42,7 +53,7 @@ LIVE = ("submitted", "queued", "running", "paused")
 # core.training.TrainConfig's defaults; None = the engine decides (the dataset's resolution, the
 # preset's learning rate). The budget keys are always sent, so the one not chosen is cleared.
 DEFAULT_CONFIG: dict[str, Any] = {
-    "preset": "pixel-cpu",
+    "preset": "pixel-small",
     "objective": "flow",
     "schedule": "cosine",
     "resolution": None,

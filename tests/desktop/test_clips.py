@@ -198,7 +198,7 @@ def test_train_offers_only_the_presets_that_fit_the_dataset(window, client, tmp_
     assert "only networks for clips" in ta.preset.toolTip()
     ta.dataset.setCurrentIndex(ta.dataset.findData("di"))
     assert "clip-cpu" not in _enabled_presets(ta) and "unet-tiny" in _enabled_presets(ta)
-    assert ta.preset.currentData() == "pixel-cpu" and ta.batch.value() == 32
+    assert ta.preset.currentData() == "pixel-small" and ta.batch.value() == 32
     # a mismatch forced past the list is refused with the reason, and nothing is sent
     window.app.training.config["preset"] = "clip-tiny"
     ta.start_btn.click()

@@ -496,7 +496,7 @@ def test_the_estimate_says_measuring_alone_when_there_is_no_figure_and_never_und
 
 def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, client, settings, qtbot):
     # "Dataset's" resolution is the dataset's own: the speed remembered for it is the one shown
-    settings.setValue("calibration/pixel-cpu/16/auto", 50.0)
+    settings.setValue("calibration/pixel-small/16/auto", 50.0)
     _pics_at_16(window, client)
     ta = window.train_area
     qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
@@ -514,7 +514,7 @@ def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, 
     # a training run remembers its speed for these settings, and the box follows it
     job = window.app.training.start()
     client.run_job(job, "train", P.Metric(id=job, step=10, values={"loss": 0.5, "img_per_s": 64.0}))
-    assert float(settings.value("calibration/pixel-cpu/16/auto")) == 64.0
+    assert float(settings.value("calibration/pixel-small/16/auto")) == 64.0
     assert "≈ 64 images/s" in ta.estimate.text()
 
 
