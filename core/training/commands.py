@@ -108,6 +108,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     p.add_argument("--val-every", type=int, help="steps between held-out losses (0: never)")
     p.add_argument("--log-every", type=int, help="steps between lines of RUN_DIR/metrics.jsonl (default 10)")
+    p.add_argument(
+        "--small",
+        choices=("reject", "upscale"),
+        default="reject",
+        help="pictures of DATA_DIR smaller than the resolution: reject them (default) or upscale them",
+    )
     p.add_argument("--config", metavar="JSON", help="start from this train config file (flags override it)")
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
     p.add_argument("--init-from", metavar="MODEL_DIR", help="fine-tune this model folder on DATA_DIR")
@@ -134,7 +140,7 @@ def _load_data(args: argparse.Namespace, resolution: int | None):
     from core.data.settings import DatasetSettings
     from core.workspace.paths import datasets_dir, workspace_root
 
-    settings = DatasetSettings(resolution=resolution or 32)
+    settings = DatasetSettings(resolution=resolution or 32, small_policy=args.small)
     result = scan_folder(folder, settings, cache_root=datasets_dir(workspace_root(args.workspace)))
     if not args.quiet:
         print(

@@ -60,6 +60,21 @@ def test_train_command_scans_a_folder_of_pictures(tmp_path, capsys, monkeypatch)
     assert (info["resolution"], info["channels"]) == (16, 3)
 
 
+def test_train_command_upscales_small_pictures_when_asked(tmp_path, capsys, monkeypatch):
+    # the rejection names --small upscale as the fix; noisebloom train takes it like dataset scan does
+    monkeypatch.setenv("NOISEBLOOM_HOME", str(tmp_path / "ws"))
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((12, 12), 40 * i, np.uint8)).save(pics / f"d{i}.png")
+    run = ["train", str(pics), "--max-steps", "1", "--resolution", "16", *TINY]
+    assert main([*run, "--out", str(tmp_path / "a")]) != 0
+    err = capsys.readouterr().err
+    assert "smaller than the 16 px training resolution" in err and "--small upscale" in err
+    assert main([*run, "--out", str(tmp_path / "b"), "--small", "upscale"]) == 0
+    assert load_model_folder(tmp_path / "b" / "model").info["resolution"] == 16
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
