@@ -27,7 +27,7 @@ import os
 import re
 import statistics
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -490,10 +490,14 @@ def _nothing_usable(srcs: list[Path], result: ScanResult, folder: Path) -> Nothi
             fix="drop a folder that holds pictures or clips",
             result=result,
         )
-    first = result.rejected[0].reason if result.rejected else ""
+    # lead with the reason most files share (all too small, say), not with whichever file came first
+    gists = Counter(r.reason.removeprefix(f"{r.name}: ") for r in result.rejected)
+    gist, count = gists.most_common(1)[0] if gists else ("", 0)
+    example = next((r.reason for r in result.rejected if r.reason.endswith(gist)), "") if gist else ""
+    shown = f"first: {example}" if count < 2 else f"{count} of them like this: {example}"
     return NothingToTrainOn(
         f"{where}: nothing to train on, none of {seen} files is usable"
-        + (f" (first: {first})" if first else "")
+        + (f" ({shown})" if example else "")
         + f"; the reasons for each are in {folder / QUARANTINE_NAME}",
         fix="fix or replace the files listed there",
         result=result,

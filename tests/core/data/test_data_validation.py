@@ -101,6 +101,17 @@ def test_a_folder_of_only_bad_files_is_a_clear_error_after_the_report_is_written
     assert (folder / REPORT_NAME).is_file() and not (folder / "data.u8").exists()
 
 
+def test_the_refusal_leads_with_the_reason_most_files_share(make, cache_root, s16):
+    make.path("few/a.png").write_text("nope")  # sorts first, but is not why the folder fails
+    for name in ("b", "c", "d"):
+        make.image(f"few/{name}.png", size=(10, 8))
+    with pytest.raises(NothingToTrainOn) as info:
+        scan_folder(make.root / "few", s16, cache_root=cache_root)
+    message = str(info.value)
+    assert "none of 4 files is usable (3 of them like this: few/" in message, message
+    assert "smaller than the 16 px training resolution" in message and "--small upscale" in message
+
+
 def test_an_empty_folder_is_a_clear_error(make, cache_root, s16):
     (make.root / "empty").mkdir(parents=True)
     (make.root / "empty" / ".DS_Store").write_bytes(b"junk")
