@@ -491,9 +491,9 @@ def _nothing_usable(srcs: list[Path], result: ScanResult, folder: Path) -> Nothi
             result=result,
         )
     # lead with the reason most files share (all too small, say), not with whichever file came first
-    gists = Counter(r.reason.removeprefix(f"{r.name}: ") for r in result.rejected)
-    gist, count = gists.most_common(1)[0] if gists else ("", 0)
-    example = next((r.reason for r in result.rejected if r.reason.endswith(gist)), "") if gist else ""
+    gists = [r.reason.removeprefix(f"{r.name}: ") for r in result.rejected]
+    gist, count = Counter(gists).most_common(1)[0] if gists else ("", 0)
+    example = result.rejected[gists.index(gist)].reason if gists else ""
     shown = f"first: {example}" if count < 2 else f"{count} of them like this: {example}"
     return NothingToTrainOn(
         f"{where}: nothing to train on, none of {seen} files is usable"
