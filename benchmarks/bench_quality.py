@@ -286,6 +286,8 @@ def _fits(sampler: str, family: str) -> bool:
 
 
 def scarce(args: argparse.Namespace) -> dict:
+    from core.models.folder import load_model_folder
+
     sizes = [int(s) for s in args.sizes.split(",")]
     overrides = dict(_kv(kv) for kv in args.set or [])
     rows = {}
@@ -295,9 +297,10 @@ def scarce(args: argparse.Namespace) -> dict:
         name = f"train_{n_train}"
         row = train_recipe(name, overrides, data, args.minutes, args.work / "scarce")
         row["epochs"] = round(row["images_seen"] / n_train, 1)
-        row.update(sample_and_judge(row["model_dir"], judge, n=args.samples))
+        model = load_model_folder(row["model_dir"])  # loaded once for both samplings
+        row.update(sample_and_judge(model, judge, n=args.samples))
         if row.get("guidance"):  # the same samples without autoguidance: does guiding copy more?
-            plain = sample_and_judge(row["model_dir"], judge, n=args.samples, guidance=0.0)
+            plain = sample_and_judge(model, judge, n=args.samples, guidance=0.0)
             row["unguided"] = _round(
                 {k: plain[k] for k in ("fd", "kid", "confident_share", "memorized_share")}
             )
@@ -391,29 +394,27 @@ def register_arch(spec: str) -> str:
 
 
 def recipe(args: argparse.Namespace) -> dict:
+    from core.models.folder import load_model_folder
+
     overrides = dict(_kv(kv) for kv in args.set or [])
     if args.arch:
         overrides["preset"] = register_arch(args.arch)
     data = digits_dataset(32, n_train=args.n_train)
     judge = DigitJudge.build(32, data)
     row = train_recipe(args.name, overrides, data, args.minutes, args.work / "recipes")
+    model = load_model_folder(row["model_dir"])  # loaded once for every sampler and the grid
     for spec in args.sample.split(","):
         sampler, _, steps = spec.partition(":")
-        s = sample_and_judge(
-            row["model_dir"], judge, n=args.samples, sampler=sampler or None, steps=int(steps or 8)
-        )
+        s = sample_and_judge(model, judge, n=args.samples, sampler=sampler or None, steps=int(steps or 8))
         row[f"{s['sampler']}_{s['sample_steps']}"] = _round(
             {k: v for k, v in s.items() if k not in ("sampler", "sample_steps")}
         )
         print(args.name, s["sampler"], s["sample_steps"], json.dumps(_round(s)), flush=True)
     if args.grid:
-        from core.models.folder import load_model_folder
         from core.sampling.config import SampleConfig
         from core.sampling.sample import sample
 
-        images = sample(
-            load_model_folder(row["model_dir"]), SampleConfig(steps=8, num=100, device=DEVICE)
-        ).images
+        images = sample(model, SampleConfig(steps=8, num=100, device=DEVICE)).images
         _save_grid(images, Path(args.grid))
     return {"minutes": args.minutes, "samples": args.samples, "row": row}
 
