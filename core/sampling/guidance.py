@@ -27,10 +27,12 @@ DEFAULT_GUIDANCE = 0.75
 """The weight ``w`` used when a model has a guide and the caller does not choose one, chosen before
 the headline run on an earlier digit model guided by a separate 2.5-minute run: there w = 0.75 gave
 the lowest FD (7.2 against 11.4 unguided, same seeds), 69% of samples confidently recognised
-against 56%. On the headline model (10 minutes, 1,754 steps, guide kept at step 461;
-``benchmarks/results/quality_guidance.json``, 500 samples, UniPC 8): unguided FD 11.6 / 58%
-confident, w = 0.5 7.7 / 62%, **0.75 7.2 / 67%**, 1.0 6.8 / 67%, 1.5 7.7 / 72%, 2.0 9.9 / 73%; no
-sample memorised at any weight. Higher weights trade variety for legibility."""
+against 56%. On the current headline model (pixel-small, 10 minutes, 2,426 steps;
+``benchmarks/results/quality_guidance.json``, 500 samples, UniPC 8): unguided FD 7.7 / 58%
+confident, w = 0.5 4.4 / 71%, **0.75 4.1 / 74%**, 1.0 3.8 / 73%, 1.5 4.2 / 79%, 2.0 4.9 / 81%; no
+sample memorised at any weight. On the previous headline model (pixel-cpu, 1,754 steps; that file
+at commit 6b2962a): unguided 11.6 / 58%, 0.75 7.2 / 67%, 1.0 6.8 / 67%. Higher weights trade
+variety for legibility."""
 
 MAX_GUIDANCE = 10.0
 

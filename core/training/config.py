@@ -54,9 +54,9 @@ class TrainConfig(Config):
     guide_at: float = 0.25
     """Fraction of the run at which the sampling weights are kept as the model's guide for
     autoguidance (Karras et al. 2024, :mod:`core.sampling.guidance`); 0 keeps no guide. 10 minutes
-    on a 2-core CPU, guidance 0.75, one run each (``quality_per_minute.json``,
-    ``quality_recipe_guide_at_*.json``): 0.15 FD 7.75 / 72% confident, **0.25 FD 7.19 / 67%**,
-    0.4 FD 8.42 / 66%."""
+    on a 2-core CPU with the previous defaults (pixel-cpu, beta2 0.999), guidance 0.75, one run each
+    (``quality_recipe_guide_at_*.json``; 0.25 is ``quality_per_minute.json`` at commit 6b2962a):
+    0.15 FD 7.75 / 72% confident, **0.25 FD 7.19 / 67%**, 0.4 FD 8.42 / 66%."""
     max_steps: int | None = None
     max_epochs: float | None = None
     max_minutes: float | None = 10.0
