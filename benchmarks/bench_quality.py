@@ -65,6 +65,7 @@ DIFFUSERS_RECIPE = {
     "lr_schedule": "cosine",
     "warmup": 500,
     "weight_decay": 1e-6,
+    "optimizer": "adamw",  # the script's (Noisebloom's pixel-small takes Muon)
     "adam_beta2": 0.999,  # the script's default (Noisebloom's is 0.99)
     "batch_size": 16,
     "ema_decay": 0.0,
@@ -74,8 +75,8 @@ DIFFUSERS_RECIPE = {
 STEP_COUNTS = (1000, 100, 50, 20, 10, 8, 4, 2, 1)
 # the TrainConfig fields the headline records beside its figures
 REPORTED_DEFAULTS = (
-    "preset", "objective", "lr", "batch_size", "adam_beta2", "ema_decay", "t_sampling", "loss_weighting",
-    "guide_at", "preview_steps",
+    "preset", "objective", "optimizer", "lr", "batch_size", "adam_beta2", "ema_decay", "ema_power", "t_sampling",
+    "loss_weighting", "guide_at", "preview_steps",
 )  # fmt: skip
 
 
@@ -179,6 +180,7 @@ def per_minute(args: argparse.Namespace) -> dict:
                 "loss_weighting": "uniform",
                 "guide_at": 0.0,
                 "adam_beta2": 0.999,
+                "ema_power": 2 / 3,
             },
             "dpmpp_2m",
             defaults.preview_steps,
@@ -205,7 +207,12 @@ def per_minute(args: argparse.Namespace) -> dict:
         "samples": args.samples,
         "real_vs_heldout": _round(ref["real_train_vs_heldout"]),
         "real_heldout_scores": _round(ref["real_heldout_scores"]),
-        "defaults": {k: v for k, v in defaults.to_dict().items() if k in REPORTED_DEFAULTS},
+        "defaults": {
+            **{k: v for k, v in defaults.to_dict().items() if k in REPORTED_DEFAULTS},
+            "lr": defaults.peak_lr(),
+            "optimizer": defaults.optimizer_kind(),
+            "ema_power": round(defaults.ema_power_value(), 4),
+        },  # unset fields resolved to the preset's
         "rows": rows,
         "targets": targets,
     }
@@ -251,6 +258,21 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
     }
 
 
+def _guide_between(lo: float, hi: float) -> None:
+    """Exploration: autoguidance only at noise levels in [lo, hi] (Kynkäänniemi et al. 2024 for CFG)."""
+    from core.sampling import guidance
+
+    def forward(self, x, t):
+        out = self.network(x, t).sample
+        bad = self.guide(x, t).sample.to(out.dtype)
+        level = torch.as_tensor(t, dtype=out.dtype, device=out.device).reshape(-1) / 1000.0
+        inside = ((level >= lo) & (level <= hi)).to(out.dtype)
+        inside = inside.expand(out.shape[0]).reshape(-1, *[1] * (out.ndim - 1))
+        return guidance._Output(out + self.weight * inside * (out - bad))
+
+    guidance.GuidedNetwork.forward = forward  # type: ignore[method-assign]
+
+
 def guidance_weights(args: argparse.Namespace) -> dict:
     """One trained model with a guide, its default sampler at ``--steps``, each autoguidance weight."""
     from core.models.folder import load_model_folder
@@ -261,9 +283,14 @@ def guidance_weights(args: argparse.Namespace) -> dict:
     if model.guide is None:
         raise SystemExit(f"{args.model}: this model has no guide network (train it with guide_at > 0)")
     rows = []
-    for w in (float(x) for x in args.weights.split(",")):
-        rows.append(_round(sample_and_judge(model, judge, n=args.samples, steps=args.steps, guidance=w)))
-        print(json.dumps(rows[-1]), flush=True)
+    for interval in args.intervals.split(";") if args.intervals else [None]:
+        if interval:  # exploration: guide only while the noise level (timestep / 1000) is inside LO,HI
+            lo, hi = (float(v) for v in interval.split(","))
+            _guide_between(lo, hi)
+        for w in (float(x) for x in args.weights.split(",")):
+            row = _round(sample_and_judge(model, judge, n=args.samples, steps=args.steps, guidance=w))
+            rows.append({**row, "interval": interval} if interval else row)
+            print(json.dumps(rows[-1]), flush=True)
     best = min(rows, key=lambda r: r["fd"])
     return {
         "model": str(args.model),
@@ -373,10 +400,11 @@ def verdict_calibration(args: argparse.Namespace) -> dict:
 
 
 def register_arch(spec: str) -> str:
-    """Register an ad-hoc network preset for exploration: ``KIND:CH,CH,..:ATTN:LPB[:PATCH]``.
+    """Register an ad-hoc network preset for exploration: ``KIND:CH,CH,..:ATTN:LPB[:PATCH[:GROUPS]]``.
 
     KIND is ``unet`` (full resolution) or ``pixel`` (pixel-unshuffled, ``core.models.pixel_unet``);
-    ATTN a 0/1 per level (1: attention); LPB layers per block. Returns the preset name.
+    ATTN a 0/1 per level (1: attention); LPB layers per block; GROUPS the norm groups (default: the
+    largest divisor of the widths up to 32). Returns the preset name.
     """
     from core.models import presets
 
@@ -384,6 +412,8 @@ def register_arch(spec: str) -> str:
     channels = tuple(int(c) for c in ch.split(","))
     levels = tuple(a == "1" for a in attn)
     groups = max(g for g in range(1, 33) if math.gcd(*channels) % g == 0)
+    if len(rest) > 1:
+        groups = int(rest[1])
     if kind == "pixel":
         make = presets._pixel_unet(channels, levels, int(lpb), int(rest[0]) if rest else 2, groups)
     else:
@@ -404,11 +434,14 @@ def recipe(args: argparse.Namespace) -> dict:
     row = train_recipe(args.name, overrides, data, args.minutes, args.work / "recipes")
     model = load_model_folder(row["model_dir"])  # loaded once for every sampler and the grid
     for spec in args.sample.split(","):
-        sampler, _, steps = spec.partition(":")
-        s = sample_and_judge(model, judge, n=args.samples, sampler=sampler or None, steps=int(steps or 8))
-        row[f"{s['sampler']}_{s['sample_steps']}"] = _round(
-            {k: v for k, v in s.items() if k not in ("sampler", "sample_steps")}
+        sampler, _, rest = spec.partition(":")
+        steps, _, weight = rest.partition(":")
+        guidance = float(weight) if weight else None
+        s = sample_and_judge(
+            model, judge, n=args.samples, sampler=sampler or None, steps=int(steps or 8), guidance=guidance
         )
+        key = f"{s['sampler']}_{s['sample_steps']}" + (f"_g{weight}" if weight else "")
+        row[key] = _round({k: v for k, v in s.items() if k not in ("sampler", "sample_steps")})
         print(args.name, s["sampler"], s["sample_steps"], json.dumps(_round(s)), flush=True)
     if args.grid:
         from core.sampling.config import SampleConfig
@@ -417,6 +450,81 @@ def recipe(args: argparse.Namespace) -> dict:
         images = sample(model, SampleConfig(steps=8, num=100, device=DEVICE)).images
         _save_grid(images, Path(args.grid))
     return {"minutes": args.minutes, "samples": args.samples, "row": row}
+
+
+def posthoc(args: argparse.Namespace) -> dict:
+    """One training run, several EMA lengths tracked beside the trainer's, each sampled with its own guide.
+
+    The idea of EDM2's post-hoc EMA (Karras et al. 2024) done as plain parallel EMAs: every variant
+    averages the same weight trajectory, is kept as a guide at the same step as the trainer's, and
+    is sampled from the same noise, so the comparison is paired and the training seed's noise (FD
+    +-1.5 between seeds at this budget) cancels out. diffusers' EMAModel with warmup decays at
+    1 - (1 + step)^-power (capped at ``ema_decay``): an average over about step^power steps.
+    """
+    import diffusers.training_utils as tu
+
+    from core.models.folder import load_model_folder
+    from core.training.config import TrainConfig
+
+    overrides = dict(_kv(kv) for kv in args.set or [])
+    if args.arch:
+        overrides["preset"] = register_arch(args.arch)
+    powers = [float(p) for p in args.powers.split(",")]
+    guide_at = TrainConfig(**{k: v for k, v in overrides.items() if k == "guide_at"}).guide_at
+    guide_step = math.ceil(guide_at * args.steps)
+    base = tu.EMAModel
+    made: list[Any] = []
+
+    class MultiEMA(base):  # type: ignore[misc,valid-type]
+        def __init__(self, parameters, **kwargs):
+            parameters = list(parameters)
+            super().__init__(parameters, **kwargs)
+            self.extra = {p: base(parameters, **{**kwargs, "power": p}) for p in powers}
+            self.guides: dict[float, list[torch.Tensor]] = {}
+            self.n = 0
+            made.append(self)
+
+        def to(self, *a, **k):
+            super().to(*a, **k)
+            for e in self.extra.values():
+                e.to(*a, **k)
+
+        def step(self, parameters):
+            parameters = list(parameters)
+            super().step(parameters)
+            for e in self.extra.values():
+                e.step(parameters)
+            self.n += 1
+            if self.n == guide_step:
+                self.guides = {p: [t.clone() for t in e.shadow_params] for p, e in self.extra.items()}
+
+    tu.EMAModel = MultiEMA
+    data = digits_dataset(32, n_train=args.n_train)
+    judge = DigitJudge.build(32, data)
+    overrides.update(max_minutes=None, max_steps=args.steps, preview_every=0, checkpoint_every=0)
+    row = train_recipe(args.name, overrides, data, 0, args.work / "posthoc")
+    model = load_model_folder(row["model_dir"])
+    kept = (model.info.get("guide") or {}).get("trained_steps")
+    if kept != guide_step:
+        raise SystemExit(f"the trainer kept its guide at step {kept}, the variants at {guide_step}")
+    ema = made[-1]
+    variants: dict[str, Any] = {}
+    for p in powers:
+        ema.extra[p].copy_to(model.network.parameters())
+        for t, g in zip(model.guide.parameters(), ema.guides[p], strict=True):
+            t.data.copy_(g)
+        window = round(min(args.steps**p, 1 / (1 - ema.extra[p].decay)))
+        for w in (float(x) for x in args.weights.split(",")):
+            s = sample_and_judge(model, judge, n=args.samples, steps=8, guidance=w)
+            variants[f"power {p:g}, guidance {w:g}"] = {"power": p, "window_steps": window, **_round(s)}
+            print(args.name, p, w, json.dumps(_round(s)), flush=True)
+    return {
+        "steps": args.steps,
+        "samples": args.samples,
+        "guide_step": guide_step,
+        "row": row,
+        "variants": variants,
+    }
 
 
 def sweep(args: argparse.Namespace) -> dict:
@@ -524,6 +632,10 @@ def _summary(section: str, f: dict) -> dict:
             )
             for name, r in f["rows"].items()
         }
+    if section == "posthoc":
+        return {
+            name: f"{line(r)}; EMA over about {r['window_steps']} steps" for name, r in f["variants"].items()
+        }
     if section == "sweep":
         out = {}
         for name, r in f["rows"].items():
@@ -564,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--weights", default="0,0.25,0.5,0.75,1,1.5,2")
     p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--intervals", help="exploration: LO,HI;LO,HI;... noise levels (0..1) to guide at")
     p.add_argument("--samples", type=int, default=500)
     p = sub.add_parser("scarce")
     p.add_argument("--sizes", default="50,200,1000,4000")
@@ -585,9 +698,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=3.0)
     p.add_argument("--samples", type=int, default=300)
     p.add_argument("--n-train", type=int)
-    p.add_argument("--sample", default=":8", help="SAMPLER:STEPS,... (empty sampler: the default)")
+    p.add_argument(
+        "--sample",
+        default=":8",
+        help="SAMPLER:STEPS[:GUIDANCE],... (empty sampler: the default; no guidance: the model's default)",
+    )
     p.add_argument("--grid", help="save a PNG grid of 100 samples here")
     p.add_argument("--arch", help="an ad-hoc network, KIND:CH,CH,..:ATTN:LPB[:PATCH] (see register_arch)")
+    p = sub.add_parser("posthoc")
+    p.add_argument("--name", required=True, help="names the result file: quality_posthoc_NAME.json")
+    p.add_argument("--set", action="append", help="TrainConfig FIELD=VALUE (JSON value)")
+    p.add_argument("--steps", type=int, default=2426, help="training steps (default: the CPU headline's)")
+    p.add_argument("--powers", default="0.6667,0.75,0.8,0.85,0.9", help="EMA warmup exponents to track")
+    p.add_argument("--weights", default="0.75,1,1.5", help="autoguidance weights to sample each with")
+    p.add_argument("--samples", type=int, default=500)
+    p.add_argument("--n-train", type=int)
+    p.add_argument("--arch", help="an ad-hoc network (see register_arch)")
     p = sub.add_parser("sweep")
     p.add_argument("--plan", required=True, help="JSON plan (see sweep's docstring)")
     p.add_argument("--name", required=True, help="names the result file: quality_sweep_NAME.json")
@@ -609,6 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": recipe,
         "verdict": verdict_calibration,
         "sweep": sweep,
+        "posthoc": posthoc,
     }
     figures = section[args.section](args)
     figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
@@ -618,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json_out.write_text(json.dumps(figures, indent=1, default=str))
     if not args.no_write:
         key = args.section.replace("-", "_")
-        if args.section in ("recipe", "sweep"):
+        if args.section in ("recipe", "sweep", "posthoc"):
             key += f"_{args.name}"
         if args.section == "scarce" and args.sizes != "50,200,1000,4000":
             key += "_" + args.sizes.replace(",", "_")  # sizes split over processes: one file each

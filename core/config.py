@@ -121,6 +121,11 @@ class Config:
 
 
 def _describe(annotation: Any) -> str:
-    if typing.get_origin(annotation) is typing.Literal:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
         return " or ".join(repr(a) for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):  # e.g. Literal["a", "b"] | None: 'a' or 'b' or None
+        return " or ".join(_describe(a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return "None"
     return getattr(annotation, "__name__", str(annotation))

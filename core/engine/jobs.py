@@ -784,6 +784,7 @@ def estimate(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
         int(config.resolution or data.resolution),
         config.batch_size,
         frames=data.frames,
+        optimizer=config.optimizer_kind(),
     )
     out = est.to_dict()
     out["seconds"] = est.seconds_for(config.max_steps, config.batch_size) if config.max_steps else None

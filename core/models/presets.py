@@ -80,6 +80,8 @@ class Preset:
     make: Callable[[int, int], nn.Module]
     default_lr: float = 1e-3
     data_kind: str = "image"  # "image" networks take (B, C, H, W); "clip" networks (B, T, C, H, W)
+    default_optimizer: str = "adamw"  # "adamw" or "muon" (core.training.optim)
+    default_ema_power: float = 2 / 3  # the EMA's warmup exponent (TrainConfig.ema_power)
 
 
 def _unet(
@@ -203,6 +205,8 @@ PRESETS: dict[str, Preset] = {
             "the default on a CPU: pixel-cpu at three quarters of its widths, 1.5x the steps per minute",
             _pixel_unet((24, 48, 96), (False, False, True), norm_num_groups=8),
             default_lr=2e-3,
+            default_optimizer="muon",
+            default_ema_power=0.85,
         ),
         Preset(
             "unet-laptop",

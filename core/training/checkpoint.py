@@ -4,7 +4,8 @@ Safetensors and JSON only (nothing is pickled):
 
 - ``weights.safetensors``: the raw (non-EMA) network weights;
 - ``ema.safetensors``: the EMA's shadow weights (diffusers' ``EMAModel``), its counters in the json;
-- ``optimizer.safetensors``: AdamW's per-parameter state, its param groups in the json;
+- ``optimizer.safetensors``: the optimizer's per-parameter state (AdamW's moments, Muon's momentum),
+  its param groups in the json (a Muon run's first group says ``"muon": true``);
 - ``rng.safetensors``: the noise generator state of every process;
 - ``guide.safetensors``: the autoguidance guide's weights once the run has kept them (its step in
   the json);

@@ -40,6 +40,8 @@ _ARGS = {  # CLI name -> TrainConfig field, for the options that map one to one
     "val_every": "val_every",
     "ema_decay": "ema_decay",
     "adam_beta2": "adam_beta2",
+    "optimizer": "optimizer",
+    "ema_power": "ema_power",
     "guide_at": "guide_at",
     "grad_accum": "grad_accum",
     "t_sampling": "t_sampling",
@@ -97,6 +99,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
     p.add_argument("--ema-decay", type=float, help="EMA decay (0: none; default 0.999)")
     p.add_argument("--adam-beta2", type=float, help="AdamW's second-moment decay (default 0.99)")
+    p.add_argument(
+        "--optimizer",
+        choices=("adamw", "muon"),
+        help="muon: Muon for the hidden layers, AdamW for the rest (default: the preset's; muon for pixel-small)",
+    )
+    p.add_argument(
+        "--ema-power",
+        type=float,
+        help="EMA warmup exponent: higher averages longer (default: the preset's; 0.85 for pixel-small)",
+    )
     p.add_argument(
         "--guide-at",
         type=float,

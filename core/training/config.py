@@ -2,9 +2,9 @@
 
 Defaults are for quality per minute on a small CPU (issue 8): rectified flow with logit-normal
 time sampling (Liu et al. 2022; Esser et al. 2024) and min-SNR loss weighting (Hang et al. 2023),
-AdamW (beta2 0.99) at the preset's rate with a short warmup and cosine decay, batch 32, and an EMA
-of the weights used for sampling, of which a copy from a quarter of the way through is kept as the guide
-for autoguidance. ``benchmarks/bench_quality.py`` holds the measurements behind them
+the preset's optimizer (Muon with AdamW for pixel-small, AdamW beta2 0.99 for the others) at the
+preset's rate with a short warmup and cosine decay, batch 32, and an EMA of the weights used for
+sampling, of which a copy from a quarter of the way through is kept as the guide for autoguidance. ``benchmarks/bench_quality.py`` holds the measurements behind them
 (results ``benchmarks/results/quality_*.json``): min-SNR gave FD 13.1 / 13.8 against 15.3 / 16.0
 for uniform weights at the 1,600 steps a 2-core CPU makes in 10 minutes (two seeds), and 8.3
 against 12.9 at 3,200 steps (``quality_sweep_gpu*.json``).
@@ -40,6 +40,8 @@ class TrainConfig(Config):
     warmup: int = 100
     """Linear warmup steps."""
     weight_decay: float = 0.0
+    optimizer: Literal["adamw", "muon"] | None = None
+    """None: the preset's (Muon for pixel-small, AdamW for the others); see :mod:`core.training.optim`."""
     adam_beta2: float = 0.99
     """AdamW's second-moment decay: 0.99 (as EDM2, Karras et al. 2024) rather than torch's 0.999, whose
     average spans most of the 1,000-2,000 steps of a 10-minute CPU run. Paired 10-minute runs on a
@@ -51,6 +53,10 @@ class TrainConfig(Config):
     grad_accum: int = 1
     ema_decay: float = 0.999
     """Largest EMA decay (with the warmup of diffusers' EMAModel); 0 samples the raw weights."""
+    ema_power: float | None = None
+    """The EMA's warmup exponent (diffusers' EMAModel ``power``): decay 1 - (1 + step)^-power, an
+    average over about step^power steps (2/3: ~180 of 2,400 steps; 0.85: ~750) until ``ema_decay``.
+    None: the preset's (0.85 for pixel-small, 2/3, diffusers' default, for the others)."""
     guide_at: float = 0.25
     """Fraction of the run at which the sampling weights are kept as the model's guide for
     autoguidance (Karras et al. 2024, :mod:`core.sampling.guidance`); 0 keeps no guide. 10 minutes
@@ -116,6 +122,10 @@ class TrainConfig(Config):
             raise bad(
                 "adam_beta2", f"{self.adam_beta2} is outside (0, 1)", "use 0.99 (or 0.999 as torch does)"
             )
+        if self.ema_power is not None and not 0 < self.ema_power <= 1:
+            raise bad(
+                "ema_power", f"{self.ema_power} is outside (0, 1]", "use 2/3 (diffusers' default) to 0.9"
+            )
         if not 0 <= self.ema_decay < 1:
             raise bad("ema_decay", f"{self.ema_decay} is outside [0, 1)", "use 0.999 (or 0 for no EMA)")
         for name in ("max_steps", "max_epochs", "max_minutes"):
@@ -142,6 +152,18 @@ class TrainConfig(Config):
             )
         if self.snr_gamma <= 0:
             raise bad("snr_gamma", f"{self.snr_gamma} must be positive", "use 5 (Hang et al. 2023)")
+
+    def optimizer_kind(self) -> str:
+        """``optimizer``, or the preset's when unset."""
+        from core.models.presets import get_preset
+
+        return self.optimizer or get_preset(self.preset).default_optimizer
+
+    def ema_power_value(self) -> float:
+        """``ema_power``, or the preset's when unset."""
+        from core.models.presets import get_preset
+
+        return self.ema_power if self.ema_power is not None else get_preset(self.preset).default_ema_power
 
     def peak_lr(self) -> float:
         from core.models.presets import get_preset

@@ -1,10 +1,13 @@
 """Before training: how fast and how big will it be? Measured, not guessed.
 
 Builds the preset's network at the dataset's size, runs a few real training steps (forward,
-backward, AdamW) on a random batch, and reports images/s and the memory training will hold:
-weights, gradients, AdamW's two moments and the EMA copy (five float32 copies of the parameters)
-plus the activations kept for backward, counted exactly with ``saved_tensors_hooks`` at the
-configured batch size. The same number on any device; the speed is this machine's.
+backward, the run's optimizer) on a random batch, and reports images/s and the memory training will
+hold: weights, gradients, the optimizer's state and the EMA copy (at most five float32 copies of
+the parameters: AdamW keeps two moments, Muon one for the hidden layers) plus the activations kept
+for backward, counted exactly with ``saved_tensors_hooks`` at the configured batch size. The probe
+batch is small; forward and backward scale with the batch, the optimizer step does not (Muon's
+orthogonalisation is per step), so the two are timed apart. The same number on any device; the
+speed is this machine's.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import torch
 
 from core.models.presets import build, count_params, get_preset
 
-PARAM_COPIES = 5  # weights, gradients, AdamW m and v, EMA
+PARAM_COPIES = 5  # weights, gradients, AdamW m and v (Muon: one buffer), EMA
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,12 @@ def estimate_training(
     frames: int | None = None,
     timed_steps: int = 2,
     max_probe_batch: int = 8,
+    optimizer: str = "adamw",
 ) -> Estimate:
-    """Measure ``preset`` at ``channels`` x ``resolution`` px (x ``frames`` for clips) on the CPU."""
+    """Measure ``preset`` at ``channels`` x ``resolution`` px (x ``frames`` for clips) on the CPU,
+    training with ``optimizer`` ("adamw" or "muon", :func:`core.training.optim.make_optimizer`)."""
+    from core.training.optim import make_optimizer
+
     network = build(preset, channels, resolution)
     params = count_params(network)
     shape = (channels, resolution, resolution)
@@ -81,19 +88,22 @@ def estimate_training(
     g = torch.Generator().manual_seed(0)
     x = torch.randn((probe, *shape), generator=g)
     t = torch.randint(0, 1000, (probe,), generator=g)
-    opt = torch.optim.AdamW(network.parameters(), lr=1e-4)
+    opt = make_optimizer(optimizer, network.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0)
 
-    def step() -> None:
+    def step() -> tuple[float, float]:
+        t0 = time.perf_counter()
         loss = network(x, t).sample.float().pow(2).mean()
         loss.backward()
+        t1 = time.perf_counter()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        return t1 - t0, time.perf_counter() - t1
 
     step()  # warm-up: allocations, kernel selection
-    t0 = time.perf_counter()
-    for _ in range(timed_steps):
-        step()
-    img_per_s = probe * timed_steps / max(time.perf_counter() - t0, 1e-9)
+    times = [step() for _ in range(timed_steps)]
+    per_image = sum(fb for fb, _ in times) / (probe * timed_steps)
+    per_step = sum(o for _, o in times) / timed_steps
+    img_per_s = batch_size / max(per_image * batch_size + per_step, 1e-9)
     act = _activation_bytes(network, x, t) * batch_size / probe
     return Estimate(
         img_per_s=img_per_s, params=params, param_bytes=params * 4 * PARAM_COPIES, activation_bytes=int(act)

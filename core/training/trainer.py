@@ -1,6 +1,6 @@
 """The trainer: one loop for CPU, CUDA, MPS and many processes, on HF accelerate.
 
-AdamW with linear warmup and cosine decay, gradient clipping and accumulation, an EMA of the
+AdamW or Muon (:mod:`core.training.optim`) with linear warmup and cosine decay, gradient clipping and accumulation, an EMA of the
 weights (diffusers' ``EMAModel``; the EMA is what previews, held-out losses and the saved model
 use), seeded and deterministic on CPU. Hooks in the shape of EDM's training loop (Karras et al.
 2022): ``should_stop()`` is polled between steps, ``on_progress(step, total, metrics)`` after
@@ -167,6 +167,21 @@ def _check_resume(config: TrainConfig, run_dir: Path) -> None:
             )
 
 
+def _optimizer_kind(config: TrainConfig, saved: dict | None) -> str:
+    """The config's optimizer; on resume the checkpoint's (runs from before the ``optimizer`` field
+    used AdamW), refused when the config names another one."""
+    if saved is None:
+        return config.optimizer_kind()
+    groups = saved.get("param_groups", [])
+    had = "muon" if groups and "muon" in groups[0] else "adamw"
+    if config.optimizer not in (None, had):
+        raise ConfigError(
+            f"train.optimizer: {config.optimizer!r} differs from the run being resumed ({had!r})",
+            fix=f"resume with --optimizer {had} (or none), or start a new --out folder",
+        )
+    return had
+
+
 def train(
     config: TrainConfig,
     data: PreparedDataset,
@@ -187,6 +202,7 @@ def train(
     from core.training.batches import BatchStream
     from core.training.checkpoint import load_state, save_state
     from core.training.metrics_log import MetricsLog
+    from core.training.optim import make_optimizer
     from core.training.preview import grid, preview_samples
     from core.training.validation import HeldOut
 
@@ -234,8 +250,9 @@ def train(
     network, lineage = _build_network(config, channels, resolution)
     objective = make_objective(config.objective, config.schedule)
     peak = config.peak_lr()
-    optimizer = torch.optim.AdamW(
-        network.parameters(), lr=peak, betas=(0.9, config.adam_beta2), weight_decay=config.weight_decay
+    kind = _optimizer_kind(config, previous.optimizer if previous is not None else None)
+    optimizer = make_optimizer(
+        kind, network.parameters(), lr=peak, betas=(0.9, config.adam_beta2), weight_decay=config.weight_decay
     )
     model, optimizer = accelerator.prepare(network, optimizer)
     net = accelerator.unwrap_model(model)
@@ -243,7 +260,11 @@ def train(
     ema = None
     if config.ema_decay > 0:
         ema = EMAModel(
-            net.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=2 / 3, foreach=True
+            net.parameters(),
+            decay=config.ema_decay,
+            use_ema_warmup=True,
+            power=config.ema_power_value(),
+            foreach=True,
         )
         ema.to(device)
     sample_net = copy.deepcopy(net).eval().requires_grad_(False)

@@ -20,6 +20,8 @@ from core.training.config import TrainConfig
         ({"objective": "score"}, "train.objective: 'score' is not a valid value", "'flow'"),
         ({"ema_decay": 1.0}, "train.ema_decay: 1.0 is outside [0, 1)", "0.999"),
         ({"adam_beta2": 1.0}, "train.adam_beta2: 1.0 is outside (0, 1)", "0.99"),
+        ({"ema_power": 0.0}, "train.ema_power: 0.0 is outside (0, 1]", "2/3"),
+        ({"optimizer": "sgd"}, "train.optimizer: 'sgd' is not a valid value", "'muon'"),
     ],
 )
 def test_bad_config_gives_one_line_error_with_field_and_fix(changes, field, fix):
@@ -41,3 +43,14 @@ def test_default_learning_rate_is_lower_for_fine_tuning():
     assert TrainConfig(init_from="some/model").peak_lr() == pytest.approx(2e-4)
     assert TrainConfig(preset="unet-cpu").peak_lr() == pytest.approx(1e-3)
     assert TrainConfig(init_from="some/model", lr=5e-4).peak_lr() == 5e-4
+
+
+def test_the_optimizer_is_the_presets_unless_set():
+    assert TrainConfig().optimizer is None and TrainConfig().optimizer_kind() == "muon"  # pixel-small
+    assert TrainConfig(preset="unet-cpu").optimizer_kind() == "adamw"
+    assert TrainConfig(optimizer="adamw").optimizer_kind() == "adamw"
+    assert TrainConfig(preset="unet-tiny", optimizer="muon").optimizer_kind() == "muon"
+    assert (
+        TrainConfig().ema_power_value() == 0.85 and TrainConfig(preset="unet-cpu").ema_power_value() == 2 / 3
+    )
+    assert TrainConfig(ema_power=0.75).ema_power_value() == 0.75

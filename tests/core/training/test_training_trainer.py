@@ -120,6 +120,40 @@ def test_adam_beta2_reaches_the_optimizer_and_its_checkpoint(tmp_path):
     assert [g["betas"] for g in groups] == [[0.9, 0.95]]
 
 
+def test_muon_and_the_ema_power_reach_the_checkpoint_and_a_resume_keeps_the_runs_optimizer(
+    tmp_path, monkeypatch
+):
+    import dataclasses
+    import json
+
+    from core.models.presets import PRESETS
+
+    cfg = TrainConfig(
+        **{**FAST, "max_steps": 2, "checkpoint_every": 2, "optimizer": "muon", "ema_power": 0.8}
+    )
+    train(cfg, _toy(8), tmp_path / "r")
+    state = json.loads((tmp_path / "r" / "state" / "trainer.json").read_text())
+    assert [g["muon"] for g in state["param_groups"]] == [True, False]
+    assert all(len(g["params"]) for g in state["param_groups"])
+    assert state["ema"]["power"] == 0.8
+    # unset: the resume takes the run's optimizer; another one is refused
+    again = train(cfg.replace(optimizer=None, max_steps=4), _toy(8), tmp_path / "r", resume=True)
+    assert again.steps == 4
+    with pytest.raises(ConfigError, match="train.optimizer: 'adamw' differs from the run being resumed"):
+        train(cfg.replace(optimizer="adamw", max_steps=6), _toy(8), tmp_path / "r", resume=True)
+    # a run from before the field (AdamW) resumes as AdamW under a preset whose default became Muon
+    old = TrainConfig(**{**FAST, "max_steps": 2, "checkpoint_every": 2})
+    train(old, _toy(8), tmp_path / "old")
+    monkeypatch.setitem(
+        PRESETS, "unet-tiny", dataclasses.replace(PRESETS["unet-tiny"], default_optimizer="muon")
+    )
+    assert old.optimizer_kind() == "muon"
+    resumed = train(old.replace(max_steps=3), _toy(8), tmp_path / "old", resume=True)
+    assert resumed.steps == 3
+    state = json.loads((tmp_path / "old" / "state" / "trainer.json").read_text())
+    assert len(state["param_groups"]) == 1 and "muon" not in state["param_groups"][0]
+
+
 def test_training_again_into_a_run_folder_needs_resume(tmp_path):
     cfg = TrainConfig(**{**FAST, "max_steps": 1})
     train(cfg, _toy(8), tmp_path / "run")

@@ -1,0 +1,104 @@
+"""core.training.optim: Muon for hidden matrices (convolutions too), torch's AdamW rule for the rest."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from core.training.optim import MuonAdamW, is_hidden_matrix, make_optimizer, orthogonalise
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(4, 16, 3, padding=1),  # pixels in: AdamW
+        nn.GroupNorm(4, 16),
+        nn.SiLU(),
+        nn.Conv2d(16, 24, 3, padding=1),  # hidden: Muon
+        nn.SiLU(),
+        nn.Conv2d(24, 4, 3, padding=1),  # pixels out: AdamW
+    )
+
+
+def _loss(net: nn.Module, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(8, 4, 8, 8, generator=g)
+    return (net(x) - x.flip(1)).pow(2).mean()
+
+
+def test_hidden_convolutions_go_to_muon_and_the_pixel_layers_norms_and_biases_to_adamw():
+    net = _net()
+    opt = MuonAdamW(net.parameters(), lr=1e-3)
+    muon, adam = opt.param_groups
+    assert [tuple(p.shape) for p in muon["params"]] == [(24, 16, 3, 3)]
+    assert {tuple(p.shape) for p in adam["params"]} == {(16, 4, 3, 3), (4, 24, 3, 3), (16,), (24,), (4,)}
+    assert not is_hidden_matrix(torch.zeros(64)) and is_hidden_matrix(torch.zeros(32, 16))
+
+
+def test_the_adamw_half_matches_torch_adamw_step_for_step():
+    net = nn.Sequential(nn.Linear(4, 6), nn.Linear(6, 3))  # every side <= 8: all AdamW
+    ref = copy.deepcopy(net)
+    ours = MuonAdamW(net.parameters(), lr=3e-3, betas=(0.9, 0.99), weight_decay=0.01)
+    theirs = torch.optim.AdamW(ref.parameters(), lr=3e-3, betas=(0.9, 0.99), weight_decay=0.01)
+    x = torch.randn(5, 4)
+    for _ in range(5):
+        for model, opt in ((net, ours), (ref, theirs)):
+            opt.zero_grad()
+            model(x).pow(2).sum().backward()
+            opt.step()
+    for a, b in zip(net.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_muon_half_matches_torch_muon_on_a_matrix():
+    torch.manual_seed(1)
+    w = nn.Parameter(torch.randn(32, 48) * 0.1)
+    ref = nn.Parameter(w.detach().clone())
+    ours = MuonAdamW([w], lr=0.02)
+    theirs = torch.optim.Muon([ref], lr=0.02, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")
+    for i in range(3):
+        g = torch.randn(32, 48, generator=torch.Generator().manual_seed(i))
+        w.grad, ref.grad = g.clone(), g.clone()
+        ours.step()
+        theirs.step()
+    # torch orthogonalises in bfloat16, this module in float32: equal to bfloat16's precision
+    torch.testing.assert_close(w, ref, rtol=0.0, atol=2e-3)
+    assert not torch.equal(w, torch.zeros_like(w))
+
+
+def test_orthogonalise_flattens_singular_values_towards_one():
+    g = torch.randn(16, 40) @ torch.diag(torch.linspace(0.01, 10, 40))
+    s = torch.linalg.svdvals(orthogonalise(g))
+    assert s.min() > 0.5 and s.max() < 1.3  # Newton-Schulz's band, as torch's docstring says
+    assert orthogonalise(g.T).shape == (40, 16)
+
+
+def test_muon_adamw_learns_and_its_state_round_trips():
+    net = _net()
+    opt = make_optimizer("muon", net.parameters(), lr=3e-3, betas=(0.9, 0.99), weight_decay=0.0)
+    first = _loss(net, 0).item()
+    for i in range(30):
+        opt.zero_grad()
+        _loss(net, i % 3).backward()
+        opt.step()
+    assert _loss(net, 0).item() < 0.5 * first
+    # a checkpoint restores both halves: the next step is identical
+    twin = copy.deepcopy(net)
+    other = make_optimizer("muon", twin.parameters(), lr=3e-3, betas=(0.9, 0.99), weight_decay=0.0)
+    other.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for model, o in ((net, opt), (twin, other)):
+        o.zero_grad()
+        _loss(model, 5).backward()
+        o.step()
+    for a, b in zip(net.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["adamw", "muon"])
+def test_make_optimizer_builds_each_kind(kind):
+    opt = make_optimizer(kind, _net().parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.0)
+    assert isinstance(opt, MuonAdamW if kind == "muon" else torch.optim.AdamW)
+    assert all(g["lr"] == 1e-3 for g in opt.param_groups)
