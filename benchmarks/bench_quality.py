@@ -259,18 +259,11 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
 
 
 def _guide_between(lo: float, hi: float) -> None:
-    """Exploration: autoguidance only at noise levels in [lo, hi] (Kynkäänniemi et al. 2024 for CFG)."""
-    from core.sampling import guidance
+    """Exploration: autoguidance at noise levels in [lo, hi] rather than ``GUIDE_BETWEEN``."""
+    import core.sampling.sample as sampling
+    from core.sampling.guidance import guided
 
-    def forward(self, x, t):
-        out = self.network(x, t).sample
-        bad = self.guide(x, t).sample.to(out.dtype)
-        level = torch.as_tensor(t, dtype=out.dtype, device=out.device).reshape(-1) / 1000.0
-        inside = ((level >= lo) & (level <= hi)).to(out.dtype)
-        inside = inside.expand(out.shape[0]).reshape(-1, *[1] * (out.ndim - 1))
-        return guidance._Output(out + self.weight * inside * (out - bad))
-
-    guidance.GuidedNetwork.forward = forward  # type: ignore[method-assign]
+    sampling.guided = lambda network, guide, weight: guided(network, guide, weight, (lo, hi))  # type: ignore[assignment]
 
 
 def guidance_weights(args: argparse.Namespace) -> dict:
@@ -284,7 +277,7 @@ def guidance_weights(args: argparse.Namespace) -> dict:
         raise SystemExit(f"{args.model}: this model has no guide network (train it with guide_at > 0)")
     rows = []
     for interval in args.intervals.split(";") if args.intervals else [None]:
-        if interval:  # exploration: guide only while the noise level (timestep / 1000) is inside LO,HI
+        if interval:  # exploration: guide while the noise level (timestep / 1000) is inside LO,HI
             lo, hi = (float(v) for v in interval.split(","))
             _guide_between(lo, hi)
         for w in (float(x) for x in args.weights.split(",")):
@@ -615,7 +608,11 @@ def _summary(section: str, f: dict) -> dict:
             for r in f["rows"]
         }
     if section == "guidance":
-        return {f"guidance {r['guidance']:g}, {r['sampler']} {r['sample_steps']}": line(r) for r in f["rows"]}
+        return {
+            f"guidance {r['guidance']:g}, {r['sampler']} {r['sample_steps']}"
+            + (f", noise levels {r['interval']}" if r.get("interval") else ""): line(r)
+            for r in f["rows"]
+        }
     if section == "verdict":
         return {
             name: f"{r['verdict']}: noise fraction {r['noise_fraction']:.2f}, loss ratio {r['heldout_loss_ratio']},"
@@ -676,7 +673,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--weights", default="0,0.25,0.5,0.75,1,1.5,2")
     p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--intervals", help="exploration: LO,HI;LO,HI;... noise levels (0..1) to guide at")
+    p.add_argument(
+        "--intervals", help="LO,HI;LO,HI;... noise levels (0..1) to guide at (default: GUIDE_BETWEEN only)"
+    )
     p.add_argument("--samples", type=int, default=500)
     p = sub.add_parser("scarce")
     p.add_argument("--sizes", default="50,200,1000,4000")
@@ -749,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
             key += f"_{args.name}"
         if args.section == "scarce" and args.sizes != "50,200,1000,4000":
             key += "_" + args.sizes.replace(",", "_")  # sizes split over processes: one file each
+        if args.section == "guidance" and args.intervals:
+            key += "_intervals"  # the exploration of guidance intervals: its own file
         if args.section == "steps" and args.part:
             key += "_" + args.part  # samplers split over processes: one file each
         if args.section == "per-minute" and args.only and len(args.only) == 1:

@@ -37,8 +37,18 @@ samples, FD of the digit classifier's features; issue 8's notes): pixel-cpu made
 for FD 6.43 / 9.74 (training seeds 0 / 1); pixel-small about 1,800 for FD 4.46 / 5.68 / 3.21 (seeds
 0 / 1 / 2). Narrower still, (16, 32, 64) made about 2,950 steps for 4.84 / 3.30: as good on digits,
 and pixel-small keeps more capacity for pictures harder than digits. Wider or deeper was worse
-(attention at 8x8 as well: FD 11.05; a fourth level at 2x2: 23.5). The headline is
-``benchmarks/results/quality_per_minute.json``.
+(attention at 8x8 as well: FD 11.05; a fourth level at 2x2: 23.5). On two CPU threads the widths
+matter less: (16, 32, 64) trained only 1.1-1.3x pixel-small's steps/s, batch 64 no more images/s
+than batch 32 (``benchmarks/bench_train.py``-style timings of the trainer, noisy by +-15%).
+
+pixel-small trains with Muon (:mod:`core.training.optim`, ``default_optimizer``) and averages its
+weights over longer (``default_ema_power`` 0.85): in fixed-step runs on this CPU (``bench_quality.py
+posthoc``, ``benchmarks/results/quality_posthoc_*.json``) AdamW's 2,426 steps (10 minutes on two
+threads) ended at held-out loss 0.2316 and FD 2.85 (2.82 / 3.07 at EMA exponent 0.75 / 0.85);
+Muon's 1,940 steps (its steps/s are about 0.8x AdamW's) at 0.2196 and FD 2.97 / 2.54 / 2.38 / 2.35
+at EMA exponent 2/3 / 0.75 / 0.85 / 0.9 (UniPC 8, autoguidance 0.75, 500 samples, one training
+seed). At twice the rate Muon's loss was lower still (0.2117) but its FD worse (3.5 to 6.0); at half
+it was 0.2298, FD 2.8 to 3.0. The headline is ``benchmarks/results/quality_per_minute.json``.
 
 On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
 ``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--guidance",
         type=float,
         default=None,
-        help="autoguidance weight, 0 to 10 (default 0.75 where the model has a guide network, else 0)",
+        help="autoguidance weight, 0 to 10 (default 1.5 where the model has a guide network, else 0)",
     )
     p.add_argument("--eta", type=float, default=None, help="DDIM eta, 0 (deterministic) to 1")
     p.add_argument("--karras", action="store_true", help="Karras sigmas (dpmpp_2m, unipc, euler, heun)")

@@ -1,6 +1,6 @@
 """Autoguidance: guide a model with a worse version of itself (Karras et al. 2024).
 
-``D_w(x) = D(x) + w * (D(x) - D_guide(x))``: the difference between the trained network and a less
+``D_w(x) = D(x) + w * (D(x) - D_guide(x))`` (at the noise levels of :data:`GUIDE_BETWEEN`): the difference between the trained network and a less
 trained copy of it (the trainer keeps the EMA weights from ``TrainConfig.guide_at`` of the run, see
 :mod:`core.training.trainer`) points away from the errors both make, and extrapolating along it
 sharpens the samples without a condition and without narrowing them to one mode the way
@@ -8,7 +8,8 @@ classifier-free guidance does. Every model output the samplers use (eps, v, x0 o
 linear in the denoised estimate, so guiding the raw output is the same as guiding the estimate.
 
 Written here because diffusers has no autoguidance for unconditional models: it is the formula
-above, applied per network call. A guided step costs two network evaluations.
+above, applied per network call. A guided step costs two network evaluations (at 8 UniPC steps,
+five of them are guided).
 
 Measured in ``benchmarks/bench_quality.py guidance`` (issue 8; 10 minutes of training on a 2-core
 CPU, 500 samples, UniPC 8): see :data:`DEFAULT_GUIDANCE`. Guides trained separately for
@@ -23,18 +24,32 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-DEFAULT_GUIDANCE = 0.75
-"""The weight ``w`` used when a model has a guide and the caller does not choose one, chosen before
-the headline run on an earlier digit model guided by a separate 2.5-minute run: there w = 0.75 gave
-the lowest FD (7.2 against 11.4 unguided, same seeds), 69% of samples confidently recognised
-against 56%. On the current headline model (pixel-small, 10 minutes, 2,426 steps;
-``benchmarks/results/quality_guidance.json``, 500 samples, UniPC 8): unguided FD 7.7 / 58%
-confident, w = 0.5 4.4 / 71%, **0.75 4.1 / 74%**, 1.0 3.8 / 73%, 1.5 4.2 / 79%, 2.0 4.9 / 81%; no
-sample memorised at any weight. On the previous headline model (pixel-cpu, 1,754 steps; that file
-at commit 6b2962a): unguided 11.6 / 58%, 0.75 7.2 / 67%, 1.0 6.8 / 67%. Higher weights trade
-variety for legibility."""
+DEFAULT_GUIDANCE = 1.5
+"""The weight ``w`` used when a model has a guide and the caller does not choose one, at the noise
+levels of :data:`GUIDE_BETWEEN`. On the headline digit model (pixel-small with Muon, 10 minutes on a
+2-core CPU, 2,063 steps; UniPC 8, 500 samples; ``benchmarks/results/quality_guidance_intervals.json``)
+guided between 0.15 and 0.9: w = 1.0 FD 1.95 / 77% confident, **1.5 1.88 / 80%**, 2.0 2.47 / 82%,
+2.5 3.27 / 83%. Guided at every step (``quality_guidance.json``, the default before the interval):
+unguided FD 5.59 / 63%, 0.5 2.57 / 72%, 0.75 2.24 / 75%, 1.0 2.36 / 78%, 1.5 3.86 / 80%, 2.0 6.10 /
+80%. No sample memorised at any weight. Higher weights trade variety for legibility; the weight
+before this model was 0.75 (chosen on earlier models, guided at every step, in the same files at
+commit a6821bb)."""
 
 MAX_GUIDANCE = 10.0
+
+GUIDE_BETWEEN = (0.15, 0.9)
+"""The noise levels (timestep / 1000: flow sigma, or the DDPM step's fraction) at which the guide
+steers; outside them the network runs alone and the guide is not evaluated. Guidance in a limited
+interval (Kynkäänniemi et al. 2024, for classifier-free guidance) keeps the extrapolation off the
+last, nearly clean steps, where it only sharpens noise into artefacts, and off the very first. On
+the headline digit model (``benchmarks/results/quality_guidance_intervals.json``, UniPC 8, whose
+levels are 1, 0.875, ..., 0.125; 500 samples; the runs below 0.5 and from 0.3 are in
+``quality_guidance_intervals_first.json``), best weight of each: every step FD 2.24 / 75%
+confident (w 0.75); 0.15-0.9 1.88 / 80% (w 1.5); 0.2-0.8 1.86 / 76% (1.5); 0.2-1 1.98 / 78% (1.0);
+0.3-1 2.68 / 78% (1.0); only below 0.5 4.69 / 66% (1.0). Guiding the noisiest steps makes digits
+legible (0.2-1 at w 2.5: 85% confident) at a cost in FD (4.03); guiding the cleanest ones only adds
+artefacts. Measured on flow models only."""
+TIMESTEPS = 1000  # the training timesteps of every Noisebloom scheduler (flow: timestep = 1000 * sigma)
 
 
 @dataclass
@@ -43,20 +58,37 @@ class _Output:
 
 
 class GuidedNetwork(nn.Module):
-    """``network(x, t).sample`` extrapolated away from ``guide(x, t).sample`` by ``weight``."""
+    """``network(x, t).sample`` extrapolated away from ``guide(x, t).sample`` by ``weight``, for the
+    samples whose noise level ``t / 1000`` lies in ``between`` (inclusive); the others get the
+    network's output unchanged, and a batch with none inside skips the guide."""
 
-    def __init__(self, network: nn.Module, guide: nn.Module, weight: float) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        guide: nn.Module,
+        weight: float,
+        between: tuple[float, float] = GUIDE_BETWEEN,
+    ) -> None:
         super().__init__()
         self.network, self.guide, self.weight = network, guide, float(weight)
+        self.between = (float(between[0]), float(between[1]))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> _Output:
+    def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> _Output:
         out = self.network(x, t).sample
-        bad = self.guide(x, t).sample
-        return _Output(out + self.weight * (out - bad.to(out.dtype)))
+        level = torch.as_tensor(t, dtype=torch.float64).reshape(-1).cpu() / TIMESTEPS
+        lo, hi = self.between
+        inside = ((level >= lo) & (level <= hi)).expand(out.shape[0])
+        if not bool(inside.any()):
+            return _Output(out)
+        bad = self.guide(x, t).sample.to(out.dtype)
+        w = self.weight * inside.to(device=out.device, dtype=out.dtype).reshape(-1, *[1] * (out.ndim - 1))
+        return _Output(out + w * (out - bad))
 
 
-def guided(network: nn.Module, guide: nn.Module | None, weight: float) -> nn.Module:
+def guided(
+    network: nn.Module, guide: nn.Module | None, weight: float, between: tuple[float, float] = GUIDE_BETWEEN
+) -> nn.Module:
     """``network`` itself when there is nothing to guide with (no guide, or weight 0)."""
     if guide is None or weight == 0:
         return network
-    return GuidedNetwork(network, guide, weight)
+    return GuidedNetwork(network, guide, weight, between)

@@ -43,7 +43,7 @@ SAMPLER_TITLES = {
 # Autoguidance weight for a model with a guide network, and its bound (core.sampling.guidance's
 # DEFAULT_GUIDANCE and MAX_GUIDANCE, repeated here because the GUI never imports torch; a test in
 # tests/desktop pins the copies equal).
-DEFAULT_GUIDANCE = 0.75
+DEFAULT_GUIDANCE = 1.5
 MAX_GUIDANCE = 10.0
 SHOW = ("x0", "xt", "both")
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate

@@ -54,7 +54,7 @@ def test_evaluate_samples_a_model_with_a_guide_guided_and_says_so(tmp_path, prep
     )
     code = main(["evaluate", str(path), "--data", str(prepared_dir), "--num", "4", "--steps", "2"])
     assert code == 0
-    assert "samples   4 with ddim, 2 steps, autoguidance 0.75" in capsys.readouterr().out
+    assert "samples   4 with ddim, 2 steps, autoguidance 1.5" in capsys.readouterr().out
 
 
 def test_evaluate_scans_a_plain_folder_of_pictures(tiny_model_dir, tmp_path, capsys, make_blobs):

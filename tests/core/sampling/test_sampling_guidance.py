@@ -14,7 +14,7 @@ from core.errors import ConfigError, ModelFolderError
 from core.export.png import read_png_params
 from core.models.folder import load_model_folder, save_model_folder
 from core.sampling.config import SampleConfig
-from core.sampling.guidance import DEFAULT_GUIDANCE, GuidedNetwork, guided
+from core.sampling.guidance import DEFAULT_GUIDANCE, GUIDE_BETWEEN, GuidedNetwork, guided
 from core.sampling.sample import config_from_png_params, sample
 from tests.core.sampling.conftest import make_tiny_model, tiny_unet
 
@@ -34,6 +34,25 @@ def test_guided_output_extrapolates_away_from_the_guide():
     assert torch.allclose(out, torch.full_like(x, 3.0 + 0.5 * (3.0 - 1.0)))
     net = _Const(3.0)
     assert guided(net, _Const(1.0), 0.0) is net and guided(net, None, 2.0) is net
+
+
+class _Counting(_Const):
+    calls = 0
+
+    def forward(self, x, t):
+        type(self).calls += 1
+        return super().forward(x, t)
+
+
+def test_guidance_acts_only_between_its_noise_levels_and_skips_the_guide_outside():
+    x = torch.zeros(3, 1, 4, 4)
+    net = GuidedNetwork(_Const(3.0), _Counting(1.0), 1.0, between=(0.2, 0.8))
+    mixed = net(x, torch.tensor([100, 500, 900])).sample  # levels 0.1, 0.5, 0.9
+    assert mixed[:, 0, 0, 0].tolist() == [3.0, 5.0, 3.0]
+    assert net(x, torch.tensor(200.0)).sample.eq(5.0).all() and net(x, 800).sample.eq(5.0).all()  # inclusive
+    before = _Counting.calls
+    assert net(x, torch.tensor([999, 999, 999])).sample.eq(3.0).all() and _Counting.calls == before
+    assert GUIDE_BETWEEN == guided(_Const(3.0), _Const(1.0), 1.0).between
 
 
 def _guided_model(objective: str = "flow"):
