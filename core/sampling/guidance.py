@@ -9,7 +9,7 @@ linear in the denoised estimate, so guiding the raw output is the same as guidin
 
 Written here because diffusers has no autoguidance for unconditional models: it is the formula
 above, applied per network call. A guided step costs two network evaluations (at 8 UniPC steps,
-five of them are guided).
+six of them are guided).
 
 Measured in ``benchmarks/bench_quality.py guidance`` (issue 8; 10 minutes of training on a 2-core
 CPU, 500 samples, UniPC 8): see :data:`DEFAULT_GUIDANCE`. Guides trained separately for

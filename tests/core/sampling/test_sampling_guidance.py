@@ -117,3 +117,12 @@ def test_a_damaged_guide_names_the_file_and_the_way_out(tmp_path):
         ModelFolderError, match=r"guide/model.safetensors: damaged guide weights .*delete the folder"
     ):
         load_model_folder(tmp_path / "m")
+
+
+def test_eight_unipc_steps_of_a_flow_model_evaluate_the_guide_six_times():
+    model = _guided_model("flow")
+    calls = []
+    model.guide.register_forward_hook(lambda module, args, out: calls.append(args[1]))
+    sample(model, SampleConfig(num=2, steps=8, device="cpu", sampler="unipc"))
+    levels = [round(float(torch.as_tensor(t).reshape(-1)[0]) / 1000, 3) for t in calls]
+    assert levels == [0.875, 0.75, 0.625, 0.5, 0.375, 0.25]  # 0.999 and 0.125 run unguided
