@@ -263,7 +263,10 @@ def _guide_between(lo: float, hi: float) -> None:
     import core.sampling.sample as sampling
     from core.sampling.guidance import guided
 
-    sampling.guided = lambda network, guide, weight: guided(network, guide, weight, (lo, hi))  # type: ignore[assignment]
+    def between(network, guide, weight):
+        return guided(network, guide, weight, (lo, hi))
+
+    sampling.guided = between  # type: ignore[assignment]
 
 
 def guidance_weights(args: argparse.Namespace) -> dict:

@@ -1,11 +1,12 @@
 """Autoguidance: guide a model with a worse version of itself (Karras et al. 2024).
 
-``D_w(x) = D(x) + w * (D(x) - D_guide(x))`` (at the noise levels of :data:`GUIDE_BETWEEN`): the difference between the trained network and a less
-trained copy of it (the trainer keeps the EMA weights from ``TrainConfig.guide_at`` of the run, see
-:mod:`core.training.trainer`) points away from the errors both make, and extrapolating along it
-sharpens the samples without a condition and without narrowing them to one mode the way
-classifier-free guidance does. Every model output the samplers use (eps, v, x0 or flow velocity) is
-linear in the denoised estimate, so guiding the raw output is the same as guiding the estimate.
+``D_w(x) = D(x) + w * (D(x) - D_guide(x))``, at the noise levels of :data:`GUIDE_BETWEEN`: the
+difference between the trained network and a less trained copy of it (the trainer keeps the EMA
+weights from ``TrainConfig.guide_at`` of the run, see :mod:`core.training.trainer`) points away from
+the errors both make, and extrapolating along it sharpens the samples without a condition and
+without narrowing them to one mode the way classifier-free guidance does. Every model output the
+samplers use (eps, v, x0 or flow velocity) is linear in the denoised estimate, so guiding the raw
+output is the same as guiding the estimate.
 
 Written here because diffusers has no autoguidance for unconditional models: it is the formula
 above, applied per network call. A guided step costs two network evaluations (at 8 UniPC steps,

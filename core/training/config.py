@@ -4,7 +4,8 @@ Defaults are for quality per minute on a small CPU (issue 8): rectified flow wit
 time sampling (Liu et al. 2022; Esser et al. 2024) and min-SNR loss weighting (Hang et al. 2023),
 the preset's optimizer (Muon with AdamW for pixel-small, AdamW beta2 0.99 for the others) at the
 preset's rate with a short warmup and cosine decay, batch 32, and an EMA of the weights used for
-sampling, of which a copy from a quarter of the way through is kept as the guide for autoguidance. ``benchmarks/bench_quality.py`` holds the measurements behind them
+sampling, of which a copy from a quarter of the way through is kept as the guide for autoguidance.
+``benchmarks/bench_quality.py`` holds the measurements behind them
 (results ``benchmarks/results/quality_*.json``): min-SNR gave FD 13.1 / 13.8 against 15.3 / 16.0
 for uniform weights at the 1,600 steps a 2-core CPU makes in 10 minutes (two seeds), and 8.3
 against 12.9 at 3,200 steps (``quality_sweep_gpu*.json``).

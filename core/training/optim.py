@@ -120,6 +120,12 @@ class MuonAdamW(torch.optim.Optimizer):
         p.addcdiv_(state["exp_avg"], denom, value=-lr / (1 - b1**t))
 
 
+def kind_of_state(state_dict: dict) -> str:
+    """ "muon" for a :class:`MuonAdamW` state dict (its groups carry the ``muon`` flag), else "adamw"."""
+    groups = state_dict.get("param_groups", [])
+    return "muon" if groups and "muon" in groups[0] else "adamw"
+
+
 def make_optimizer(
     kind: str, params: Iterable[torch.Tensor], *, lr: float, betas: tuple[float, float], weight_decay: float
 ) -> torch.optim.Optimizer:

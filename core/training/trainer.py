@@ -1,12 +1,12 @@
 """The trainer: one loop for CPU, CUDA, MPS and many processes, on HF accelerate.
 
-AdamW or Muon (:mod:`core.training.optim`) with linear warmup and cosine decay, gradient clipping and accumulation, an EMA of the
-weights (diffusers' ``EMAModel``; the EMA is what previews, held-out losses and the saved model
-use), seeded and deterministic on CPU. Hooks in the shape of EDM's training loop (Karras et al.
-2022): ``should_stop()`` is polled between steps, ``on_progress(step, total, metrics)`` after
-each step, ``on_preview(step, images)`` and ``on_metric(step, metrics)`` when those are made.
-``should_stop()`` returning True finishes cleanly (checkpoint and model saved); a callback raising
-:class:`~core.errors.Cancelled` abandons the run (nothing more is written).
+AdamW or Muon (:mod:`core.training.optim`) with linear warmup and cosine decay, gradient clipping
+and accumulation, an EMA of the weights (diffusers' ``EMAModel``; the EMA is what previews, held-out
+losses and the saved model use), seeded and deterministic on CPU. Hooks in the shape of EDM's
+training loop (Karras et al. 2022): ``should_stop()`` is polled between steps, ``on_progress(step,
+total, metrics)`` after each step, ``on_preview(step, images)`` and ``on_metric(step, metrics)``
+when those are made. ``should_stop()`` returning True finishes cleanly (checkpoint and model saved);
+a callback raising :class:`~core.errors.Cancelled` abandons the run (nothing more is written).
 
 Run folder: ``config.json``, ``model/`` (the model folder, :mod:`core.models.folder`), ``state/``
 (:mod:`core.training.checkpoint`), ``metrics.jsonl`` (:mod:`core.training.metrics_log`) and
@@ -32,6 +32,7 @@ import torch
 from core.data.prepared import PreparedDataset
 from core.errors import ConfigError, NoisebloomError
 from core.training.config import TrainConfig
+from core.training.optim import kind_of_state, make_optimizer
 
 ProgressFn = Callable[[int, int, dict], None]
 PreviewFn = Callable[[int, np.ndarray], None]
@@ -172,8 +173,7 @@ def _optimizer_kind(config: TrainConfig, saved: dict | None) -> str:
     used AdamW), refused when the config names another one."""
     if saved is None:
         return config.optimizer_kind()
-    groups = saved.get("param_groups", [])
-    had = "muon" if groups and "muon" in groups[0] else "adamw"
+    had = kind_of_state(saved)
     if config.optimizer not in (None, had):
         raise ConfigError(
             f"train.optimizer: {config.optimizer!r} differs from the run being resumed ({had!r})",
@@ -202,7 +202,6 @@ def train(
     from core.training.batches import BatchStream
     from core.training.checkpoint import load_state, save_state
     from core.training.metrics_log import MetricsLog
-    from core.training.optim import make_optimizer
     from core.training.preview import grid, preview_samples
     from core.training.validation import HeldOut
 
