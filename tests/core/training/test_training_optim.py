@@ -76,6 +76,32 @@ def test_orthogonalise_flattens_singular_values_towards_one():
     assert orthogonalise(g.T).shape == (40, 16)
 
 
+def test_a_stack_of_matrices_is_orthogonalised_each_on_its_own():
+    g = torch.randn(3, 12, 30)
+    g[1] *= 100.0  # each matrix is normalised by its own norm, not the stack's
+    stacked = orthogonalise(g)
+    for i in range(3):
+        torch.testing.assert_close(stacked[i], orthogonalise(g[i]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(orthogonalise(g.mT), stacked.mT, rtol=1e-5, atol=1e-5)
+
+
+def test_matrices_of_one_shape_step_as_if_each_were_alone():
+    torch.manual_seed(2)
+    ws = [nn.Parameter(torch.randn(16, 24) * 0.1) for _ in range(3)]
+    alone = [nn.Parameter(w.detach().clone()) for w in ws]
+    together = MuonAdamW(ws, lr=0.01)
+    each = [MuonAdamW([w], lr=0.01) for w in alone]
+    for i in range(3):
+        for k, (w, a) in enumerate(zip(ws, alone, strict=True)):
+            g = torch.randn(16, 24, generator=torch.Generator().manual_seed(10 * i + k))
+            w.grad, a.grad = g.clone(), g.clone()
+        together.step()
+        for opt in each:
+            opt.step()
+    for w, a in zip(ws, alone, strict=True):
+        torch.testing.assert_close(w, a, rtol=1e-5, atol=1e-6)
+
+
 def test_muon_adamw_learns_and_its_state_round_trips():
     net = _net()
     opt = make_optimizer("muon", net.parameters(), lr=3e-3, betas=(0.9, 0.99), weight_decay=0.0)
