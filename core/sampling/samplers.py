@@ -124,7 +124,7 @@ def build_scheduler(
             overrides.update(
                 use_flow_sigmas=True,
                 prediction_type="flow_prediction",
-                flow_shift=float(config.get("shift", 1.0)),
+                flow_shift=float(scheduler_config.get("shift", 1.0)),  # "shift" is not UniPC's own
             )
     if karras:
         overrides["use_karras_sigmas"] = True

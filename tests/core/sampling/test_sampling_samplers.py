@@ -10,7 +10,7 @@ import pytest
 from core.errors import ConfigError
 from core.sampling.config import SampleConfig
 from core.sampling.sample import sample
-from core.sampling.samplers import SAMPLERS
+from core.sampling.samplers import SAMPLERS, build_scheduler
 
 CASES = [
     (name, obj)
@@ -108,3 +108,20 @@ def test_sample_config_round_trips_through_json(tmp_path):
     cfg.save(tmp_path / "s.json")
     assert SampleConfig.load(tmp_path / "s.json") == cfg
     assert dataclasses.asdict(cfg)["steps"] == 20
+
+
+@pytest.mark.parametrize("name", ["unipc", "dpmpp_2m"])
+def test_a_flow_models_shift_reaches_the_multistep_solvers(name):
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    config = dict(FlowMatchEulerDiscreteScheduler(shift=3.0).config)
+    sched = build_scheduler(name, config, "flow")
+    assert sched.config.flow_shift == 3.0
+    sched.set_timesteps(8)
+    euler = FlowMatchEulerDiscreteScheduler.from_config(config)
+    euler.set_timesteps(8)
+    plain = build_scheduler(name, {**config, "shift": 1.0}, "flow")
+    plain.set_timesteps(8)
+    # near the model's own shifted noise levels (the solvers space their steps a little differently)
+    assert abs(float(sched.sigmas[1]) - float(euler.sigmas[1])) < 0.02
+    assert float(sched.sigmas[1]) - float(plain.sigmas[1]) > 0.05
