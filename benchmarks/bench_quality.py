@@ -258,15 +258,26 @@ def steps_vs_quality(args: argparse.Namespace) -> dict:
     }
 
 
-def _guide_between(lo: float, hi: float) -> None:
-    """Exploration: autoguidance at noise levels in [lo, hi] rather than ``GUIDE_BETWEEN``."""
+def _parse_bands(spec: str) -> tuple[tuple[float, float, float], ...]:
+    """ "LO,HI[,FACTOR]|LO,HI[,FACTOR]|..." (factor 1 when left out) as guidance bands."""
+    bands = []
+    for part in spec.split("|"):
+        values = [float(v) for v in part.split(",")]
+        if len(values) not in (2, 3):
+            raise SystemExit(f"--bands: {part!r} is not LO,HI or LO,HI,FACTOR")
+        bands.append((values[0], values[1], values[2] if len(values) == 3 else 1.0))
+    return tuple(bands)
+
+
+def _guide_in(bands: tuple[tuple[float, float, float], ...]) -> None:
+    """Exploration: autoguidance in ``bands`` rather than ``GUIDE_BANDS``."""
     import core.sampling.sample as sampling
     from core.sampling.guidance import guided
 
-    def between(network, guide, weight):
-        return guided(network, guide, weight, (lo, hi))
+    def banded(network, guide, weight):
+        return guided(network, guide, weight, bands)
 
-    sampling.guided = between  # type: ignore[assignment]
+    sampling.guided = banded  # type: ignore[assignment]
 
 
 def guidance_weights(args: argparse.Namespace) -> dict:
@@ -279,13 +290,13 @@ def guidance_weights(args: argparse.Namespace) -> dict:
     if model.guide is None:
         raise SystemExit(f"{args.model}: this model has no guide network (train it with guide_at > 0)")
     rows = []
-    for interval in args.intervals.split(";") if args.intervals else [None]:
-        if interval:  # exploration: guide while the noise level (timestep / 1000) is inside LO,HI
-            lo, hi = (float(v) for v in interval.split(","))
-            _guide_between(lo, hi)
+    specs = args.bands or args.intervals  # an interval LO,HI is one band at factor 1
+    for spec in specs.split(";") if specs else [None]:
+        if spec:  # exploration: guide in these bands of noise level (timestep / 1000)
+            _guide_in(_parse_bands(spec))
         for w in (float(x) for x in args.weights.split(",")):
             row = _round(sample_and_judge(model, judge, n=args.samples, steps=args.steps, guidance=w))
-            rows.append({**row, "interval": interval} if interval else row)
+            rows.append({**row, "bands": spec} if spec else row)
             print(json.dumps(rows[-1]), flush=True)
     best = min(rows, key=lambda r: r["fd"])
     return {
@@ -613,7 +624,8 @@ def _summary(section: str, f: dict) -> dict:
     if section == "guidance":
         return {
             f"guidance {r['guidance']:g}, {r['sampler']} {r['sample_steps']}"
-            + (f", noise levels {r['interval']}" if r.get("interval") else ""): line(r)
+            + (f", noise levels {r['interval']}" if r.get("interval") else "")
+            + (f", bands {r['bands']}" if r.get("bands") else ""): line(r)
             for r in f["rows"]
         }
     if section == "verdict":
@@ -677,8 +689,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default="0,0.25,0.5,0.75,1,1.5,2")
     p.add_argument("--steps", type=int, default=8)
     p.add_argument(
-        "--intervals", help="LO,HI;LO,HI;... noise levels (0..1) to guide at (default: GUIDE_BETWEEN only)"
+        "--bands",
+        help="SPEC;SPEC;... each SPEC LO,HI[,FACTOR]|LO,HI[,FACTOR]|...: bands of noise level (0..1) to "
+        "guide in, at FACTOR times each weight (default: GUIDE_BANDS only)",
     )
+    p.add_argument("--intervals", help="LO,HI;LO,HI;...: one band each, at factor 1 (the older form)")
+    p.add_argument("--name", help="names the result file: quality_guidance[_bands]_NAME.json")
     p.add_argument("--samples", type=int, default=500)
     p = sub.add_parser("scarce")
     p.add_argument("--sizes", default="50,200,1000,4000")
@@ -751,8 +767,10 @@ def main(argv: list[str] | None = None) -> int:
             key += f"_{args.name}"
         if args.section == "scarce" and args.sizes != "50,200,1000,4000":
             key += "_" + args.sizes.replace(",", "_")  # sizes split over processes: one file each
-        if args.section == "guidance" and args.intervals:
-            key += "_intervals"  # the exploration of guidance intervals: its own file
+        if args.section == "guidance" and (args.bands or args.intervals):
+            key += "_bands" if args.bands else "_intervals"  # explorations: their own files
+        if args.section == "guidance" and args.name:
+            key += f"_{args.name}"
         if args.section == "steps" and args.part:
             key += "_" + args.part  # samplers split over processes: one file each
         if args.section == "per-minute" and args.only and len(args.only) == 1:

@@ -14,7 +14,7 @@ from core.errors import ConfigError, ModelFolderError
 from core.export.png import read_png_params
 from core.models.folder import load_model_folder, save_model_folder
 from core.sampling.config import SampleConfig
-from core.sampling.guidance import DEFAULT_GUIDANCE, GUIDE_BETWEEN, GuidedNetwork, guided
+from core.sampling.guidance import DEFAULT_GUIDANCE, GUIDE_BANDS, GuidedNetwork, band_factors, guided
 from core.sampling.sample import config_from_png_params, sample
 from tests.core.sampling.conftest import make_tiny_model, tiny_unet
 
@@ -46,13 +46,23 @@ class _Counting(_Const):
 
 def test_guidance_acts_only_between_its_noise_levels_and_skips_the_guide_outside():
     x = torch.zeros(3, 1, 4, 4)
-    net = GuidedNetwork(_Const(3.0), _Counting(1.0), 1.0, between=(0.2, 0.8))
+    net = GuidedNetwork(_Const(3.0), _Counting(1.0), 1.0, bands=((0.2, 0.8, 1.0),))
     mixed = net(x, torch.tensor([100, 500, 900])).sample  # levels 0.1, 0.5, 0.9
     assert mixed[:, 0, 0, 0].tolist() == [3.0, 5.0, 3.0]
     assert net(x, torch.tensor(200.0)).sample.eq(5.0).all() and net(x, 800).sample.eq(5.0).all()  # inclusive
     before = _Counting.calls
     assert net(x, torch.tensor([999, 999, 999])).sample.eq(3.0).all() and _Counting.calls == before
-    assert GUIDE_BETWEEN == guided(_Const(3.0), _Const(1.0), 1.0).between
+    assert GUIDE_BANDS == guided(_Const(3.0), _Const(1.0), 1.0).bands
+
+
+def test_each_band_scales_the_weight_and_the_first_band_holding_a_level_wins():
+    bands = ((0.5, 0.9, 1.0), (0.15, 0.5, 0.4))
+    levels = torch.tensor([0.1, 0.15, 0.3, 0.5, 0.7, 0.9, 0.95], dtype=torch.float64)
+    assert band_factors(levels, bands).tolist() == [0.0, 0.4, 0.4, 1.0, 1.0, 1.0, 0.0]
+    net = GuidedNetwork(_Const(3.0), _Const(1.0), 2.5, bands=bands)
+    out = net(torch.zeros(3, 1, 2, 2), torch.tensor([300, 700, 950])).sample[:, 0, 0, 0]
+    torch.testing.assert_close(out, torch.tensor([3.0 + 1.0 * 2, 3.0 + 2.5 * 2, 3.0]))  # 0.4 w, w, none
+    assert GUIDE_BANDS[0][2] == 1.0  # the weight a person sets is the weight at the noisiest guided levels
 
 
 def _guided_model(objective: str = "flow"):
