@@ -49,9 +49,10 @@ Muon's 1,940 steps (its steps/s are about 0.8x AdamW's) at 0.2196 and FD 2.97 / 
 at EMA exponent 2/3 / 0.75 / 0.85 / 0.9 (UniPC 8, autoguidance 0.75, 500 samples, one training
 seed). At twice the rate Muon's loss was lower still (0.2117) but its FD worse (3.5 to 6.0); at half
 it was 0.2298, FD 2.8 to 3.0. The headline is ``benchmarks/results/quality_per_minute.json``: 10
-minutes on two threads, 2,105 Muon steps, FD 1.62 with 79% of samples confidently recognised (UniPC
-8, autoguidance 1.5 between noise levels 0.15 and 0.9); with AdamW and full-range guidance 0.75 it
-had been FD 4.06 / 74% (2,426 steps; that file at commit a6821bb).
+minutes on two threads, 2,167 Muon steps, FD 1.95 with 77% of samples confidently recognised (UniPC
+8, autoguidance 1.5 between noise levels 0.15 and 0.9); the run before it, with the same recipe and
+2,105 steps, had FD 1.62 / 79% (that file at commit 0655f09): runs of one recipe differ by that much.
+With AdamW and full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
 
 On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
 ``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)
