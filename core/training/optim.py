@@ -15,10 +15,9 @@ one state_dict and one checkpoint cover both.
 
 Matrices of one shape are orthogonalised together, one batched product per shape (pixel-small's 63
 hidden matrices come in 23 shapes). On this 2-core CPU, pixel-small at batch 32 on two threads
-(``benchmarks/bench_optim.py``, ``benchmarks/results/optim.json``): AdamW 4.37 steps/s, Muon 3.67
-(0.84x), Muon one matrix at a time 3.43 (0.79x); earlier trainer timings put per-matrix Muon at
-0.74-0.88x AdamW. Measured in ``benchmarks/bench_quality.py posthoc`` (issue 8; the figures are in
-:mod:`core.models.presets`): at equal CPU time Muon's held-out loss was 5% lower than AdamW's.
+(``benchmarks/bench_optim.py``, ``benchmarks/results/optim.json``, load 1.7 at the start): AdamW 3.81
+steps/s, Muon 3.22 (0.85x), Muon one matrix at a time 2.80 (0.73x); on a quiet machine before this
+was committed the same script gave 4.37 / 3.67 (0.84x) / 3.43 (0.79x).
 """
 
 from __future__ import annotations
