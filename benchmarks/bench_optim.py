@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import sys
 import time
 from pathlib import Path
@@ -28,21 +27,15 @@ import torch  # noqa: E402
 
 from benchmarks.common import load_average, write_result  # noqa: E402
 from core.models.presets import build  # noqa: E402
-from core.training.optim import MuonAdamW, make_optimizer, orthogonalise  # noqa: E402
+from core.training.optim import MuonAdamW, make_optimizer  # noqa: E402
 
 
 class PerMatrixMuon(MuonAdamW):
     """Muon's half one matrix at a time (the reference; the update is the same)."""
 
     def _muon(self, params, lr, momentum):
-        for p in params:
-            state = self.state[p]
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = torch.zeros_like(p)
-            buf = state["momentum_buffer"]
-            buf.lerp_(p.grad, 1 - momentum)
-            g = p.grad.lerp(buf, momentum).reshape(p.shape[0], -1)
-            p.add_(orthogonalise(g).reshape(p.shape), alpha=-lr * 0.2 * math.sqrt(max(g.shape)))
+        for p in params:  # a stack of one per call: no batching across matrices
+            super()._muon([p], lr, momentum)
 
 
 def main() -> int:

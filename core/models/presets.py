@@ -52,10 +52,10 @@ it was 0.2298, FD 2.8 to 3.0. The headline is ``benchmarks/results/quality_per_m
 minutes on two threads, 2,167 Muon steps, FD 1.95 with 77% of samples confidently recognised (UniPC
 8, autoguidance 1.5 between noise levels 0.15 and 0.9); the run before it, with the same recipe and
 2,105 steps, had FD 1.62 / 79% (that file at commit 0655f09): runs of one recipe differ by that much.
-Training seeds 1 and 2 for the same 2,167 steps (one thread each, ``quality_recipe_defaults_seed*.json``)
-gave FD 3.06 / 83% and 2.86 / 80% (at guidance 2.5: 4.16 / 87% and 4.07 / 83%): over the three seeds
-FD 2.6 and 80% confident on average.
-With AdamW and full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
+Training seeds 1 and 2 for the same 2,167 steps (one thread each,
+``quality_recipe_defaults_seed*.json``) gave FD 3.06 / 83% and 2.86 / 80% (at guidance 2.5: 4.16 /
+87% and 4.07 / 83%): over the three seeds FD 2.6 and 80% confident on average. With AdamW and
+full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
 
 On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
 ``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)

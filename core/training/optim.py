@@ -124,13 +124,14 @@ class MuonAdamW(torch.optim.Optimizer):
     def _adamw(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float], eps: float) -> None:
         """torch.optim.AdamW's update (no amsgrad), over all of the group's tensors at once."""
         grads = [p.grad for p in params]
+        states = []
         for p in params:
             state = self.state[p]
             if not state:
                 state["step"] = torch.zeros((), dtype=torch.float32)
                 state["exp_avg"] = torch.zeros_like(p)
                 state["exp_avg_sq"] = torch.zeros_like(p)
-        states = [self.state[p] for p in params]
+            states.append(state)
         steps = [s["step"] for s in states]
         exp_avg, exp_avg_sq = [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states]
         b1, b2 = betas
