@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="wall-clock budget, final save included, counted over resumes (default 10)",
     )
     budget.add_argument("--max-epochs", type=float, help="stop after this many passes over the data")
-    p.add_argument("--batch-size", type=int, help="images per step and process (default 32)")
+    p.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
     p.add_argument(
         "--lr", type=float, help="peak learning rate (default: the preset's; a tenth when fine-tuning)"
     )

@@ -57,7 +57,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "objective": "flow",
     "schedule": "cosine",
     "resolution": None,
-    "batch_size": 32,
+    "batch_size": 64,
     "lr": None,
     "device": "auto",
     "max_steps": None,

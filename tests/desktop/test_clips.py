@@ -190,7 +190,7 @@ def test_train_offers_only_the_presets_that_fit_the_dataset(window, client, tmp_
     ta.dataset.setCurrentIndex(ta.dataset.findData("dc"))
     assert _enabled_presets(ta) == ["clip-tiny", "clip-cpu"]
     assert ta.preset.currentData() == "clip-cpu" and window.app.training.config["preset"] == "clip-cpu"
-    assert ta.batch.value() == 8  # clips of T frames: the clip default, not 32
+    assert ta.batch.value() == 8  # clips of T frames: the clip default, not 64
     why = ta.preset.model().item(ta.preset.findData("unet-cpu")).toolTip()
     assert (
         why == "unet-cpu is a network for images and this dataset holds clips: choose clip-tiny or clip-cpu"
@@ -198,7 +198,7 @@ def test_train_offers_only_the_presets_that_fit_the_dataset(window, client, tmp_
     assert "only networks for clips" in ta.preset.toolTip()
     ta.dataset.setCurrentIndex(ta.dataset.findData("di"))
     assert "clip-cpu" not in _enabled_presets(ta) and "unet-tiny" in _enabled_presets(ta)
-    assert ta.preset.currentData() == "pixel-small" and ta.batch.value() == 32
+    assert ta.preset.currentData() == "pixel-small" and ta.batch.value() == 64
     # a mismatch forced past the list is refused with the reason, and nothing is sent
     window.app.training.config["preset"] = "clip-tiny"
     ta.start_btn.click()
@@ -340,3 +340,14 @@ def test_export_clips_is_offered_only_for_clips(window, client):
     assert not ga.export_clips_btn.isVisibleTo(window)
     assert ga.export_clips_to("/anywhere") is None and not client.commands("export")
     assert window.app.last_error.startswith("No clips to export yet")
+
+
+def test_the_training_defaults_the_window_sends_are_the_trainers():
+    """desktop/ never imports torch, so it keeps its own copy of TrainConfig's defaults: pinned here."""
+    from core.training.config import TrainConfig
+    from desktop.model.training import DEFAULT_CONFIG
+
+    trainer = TrainConfig().to_dict()
+    assert {k: v for k, v in DEFAULT_CONFIG.items() if k in trainer} == {
+        k: trainer[k] for k in DEFAULT_CONFIG
+    }

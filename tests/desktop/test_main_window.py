@@ -15,9 +15,11 @@ from PySide6.QtWidgets import QApplication
 
 from core.engine import protocol as P
 from desktop.model.jobs import format_duration
+from desktop.model.training import DEFAULT_CONFIG
 from tests.desktop.conftest import delete_now
 
 ROOT = Path(__file__).resolve().parents[2]
+BATCH = DEFAULT_CONFIG["batch_size"]  # the window's default batch: what its estimates divide by
 
 
 def drop_files(widget, paths, pos=None) -> None:
@@ -439,7 +441,7 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
     ta.objective.setCurrentIndex(ta.objective.findData("eps"))
     ta.budget_value.setValue(20)
     quiet()
-    assert f"about {int(20 * 60 * 42.0 / 32):,} steps" in ta.measured.text()
+    assert f"about {int(20 * 60 * 42.0 / BATCH):,} steps" in ta.measured.text()
     # a new batch size asks again; the last figure stays on show until the answer
     ta.batch.setValue(16)
     qtbot.waitUntil(lambda: len(client.commands("estimate")) == 2, timeout=3000)
@@ -500,7 +502,7 @@ def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, 
     _pics_at_16(window, client)
     ta = window.train_area
     qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
-    seen = f"Seen in training here: ≈ 50 images/s → about {int(10 * 60 * 50 / 32):,} steps in 10 min"
+    seen = f"Seen in training here: ≈ 50 images/s → about {int(10 * 60 * 50 / BATCH):,} steps in 10 min"
     assert _estimate_box(ta) == f"{seen} · measuring now…\nEngine device: cpu (2 cores)"
     client.push(P.Result(id=client.last("estimate").id, data=ANSWER))
     box = _estimate_box(ta)
@@ -508,8 +510,11 @@ def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, 
     # a step budget: both figures are rescaled, no new measurement
     ta.budget_steps.setChecked(True)
     ta.budget_value.setValue(600)
-    assert ta.estimate.text() == "Seen in training here: ≈ 50 images/s → about 6 min 24 s for 600 steps"
-    assert f"about {format_duration(600 * 32 / 42)}" in ta.measured.text()
+    assert (
+        ta.estimate.text()
+        == f"Seen in training here: ≈ 50 images/s → about {format_duration(600 * BATCH / 50)} for 600 steps"
+    )
+    assert f"about {format_duration(600 * BATCH / 42)}" in ta.measured.text()
     assert "easuring" not in _estimate_box(ta) and len(client.commands("estimate")) == 1
     # a training run remembers its speed for these settings, and the box follows it
     job = window.app.training.start()
