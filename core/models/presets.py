@@ -38,8 +38,10 @@ for FD 6.43 / 9.74 (training seeds 0 / 1); pixel-small about 1,800 for FD 4.46 /
 0 / 1 / 2). Narrower still, (16, 32, 64) made about 2,950 steps for 4.84 / 3.30: as good on digits,
 and pixel-small keeps more capacity for pictures harder than digits. Wider or deeper was worse
 (attention at 8x8 as well: FD 11.05; a fourth level at 2x2: 23.5). On two CPU threads the widths
-matter less: (16, 32, 64) trained only 1.1-1.3x pixel-small's steps/s, batch 64 no more images/s
-than batch 32 (``benchmarks/bench_train.py``-style timings of the trainer, noisy by +-15%).
+matter less: (16, 32, 64) trained only 1.1-1.3x pixel-small's steps/s, and with AdamW batch 64 no
+more images/s than batch 32 (``benchmarks/bench_train.py``-style timings of the trainer, noisy by
++-15%). With Muon, whose cost per step does not depend on the batch, batch 64 made 1.15-1.28x
+the images of batch 32 in paired 15-minute runs on one thread each (``TrainConfig.batch_size``).
 
 pixel-small trains with Muon (:mod:`core.training.optim`, ``default_optimizer``) and averages its
 weights over longer (``default_ema_power`` 0.85): in fixed-step runs on this CPU (``bench_quality.py
@@ -49,13 +51,13 @@ Muon's 1,940 steps (its steps/s are about 0.8x AdamW's) at 0.2196 and FD 2.97 / 
 at EMA exponent 2/3 / 0.75 / 0.85 / 0.9 (UniPC 8, autoguidance 0.75, 500 samples, one training
 seed). At twice the rate Muon's loss was lower still (0.2117) but its FD worse (3.5 to 6.0); at half
 it was 0.2298, FD 2.8 to 3.0. The headline is ``benchmarks/results/quality_per_minute.json``: 10
-minutes on two threads, 2,167 Muon steps, FD 1.95 with 77% of samples confidently recognised (UniPC
-8, autoguidance 1.5 between noise levels 0.15 and 0.9); the run before it, with the same recipe and
-2,105 steps, had FD 1.62 / 79% (that file at commit 0655f09): runs of one recipe differ by that much.
-Training seeds 1 and 2 for the same 2,167 steps (one thread each,
-``quality_recipe_defaults_seed*.json``) gave FD 3.06 / 83% and 2.86 / 80% (at guidance 2.5: 4.16 /
-87% and 4.07 / 83%): over the three seeds FD 2.6 and 80% confident on average. With AdamW and
-full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
+minutes on two threads at batch 64, 1,528 Muon steps (97,792 images), FD 1.32 (2.9x real digits)
+with 85% of samples confidently recognised (UniPC 8, autoguidance 1.5 between noise levels 0.15 and
+0.9). That is training seed 0, the best of three: in paired 15-minute runs on one thread each
+(``quality_batch.json``) seeds 0 / 1 / 2 gave FD 1.64 / 2.54 / 3.52 and 85 / 85 / 82% confident at
+batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at batch 32. At batch 32 the headline had been 2,167
+steps, FD 1.95 / 77% (at commit e230c64; the run before, same recipe, 2,105 steps: 1.62 / 79%). With
+AdamW and full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
 
 On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
 ``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)
