@@ -55,7 +55,9 @@ minutes on two threads at batch 64, 1,528 Muon steps (97,792 images), FD 1.32 (2
 with 85% of samples confidently recognised (UniPC 8, autoguidance 1.5 between noise levels 0.15 and
 0.9). That is training seed 0, the best of three: in paired 15-minute runs on one thread each
 (``quality_batch.json``) seeds 0 / 1 / 2 gave FD 1.64 / 2.54 / 3.52 and 85 / 85 / 82% confident at
-batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at batch 32. At batch 32 the headline had been 2,167
+batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at batch 32; seed 1 with the headline's own 10
+minutes on two threads made 1,390 steps for FD 2.58 / 81% (``quality_recipe_defaults_b64_seed1.json``).
+At batch 32 the headline had been 2,167
 steps, FD 1.95 / 77% (at commit e230c64; the run before, same recipe, 2,105 steps: 1.62 / 79%). With
 AdamW and full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
 
