@@ -110,7 +110,7 @@ class TrainConfig(Config):
                 raise bad(
                     name,
                     f"{getattr(self, name)} must be at least 1",
-                    f"use 1 or more (default {64 if name == 'batch_size' else 1})",
+                    f"use 1 or more (default {type(self).__dataclass_fields__[name].default})",
                 )
         if self.lr is not None and not 0 < self.lr < 1:
             raise bad(

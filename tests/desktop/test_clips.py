@@ -348,6 +348,4 @@ def test_the_training_defaults_the_window_sends_are_the_trainers():
     from desktop.model.training import DEFAULT_CONFIG
 
     trainer = TrainConfig().to_dict()
-    assert {k: v for k, v in DEFAULT_CONFIG.items() if k in trainer} == {
-        k: trainer[k] for k in DEFAULT_CONFIG
-    }
+    assert DEFAULT_CONFIG == {k: trainer[k] for k in DEFAULT_CONFIG}

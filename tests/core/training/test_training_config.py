@@ -13,7 +13,7 @@ from core.training.config import TrainConfig
     [
         ({"resolution": 7}, "train.resolution: 7 is not a multiple of 8", "use 16..256 in steps of 8"),
         ({"resolution": 512}, "train.resolution: 512 is outside 16..256", "use 16..256 in steps of 8"),
-        ({"batch_size": 0}, "train.batch_size: 0 must be at least 1", "use 1 or more"),
+        ({"batch_size": 0}, "train.batch_size: 0 must be at least 1", "use 1 or more (default 64)"),
         ({"preset": "unet-huge"}, "train.preset: unknown preset 'unet-huge'", "unet-cpu"),
         ({"lr": 0.0}, "train.lr: 0.0 is outside (0, 1)", "1e-3"),
         ({"max_steps": None, "max_minutes": None}, "train.max_steps: no budget is set", "max_minutes"),
