@@ -687,9 +687,16 @@ def _summary(section: str, f: dict) -> dict:
         out = {
             name: f"{line(r)}; {r['steps']} training steps, sampled with {r['sampler']} {r['sample_steps']}"
             + (f", autoguidance {r['guidance']:g}" if r.get("guidance") else "")
+            + (
+                f"; means of {len(r['draws'])} sampling seeds, FD "
+                + " / ".join(f"{d['fd']:.2f}" for d in r["draws"])
+                if r.get("draws")
+                else ""
+            )
             for name, r in f["rows"].items()
         }
-        out["real digits"] = line({**f["real_vs_heldout"], "memorized_share": 0.0})
+        real_key = "real digits, 1,000 of them (one draw)" if f.get("real_fd_same_size") else "real digits"
+        out[real_key] = line({**f["real_vs_heldout"], "memorized_share": 0.0})
         if f.get("real_fd_same_size"):
             r = f["real_fd_same_size"]
             out[f"real digits, {r['n']} of them"] = (

@@ -51,15 +51,17 @@ Muon's 1,940 steps (its steps/s are about 0.8x AdamW's) at 0.2196 and FD 2.97 / 
 at EMA exponent 2/3 / 0.75 / 0.85 / 0.9 (UniPC 8, autoguidance 0.75, 500 samples, one training
 seed). At twice the rate Muon's loss was lower still (0.2117) but its FD worse (3.5 to 6.0); at half
 it was 0.2298, FD 2.8 to 3.0. The headline is ``benchmarks/results/quality_per_minute.json``: 10
-minutes on two threads at batch 64, 1,528 Muon steps (97,792 images), FD 1.32 (2.9x real digits)
-with 85% of samples confidently recognised (UniPC 8, autoguidance 1.5 between noise levels 0.15 and
-0.9). That is training seed 0, the best of three: in paired 15-minute runs on one thread each
-(``quality_batch.json``) seeds 0 / 1 / 2 gave FD 1.64 / 2.54 / 3.52 and 85 / 85 / 82% confident at
-batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at batch 32; seed 1 with the headline's own 10
-minutes on two threads made 1,390 steps for FD 2.58 / 81% (``quality_recipe_defaults_b64_seed1.json``).
-At batch 32 the headline had been 2,167
-steps, FD 1.95 / 77% (at commit e230c64; the run before, same recipe, 2,105 steps: 1.62 / 79%). With
-AdamW and full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
+minutes on two threads at batch 64, 1,544 Muon steps (98,816 images), then 500 samples with each of
+three sampling seeds (UniPC 8, autoguidance 1.5 between noise levels 0.15 and 0.9): FD 1.23 / 2.20 /
+1.82, mean 1.75, 1.24x the FD of 500 real digits (1.41, the mean of 50 draws: FD shrinks with the
+set size, ``benchmarks/digits.py``), and 84 / 79 / 80% of samples confidently recognised (real
+digits: 93.5%). Sampling seed 0 favours every model (``quality_pool_*.json``); the earlier single-draw
+headlines used it: 1,528 steps, FD 1.32 / 85% at commit f1e0ac1, against a single draw of 1,000 real
+digits (0.457). Training seeds spread as widely: in paired 15-minute runs on one thread each
+(``quality_batch.json``, sampling seed 0) seeds 0 / 1 / 2 gave FD 1.64 / 2.54 / 3.52 and 85 / 85 /
+82% confident at batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at batch 32. At batch 32 the
+headline had been 2,167 steps, FD 1.95 / 77% (at commit e230c64, one draw). With AdamW and
+full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
 
 On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
 ``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)

@@ -155,3 +155,26 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path, data_dir):
     assert a == b
     state = json.loads((tmp_path / "run" / "state" / "trainer.json").read_text())
     assert state["extra"]["world"] == 2 and state["position"] == 3 * 4 * 2  # each process took its own 4 rows
+
+
+def test_the_help_states_the_trainers_own_defaults():
+    """Every "default X" in `noisebloom train --help` is TrainConfig's value (the help is written out
+    by hand so that --help never imports the trainer)."""
+    import re
+
+    from core.cli import build_parser
+    from core.training.config import TrainConfig
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    stated = {}
+    for action in train._actions:
+        m = re.search(r"default ([\w.]+)", action.help or "")
+        if m and action.dest in TrainConfig.__dataclass_fields__:
+            stated[action.dest] = m.group(1)
+    defaults = TrainConfig()
+    assert {"batch_size", "max_minutes", "ema_decay", "adam_beta2", "guide_at", "objective"} <= set(stated)
+    for field, text in stated.items():
+        value = getattr(defaults, field)
+        assert text == (f"{value:g}" if isinstance(value, float) else str(value)), field
+    assert "pixel-small (default)" in next(a.help for a in train._actions if a.dest == "preset")
+    assert defaults.preset == "pixel-small"
