@@ -354,7 +354,8 @@ def pool(args: argparse.Namespace) -> dict:
     """Sampling settings judged over several trained models and sampling seeds at once.
 
     One model and one seed are too noisy to choose by (FD moves by 1-2 between sampling seeds of one
-    model, and the same seeds favour every model alike); each setting here is the mean over
+    model, and one seed's draw can favour many models at once: seed 0 was the most legible draw on
+    most of eight, ``quality_pool_defaults_sampling.json``); each setting here is the mean over
     ``--models`` x ``--sample-seeds`` draws of ``--samples``. A setting is ``KEY=VALUE,...`` with
     ``w`` (autoguidance weight), ``lo`` / ``hi`` (the guided band of noise levels), ``steps``,
     ``sampler`` and ``temp`` (the initial noise's scale).
