@@ -161,6 +161,16 @@ def _round(d: dict) -> dict:
 JUDGED = ("fd", "kid", "confident_share", "class_entropy", "memorized_share")  # averaged over draws
 
 
+def _means(draws: list[dict]) -> dict:
+    """The mean of each judged figure over several draws of samples."""
+    return {k: float(np.mean([d[k] for d in draws])) for k in JUDGED}
+
+
+def _real_line(real: dict) -> str:
+    """A summary line for ``DigitJudge.real_fd``'s figures."""
+    return f"FD {real['fd_mean']:.2f} +- {real['fd_sd']:.2f} ({real['draws']} draws)"
+
+
 def per_minute(args: argparse.Namespace) -> dict:
     """The headline: each recipe trained for ``--minutes``, then ``--samples`` samples drawn with each
     of ``--sample-seeds`` and judged; the targets are checked on the mean over those draws, FD against
@@ -171,7 +181,7 @@ def per_minute(args: argparse.Namespace) -> dict:
     judge = DigitJudge.build(32, data)
     ref = reference(32)
     fd_real_1000 = ref["real_train_vs_heldout"]["fd"]
-    real = judge.real_fd(args.samples)
+    real = ref["real_fd_by_size"].get(str(args.samples)) or judge.real_fd(args.samples)
     fd_real = real["fd_mean"]
     seeds = [int(s) for s in args.sample_seeds.split(",")]
     defaults = TrainConfig()
@@ -205,7 +215,7 @@ def per_minute(args: argparse.Namespace) -> dict:
             for seed in seeds
         ]
         row.update({k: v for k, v in draws[0].items() if k not in (*JUDGED, "kid_std", "class_histogram")})
-        row.update({k: float(np.mean([d[k] for d in draws])) for k in JUDGED})
+        row.update(_means(draws))
         row["draws"] = [{"seed": seed, **_round(d)} for seed, d in zip(seeds, draws, strict=True)]
         row["fd_vs_real_fd"] = row["fd"] / fd_real
         row["fd_vs_real_fd_1000"] = row["fd"] / fd_real_1000
@@ -368,10 +378,10 @@ def pool(args: argparse.Namespace) -> dict:
     real = judge.real_fd(args.samples)
     models = {str(m): load_model_folder(m) for m in args.models}
     seeds = [int(s) for s in args.sample_seeds.split(",")]
+    (lo, hi, _), *_ = GUIDE_BANDS
     settings = {}
     for spec in args.settings:
         kw = dict(kv.split("=", 1) for kv in spec.split(","))
-        (lo, hi, _), *_ = GUIDE_BANDS
         _guide_in(((float(kw.get("lo", lo)), float(kw.get("hi", hi)), 1.0),))
         _temperature(float(kw.get("temp", 1.0)))
         draws = []
@@ -388,7 +398,7 @@ def pool(args: argparse.Namespace) -> dict:
                 )
                 draws.append({"model": name, "seed": seed, **_round(s)})
         settings[spec] = {
-            **{k: round(float(np.mean([d[k] for d in draws])), 4) for k in JUDGED},
+            **_round(_means(draws)),
             "fd_max": max(d["fd"] for d in draws),
             "confident_share_min": min(d["confident_share"] for d in draws),
             "draws": draws,
@@ -696,13 +706,11 @@ def _summary(section: str, f: dict) -> dict:
             )
             for name, r in f["rows"].items()
         }
-        real_key = "real digits, 1,000 of them (one draw)" if f.get("real_fd_same_size") else "real digits"
+        real = f.get("real_fd_same_size")
+        real_key = "real digits, 1,000 of them (one draw)" if real else "real digits"
         out[real_key] = line({**f["real_vs_heldout"], "memorized_share": 0.0})
-        if f.get("real_fd_same_size"):
-            r = f["real_fd_same_size"]
-            out[f"real digits, {r['n']} of them"] = (
-                f"FD {r['fd_mean']:.2f} +- {r['fd_sd']:.2f} ({r['draws']} draws): the targets' FD reference"
-            )
+        if real:
+            out[f"real digits, {real['n']} of them"] = f"{_real_line(real)}: the targets' FD reference"
         if f.get("targets"):
             out["targets met"] = ", ".join(k for k, ok in f["targets"].items() if ok) or "none"
             out["targets missed"] = ", ".join(k for k, ok in f["targets"].items() if not ok) or "none"
@@ -748,9 +756,7 @@ def _summary(section: str, f: dict) -> dict:
             for spec, r in f["settings"].items()
         }
         r = f["real_fd_same_size"]
-        out[f"real digits, {r['n']} of them"] = (
-            f"FD {r['fd_mean']:.2f} +- {r['fd_sd']:.2f} ({r['draws']} draws)"
-        )
+        out[f"real digits, {r['n']} of them"] = _real_line(r)
         return out
     if section == "posthoc":
         return {

@@ -16,9 +16,10 @@ held-out accuracy), so every benchmark run judges with the same network.
 figures every digit benchmark compares against to ``benchmarks/results/digits_reference.json``
 (through ``benchmarks.common.write_result``):
 the classifier's accuracy, the confident share and class entropy of real held-out digits, FD / KID
-between two sets of real digits (1,000 each, and FD at 500 and 1,000 real digits over 50 draws each:
-FD's finite-set bias makes it depend on the set size) and between noise and real digits, and where degraded digits
-(blurred, noisy, pixel-shuffled) land on SWD, random-conv FD / KID and the verdict's noise fraction.
+between two sets of real digits (1,000 each, and FD at 500 and 1,000 real digits over 50 draws
+each: FD's finite-set bias makes it depend on the set size) and between noise and real digits, and
+where degraded digits (blurred, noisy, pixel-shuffled) land on SWD, random-conv FD / KID and the
+verdict's noise fraction.
 """
 
 from __future__ import annotations

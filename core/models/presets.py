@@ -58,9 +58,10 @@ set size, ``benchmarks/digits.py``), and 84 / 79 / 80% of samples confidently re
 digits: 93.5%). Sampling seed 0 is the most legible draw on most models (over eight,
 ``quality_pool_defaults_sampling.json``: 83.5% confident against 80.3 / 80.0% for seeds 1 / 2), and
 the earlier single-draw headlines used it alone: 1,528 steps, FD 1.32 / 85% at commit f1e0ac1,
-against a single draw of 1,000 real digits (0.457). Training seeds spread as widely: in paired 15-minute runs on one thread each
-(``quality_batch.json``, sampling seed 0) seeds 0 / 1 / 2 gave FD 1.64 / 2.54 / 3.52 and 85 / 85 /
-82% confident at batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at batch 32. At batch 32 the
+against a single draw of 1,000 real digits (0.457). Training seeds spread as widely: in paired
+15-minute runs on one thread each (``quality_batch.json``, sampling seed 0) seeds 0 / 1 / 2 gave FD
+1.64 / 2.54 / 3.52 and 85 / 85 / 82% confident at batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at
+batch 32. At batch 32 the
 headline had been 2,167 steps, FD 1.95 / 77% (at commit e230c64, one draw). With AdamW and
 full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
 

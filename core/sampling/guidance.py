@@ -44,8 +44,9 @@ mean FD / confident share: w = 1.5 2.49 / 81.3%; 2.5 3.42 / 84.3%; 1.5 from nois
 / 82.9%; 2.0 from noise scaled by 0.85 3.40 / 84.9% (real digits at 500: FD 1.41, 93.5%). A higher
 weight or a colder start buys legibility with FD and stops short of 85%; 1.5 keeps the lowest FD.
 The guide's moment, on two of those models (EMA snapshots from 10% to 60% of the run as the guide,
-w 1.5 / 2.5, two sampling seeds; an exploration script that was not kept, figures in issue 8's notes): 10% FD 5.20 / 18.0, 15% 4.30 / 4.78, 25% 2.76 / 3.34, 40% 3.01 /
-3.21, 60% 4.20 / 3.74; the trainer's 25% stays (``TrainConfig.guide_at``)."""
+w 1.5 / 2.5, two sampling seeds; an exploration script that was not kept, figures in issue 8's
+notes): 10% FD 5.20 / 18.0, 15% 4.30 / 4.78, 25% 2.76 / 3.34, 40% 3.01 / 3.21, 60% 4.20 / 3.74; the
+trainer's 25% stays (``TrainConfig.guide_at``)."""
 
 MAX_GUIDANCE = 10.0
 
