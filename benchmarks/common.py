@@ -51,6 +51,27 @@ def commit() -> str | None:
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
+def cpu_model() -> str | None:
+    """The processor's name (``Intel(R) Xeon(R) Processor``, ``Apple M2``), or None where the system does
+    not say: "x86_64" alone cannot tell two machines apart, and speed figures depend on which it was."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            r = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+            )
+            return r.stdout.strip() or None if r.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            return None
+    return None
+
+
 def machine(load_at_start: Sequence[float] | None = None) -> dict[str, Any]:
     """The machine and the load on it. torch's thread count is recorded only where this process has
     imported torch (a GUI or client process that never does is not made to load it here)."""
@@ -60,6 +81,9 @@ def machine(load_at_start: Sequence[float] | None = None) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
     }
+    model = cpu_model()
+    if model:
+        info["cpu_model"] = model
     torch = sys.modules.get("torch")
     if torch is not None:
         try:

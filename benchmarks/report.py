@@ -49,12 +49,15 @@ def _cell(text: str) -> str:
 
 
 def describe_machine(machine: dict[str, Any]) -> str:
-    """E.g. ``2-core x86_64, 1 torch thread, load 1.2 at start`` (the 1-minute load average)."""
+    """E.g. ``2-core x86_64 (Intel(R) Xeon(R) Processor), 1 torch thread, load 1.2 at start`` (the
+    1-minute load average; the processor's name where the run recorded it)."""
     arch = machine.get("processor")
     if not arch:
         m = re.search(r"x86_64|aarch64|arm64|AMD64|i[3-6]86", str(machine.get("platform", "")))
         arch = m.group(0) if m else ""
     parts = [f"{machine.get('cpu_count', '?')}-core {arch}".strip()]
+    if machine.get("cpu_model"):
+        parts[0] += f" ({machine['cpu_model']})"
     if machine.get("gpu"):
         parts.append(str(machine["gpu"]))
     threads = machine.get("torch_threads")

@@ -34,6 +34,7 @@ def test_table_has_one_block_per_result_file_and_skips_the_classifier_cache(tmp_
         "scan",
         {"rescan s": 0.0291234, "files": 1000},
         processor="x86_64",
+        cpu_model="Intel(R) Xeon(R) Processor",
         torch_threads=1,
         load_average_at_start=[1.234, 1.0, 0.9],
     )
@@ -46,7 +47,8 @@ def test_table_has_one_block_per_result_file_and_skips_the_classifier_cache(tmp_
     assert [p.name for p in report.result_files(tmp_path)] == ["broken.json", "scan.json", "train_speed.json"]
     assert report.rows(tmp_path) == [
         *report.HEADER,
-        "| scan | rescan s | 0.02912 | 2026-11-28 | 2-core x86_64, 1 torch thread, load 1.2 at start"
+        "| scan | rescan s | 0.02912 | 2026-11-28 | 2-core x86_64 (Intel(R) Xeon(R) Processor), 1 torch thread,"
+        " load 1.2 at start"
         " | `python benchmarks/bench_scan.py --x 1` |",
         "|  | files | 1000 |  |  |  |",
         "| train_speed | ratio noisebloom/bare | 0.90 \\| 1.06 | 2026-11-28 | 2-core x86_64, load 9.4 at end"
