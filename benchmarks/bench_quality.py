@@ -175,6 +175,7 @@ def per_minute(args: argparse.Namespace) -> dict:
     """The headline: each recipe trained for ``--minutes``, then ``--samples`` samples drawn with each
     of ``--sample-seeds`` and judged; the targets are checked on the mean over those draws, FD against
     real digits' FD at the same set size (``DigitJudge.real_fd``: FD's finite-set bias depends on it)."""
+    from core.sampling.config import SampleConfig
     from core.training.config import TrainConfig
 
     data = digits_dataset(32)
@@ -185,9 +186,10 @@ def per_minute(args: argparse.Namespace) -> dict:
     fd_real = real["fd_mean"]
     seeds = [int(s) for s in args.sample_seeds.split(",")]
     defaults = TrainConfig()
+    app_steps = SampleConfig().steps  # what Generate, `noisebloom sample` and the health check use
     rows: dict[str, Any] = {}
     recipes = {
-        "noisebloom-defaults": ({}, None, defaults.preview_steps),
+        "noisebloom-defaults": ({}, None, app_steps),
         "diffusers-recipe": (
             {**DIFFUSERS_RECIPE, "preset": args.recipe_preset or defaults.preset},
             "ddim",
@@ -216,9 +218,22 @@ def per_minute(args: argparse.Namespace) -> dict:
         ]
         row.update({k: v for k, v in draws[0].items() if k not in (*JUDGED, "kid_std", "class_histogram")})
         row.update(_means(draws))
+        row["sample_seconds"] = float(np.mean([d["sample_seconds"] for d in draws]))
         row["draws"] = [{"seed": seed, **_round(d)} for seed, d in zip(seeds, draws, strict=True)]
         row["fd_vs_real_fd"] = row["fd"] / fd_real
         row["fd_vs_real_fd_1000"] = row["fd"] / fd_real_1000
+        if name == "noisebloom-defaults":  # the same model and noise at other step counts
+            row["also_at_steps"] = {}
+            for few in [int(c) for c in args.also_steps.split(",") if c and int(c) != steps]:
+                few_draws = [
+                    sample_and_judge(row["model_dir"], judge, n=args.samples, steps=few, seed=seed)
+                    for seed in seeds
+                ]
+                row["also_at_steps"][str(few)] = {
+                    **_round(_means(few_draws)),
+                    "sample_seconds": round(float(np.mean([d["sample_seconds"] for d in few_draws])), 2),
+                    "draws": [{"seed": seed, **_round(d)} for seed, d in zip(seeds, few_draws, strict=True)],
+                }
         rows[name] = _round(row)
         print(name, json.dumps(rows[name]), flush=True)
     d = rows.get("noisebloom-defaults")
@@ -706,6 +721,12 @@ def _summary(section: str, f: dict) -> dict:
             )
             for name, r in f["rows"].items()
         }
+        for name, r in f["rows"].items():
+            for few, m in (r.get("also_at_steps") or {}).items():
+                out[f"{name} at {few} sampling steps"] = (
+                    f"{line(m)}; the same model and noise, {m['sample_seconds']} s per draw against"
+                    f" {r['sample_seconds']} s"
+                )
         real = f.get("real_fd_same_size")
         real_key = "real digits, 1,000 of them (one draw)" if real else "real digits"
         out[real_key] = line({**f["real_vs_heldout"], "memorized_share": 0.0})
@@ -794,6 +815,11 @@ def main(argv: list[str] | None = None) -> int:
         "--sample-seeds",
         default="0,1,2",
         help="draw --samples samples with each seed; figures are their mean",
+    )
+    p.add_argument(
+        "--also-steps",
+        default="8",
+        help="also sample Noisebloom's model at these step counts (the training previews' 8 by default)",
     )
     p = sub.add_parser("steps")
     p.add_argument("--model", type=Path, required=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.sampling.samplers import DEFAULT_STEPS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser(
@@ -34,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--num", type=int, default=64, metavar="N", help="samples to draw (default 64)")
     ev.add_argument(
-        "--steps", type=int, default=None, metavar="S", help="sampling steps (default: the sampler's, 50)"
+        "--steps", type=int, default=None, metavar="S", help=f"sampling steps (default {DEFAULT_STEPS})"
     )
     ev.add_argument("--sampler", default=None, metavar="NAME", help="sampler (default: the model's default)")
     ev.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.sampling.samplers import DEFAULT_STEPS, MAX_STEPS
+
 SAMPLER_NAMES = ("ddpm", "ddim", "euler", "euler_a", "heun", "dpmpp_2m", "unipc", "flow_euler", "flow_heun")
 
 
@@ -28,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="folder for the PNGs (created if missing)")
     p.add_argument("--num", type=int, default=None, help="how many images (default 4)")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps, 1 to 1000 (default 50)")
+    p.add_argument(
+        "--steps", type=int, default=None, help=f"sampling steps, 1 to {MAX_STEPS} (default {DEFAULT_STEPS})"
+    )
     p.add_argument(
         "--sampler", choices=SAMPLER_NAMES, default=None, help="default: ddim, or unipc for flow models"
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from core.config import Config
 from core.errors import ConfigError
 from core.sampling.guidance import DEFAULT_GUIDANCE, MAX_GUIDANCE
-from core.sampling.samplers import MAX_STEPS, SAMPLERS
+from core.sampling.samplers import DEFAULT_STEPS, MAX_STEPS, SAMPLERS
 from core.sampling.seeds import MAX_SEED
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -26,7 +26,7 @@ class SampleConfig(Config):
     kind = "sample"
 
     sampler: str | None = None
-    steps: int = 50
+    steps: int = DEFAULT_STEPS
     num: int = 4
     seed: int = 0
     first_index: int = 0

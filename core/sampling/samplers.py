@@ -17,6 +17,10 @@ from typing import Any
 from core.errors import ConfigError
 
 MAX_STEPS = 1000
+# Sampling steps when none are asked for (SampleConfig, `noisebloom sample`, the Generate area; a
+# copy in desktop/model/generation.py is pinned equal by a test). Training previews use fewer
+# (TrainConfig.preview_steps, 8): they must not slow training down.
+DEFAULT_STEPS = 50
 
 
 @dataclass(frozen=True)

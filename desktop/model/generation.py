@@ -41,10 +41,12 @@ SAMPLER_TITLES = {
     "flow_heun": "Flow Heun",
 }
 # Autoguidance weight for a model with a guide network, and its bound (core.sampling.guidance's
-# DEFAULT_GUIDANCE and MAX_GUIDANCE, repeated here because the GUI never imports torch; a test in
-# tests/desktop pins the copies equal).
+# DEFAULT_GUIDANCE and MAX_GUIDANCE), and the sampling steps when none are chosen
+# (core.sampling.samplers.DEFAULT_STEPS): repeated here because the GUI never imports torch; a test in
+# tests/desktop pins the copies equal.
 DEFAULT_GUIDANCE = 1.5
 MAX_GUIDANCE = 10.0
+DEFAULT_STEPS = 50
 SHOW = ("x0", "xt", "both")
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 MAX_SEED = 2**31 - 1
@@ -107,7 +109,13 @@ class GenerationModel(QObject):
         self.model_info: dict[str, Any] = {}  # the model's noisebloom.json (kind, frames, fps, ...)
         self.result_info: dict[str, Any] = {}  # the same for the model of the shown result
         self.objective = "eps"
-        self.config: dict[str, Any] = {"sampler": "ddim", "steps": 50, "seed": 0, "num": 4, "guidance": 0.0}
+        self.config: dict[str, Any] = {
+            "sampler": "ddim",
+            "steps": DEFAULT_STEPS,
+            "seed": 0,
+            "num": 4,
+            "guidance": 0.0,
+        }
         self.show = "both"
         self.state = "idle"
         self.job_id: str | None = None

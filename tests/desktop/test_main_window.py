@@ -533,6 +533,20 @@ def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, cli
     assert ga.model.currentData() == str(folder)  # nothing else to pick on first run
 
 
+def test_generate_starts_at_the_engines_default_steps(window, client):
+    from core.sampling.samplers import DEFAULT_STEPS as CORE_DEFAULT_STEPS
+    from desktop.model.generation import DEFAULT_STEPS
+
+    assert DEFAULT_STEPS == CORE_DEFAULT_STEPS  # the GUI's copy of the engine's default
+    client.catalog["models"] = [{"id": "m", "path": "/m", "info": {"objective": "flow"}}]
+    client.start()
+    ga = window.generate_area
+    ga.model.setCurrentIndex(ga.model.findData("m"))
+    assert ga.steps.value() == ga.steps_slider.value() == DEFAULT_STEPS
+    ga.generate_btn.click()
+    assert client.last("sample").args["config"]["steps"] == DEFAULT_STEPS
+
+
 def test_guidance_follows_the_model_and_travels_with_generate(window, client):
     from core.sampling import guidance as core_guidance
     from desktop.model.generation import DEFAULT_GUIDANCE, MAX_GUIDANCE
