@@ -46,7 +46,7 @@ SAMPLER_TITLES = {
 # tests/desktop pins the copies equal.
 DEFAULT_GUIDANCE = 1.5
 MAX_GUIDANCE = 10.0
-DEFAULT_STEPS = 50
+DEFAULT_STEPS = 20
 SHOW = ("x0", "xt", "both")
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 MAX_SEED = 2**31 - 1
