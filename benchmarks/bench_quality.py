@@ -724,8 +724,8 @@ def _summary(section: str, f: dict) -> dict:
         for name, r in f["rows"].items():
             for few, m in (r.get("also_at_steps") or {}).items():
                 out[f"{name} at {few} sampling steps"] = (
-                    f"{line(m)}; the same model and noise, {m['sample_seconds']} s per draw against"
-                    f" {r['sample_seconds']} s"
+                    f"{line(m)}; the same model and noise, {m['sample_seconds']:.1f} s per draw against"
+                    f" {r['sample_seconds']:.1f} s"
                 )
         real = f.get("real_fd_same_size")
         real_key = "real digits, 1,000 of them (one draw)" if real else "real digits"

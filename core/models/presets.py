@@ -8,7 +8,7 @@ clip presets; t: (B,) timesteps, ints
 
 Measured here with ``benchmarks/bench_train.py --presets --preset-seconds 8 --threads 1`` (grayscale,
 32 px; training images/s = forward + backward + AdamW, float32, batch 32 below 2 GFLOPs/image and 8
-above, torch 2.13 CPU, one torch thread) on this 2-core CPU on 2026-11-28 with the machine otherwise
+above, torch 2.13 CPU, one torch thread) on that day's 2-core CPU (2026-11-28) with the machine otherwise
 idle (load average 0.1 at the start). The FLOPs and parameter counts are exact (``describe(preset)``;
 FlopCounterMode counts a multiply-add as 2).
 
@@ -51,19 +51,25 @@ Muon's 1,940 steps (its steps/s are about 0.8x AdamW's) at 0.2196 and FD 2.97 / 
 at EMA exponent 2/3 / 0.75 / 0.85 / 0.9 (UniPC 8, autoguidance 0.75, 500 samples, one training
 seed). At twice the rate Muon's loss was lower still (0.2117) but its FD worse (3.5 to 6.0); at half
 it was 0.2298, FD 2.8 to 3.0. The headline is ``benchmarks/results/quality_per_minute.json``: 10
-minutes on two threads at batch 64, 1,544 Muon steps (98,816 images), then 500 samples with each of
-three sampling seeds (UniPC 8, autoguidance 1.5 between noise levels 0.15 and 0.9): FD 1.23 / 2.20 /
-1.82, mean 1.75, 1.24x the FD of 500 real digits (1.41, the mean of 50 draws: FD shrinks with the
-set size, ``benchmarks/digits.py``), and 84 / 79 / 80% of samples confidently recognised (real
-digits: 93.5%). Sampling seed 0 is the most legible draw on most models (over eight,
-``quality_pool_defaults_sampling.json``: 83.5% confident against 80.3 / 80.0% for seeds 1 / 2), and
-the earlier single-draw headlines used it alone: 1,528 steps, FD 1.32 / 85% at commit f1e0ac1,
-against a single draw of 1,000 real digits (0.457). Training seeds spread as widely: in paired
-15-minute runs on one thread each (``quality_batch.json``, sampling seed 0) seeds 0 / 1 / 2 gave FD
-1.64 / 2.54 / 3.52 and 85 / 85 / 82% confident at batch 64, 1.91 / 2.80 / 2.72 and 78 / 83 / 81% at
-batch 32. At batch 32 the
-headline had been 2,167 steps, FD 1.95 / 77% (at commit e230c64, one draw). With AdamW and
-full-range guidance 0.75 it had been FD 4.06 / 74% (2,426 steps; at commit a6821bb).
+minutes on two threads at batch 64, then 500 samples with each of three sampling seeds, sampled as
+the app samples by default (UniPC 20 steps, ``core.sampling.samplers.DEFAULT_STEPS``; autoguidance
+1.5 between noise levels 0.15 and 0.9). On a 2-core Xeon (AVX-512; commit cb3387b, 2026-11-29):
+3,328 Muon steps (212,992 images), FD 3.53 / 3.35 / 2.91, mean 3.27, 2.31x the FD of 500 real
+digits (1.41, the mean of 50 draws: FD shrinks with the set size, ``benchmarks/digits.py``), and
+88.6 / 87.0 / 84.8% of samples confidently recognised, mean 86.8% (real digits: 93.5%); the same
+model at the training previews' 8 steps: FD 3.14, 84.3%. The earlier headlines ran on a 2-core AVX2
+EPYC that made 1,544 steps in the same 10 minutes and sampled at 8 steps (FD 1.75, 80.9% over three
+sampling seeds, commit 0d86d8e). That budget on the Xeon (``max_steps`` 1,544, two training seeds x
+three sampling seeds, ``quality_pool_epyc_budget.json``) gives 84.2% at 20 steps and 81.2% at 8: on
+a CPU half as fast, 10 minutes falls just short of 85%. Sampling seed 0 is the most legible draw on
+most models (over eight, ``quality_pool_defaults_sampling.json``: 83.5% confident against 80.3 /
+80.0% for seeds 1 / 2), and the earlier single-draw headlines used it alone: 1,528 steps, FD 1.32 /
+85% at commit f1e0ac1, against a single draw of 1,000 real digits (0.457). Training seeds spread as
+widely: in paired 15-minute runs on one thread each (``quality_batch.json``, sampling seed 0, the
+EPYC) seeds 0 / 1 / 2 gave FD 1.64 / 2.54 / 3.52 and 85 / 85 / 82% confident at batch 64, 1.91 /
+2.80 / 2.72 and 78 / 83 / 81% at batch 32. At batch 32 the headline had been 2,167 steps, FD 1.95 /
+77% (at commit e230c64, one draw). With AdamW and full-range guidance 0.75 it had been FD 4.06 / 74%
+(2,426 steps; at commit a6821bb).
 
 On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
 ``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)

@@ -9,8 +9,8 @@ samplers use (eps, v, x0 or flow velocity) is linear in the denoised estimate, s
 output is the same as guiding the estimate.
 
 Written here because diffusers has no autoguidance for unconditional models: it is the formula
-above, applied per network call. A guided step costs two network evaluations (at 8 UniPC steps,
-six of them are guided).
+above, applied per network call. A guided step costs two network evaluations (of the default 20
+UniPC steps 16 are guided, of 8 six).
 
 Measured in ``benchmarks/bench_quality.py guidance`` (issue 8; 10 minutes of training on a 2-core
 CPU, 500 samples, UniPC 8): see :data:`DEFAULT_GUIDANCE`. Guides trained separately for
