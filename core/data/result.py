@@ -140,6 +140,16 @@ class ScanResult:
         )
 
     # --- text ----------------------------------------------------------------------------------
+    def skipped_lines(self, folder: str | Path, shown: int = 10) -> list[str]:
+        """One line per skipped file with its reason (the first ``shown``), then how many more: what a
+        command prints even when quiet, so that no picture is dropped silently."""
+        lines = [f"  skipped {r.reason}" for r in self.rejected[:shown]]
+        if len(self.rejected) > shown:
+            lines.append(
+                f"  ... and {len(self.rejected) - shown} more: `noisebloom dataset scan {folder}` lists them all"
+            )
+        return lines
+
     def summary(self, limit: int = 30) -> str:
         """The human-readable report: counts, the dataset, then every list (cut at ``limit`` lines each)."""
         files = self.stats.get("files", {})

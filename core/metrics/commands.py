@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     ev.add_argument("--workspace", metavar="W", help="workspace folder for scanning DATA_DIR")
+    ev.add_argument(
+        "--small",
+        choices=("reject", "upscale"),
+        default="reject",
+        help="pictures of DATA_DIR smaller than the model's resolution: reject them (default) or upscale "
+        "them, as `noisebloom train --small` did",
+    )
     ev.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ev.set_defaults(func=run_evaluate)
 
@@ -65,7 +72,7 @@ def _log(quiet: bool):
     return (lambda _m: None) if quiet else (lambda m: print(f"noisebloom: {m}", file=sys.stderr, flush=True))
 
 
-def _open_data(path: str, resolution: int, workspace: str | None, log):
+def _open_data(path: str, resolution: int, workspace: str | None, log, small: str = "reject"):
     from pathlib import Path
 
     from core.data.prepared import META_NAME, PreparedDataset
@@ -83,8 +90,12 @@ def _open_data(path: str, resolution: int, workspace: str | None, log):
     from core.workspace.paths import datasets_dir, workspace_root
 
     log(f"scanning {folder} at {resolution} px")
-    settings = DatasetSettings(resolution=resolution)
-    return scan_folder(folder, settings, cache_root=datasets_dir(workspace_root(workspace))).open()
+    settings = DatasetSettings(resolution=resolution, small_policy=small)
+    result = scan_folder(folder, settings, cache_root=datasets_dir(workspace_root(workspace)))
+    log(f"{result.rows} {result.kind}s ({len(result.rejected)} rejected)")
+    for line in result.skipped_lines(folder):  # named even with --json: nothing dropped silently
+        print(line, file=sys.stderr)
+    return result.open()
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -100,7 +111,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     log = _log(args.json)
     device = resolve_device(args.device)
     model = load_model_folder(args.model, device)
-    data = _open_data(args.data, int(model.info.get("resolution") or 32), args.workspace, log)
+    data = _open_data(args.data, int(model.info.get("resolution") or 32), args.workspace, log, args.small)
     report = evaluate_model(
         model,
         data,

@@ -160,15 +160,8 @@ def _load_data(args: argparse.Namespace, resolution: int | None):
             f"({len(result.rejected)} rejected) -> {result.dataset_dir}",
             file=sys.stderr,
         )
-    # skipped files are named with their reason even with --quiet: no data is dropped silently
-    shown = 10
-    for r in result.rejected[:shown]:
-        print(f"  skipped {r.reason}", file=sys.stderr)
-    if len(result.rejected) > shown:
-        print(
-            f"  ... and {len(result.rejected) - shown} more: `noisebloom dataset scan {folder}` lists them all",
-            file=sys.stderr,
-        )
+    for line in result.skipped_lines(folder):  # named even with --quiet: nothing dropped silently
+        print(line, file=sys.stderr)
     return PreparedDataset.open(result.dataset_dir)
 
 

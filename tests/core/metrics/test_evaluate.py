@@ -69,6 +69,25 @@ def test_evaluate_scans_a_plain_folder_of_pictures(tiny_model_dir, tmp_path, cap
     assert doc["reference_count"] + doc["train_count"] == 12
 
 
+def test_evaluate_upscales_small_pictures_when_asked_as_train_does(
+    tiny_model_dir, tmp_path, capsys, make_blobs
+):
+    pics = tmp_path / "small"
+    pics.mkdir()
+    for i, im in enumerate(make_blobs(12, size=12, seed=5)):  # the model is 16 px
+        Image.fromarray(im[..., 0]).save(pics / f"p{i:02d}.png")
+    (pics / "notes.png").write_text("not a picture")
+    args = ["evaluate", str(tiny_model_dir), "--data", str(pics), "--num", "3", "--steps", "1",
+            "--workspace", str(tmp_path / "ws")]  # fmt: skip
+    assert main(args) == 2
+    assert "--small upscale" in capsys.readouterr().err  # the fix it names is one evaluate takes
+    assert main([*args, "--small", "upscale", "--json"]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["reference_count"] + doc["train_count"] == 12
+    assert "skipped small/notes.png: is not an image" in out.err  # named, even with --json
+
+
 def test_evaluate_names_a_folder_that_is_not_a_model(tmp_path, prepared_dir, capsys):
     code = main(["evaluate", str(tmp_path), "--data", str(prepared_dir)])
     assert code == 2
