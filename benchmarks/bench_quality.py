@@ -10,7 +10,8 @@ Noisebloom's own trainer (``core.training.trainer.train``), sampling through ``c
 Sections (each writes ``benchmarks/results/quality.json``, key = the section name, and models under
 ``--work``):
 
-    # the headline: 10 minutes with Noisebloom's defaults vs diffusers' unconditional recipe
+    # the headline: 10 minutes with Noisebloom's defaults vs diffusers' unconditional recipe; the
+    # defaults' model is sampled as the app samples (DEFAULT_STEPS) and at the previews' 8 steps
     .venv/bin/python benchmarks/bench_quality.py per-minute --minutes 10 --samples 500
     # one trained model, every sampler at 1000 / 100 / 50 / 20 / 10 / 8 / 4 / 2 / 1 steps
     .venv/bin/python benchmarks/bench_quality.py steps --model WORK/per-minute/defaults/model

@@ -19,15 +19,15 @@ from core.errors import ConfigError
 MAX_STEPS = 1000
 # Sampling steps when none are asked for (SampleConfig, `noisebloom sample` and `evaluate`, the
 # Generate area and its health check; desktop/model/generation.py keeps a copy that a test pins
-# equal). Four default digit models (15 minutes of training each, about 3,000 steps) x three sampling
-# seeds, 500 samples a draw, UniPC with autoguidance 1.5 (bench_quality.py pool,
-# benchmarks/results/quality_pool_default_steps.json, a 2-core Xeon), mean FD / confident share /
-# seconds per draw: 8 steps 2.81 / 84.0% / 5.0 s, 12 2.39 / 86.2% / 7.8 s, 20 3.01 / 87.2% / 13.1 s,
-# 50 3.43 / 87.9% / 33.4 s (500 real digits: FD 1.41, 93.5% confident). All twelve draws were more
-# legible at 20 than at 8; 50 adds 0.6 points for 2.5x the time and a worse FD (one draw at 5.01,
-# over three times real digits'). At 20 steps guidance 1.0 gave 2.88 / 84.6%, 2.0 3.41 / 88.4%: 1.5
-# stays (core.sampling.guidance). Training previews use fewer (TrainConfig.preview_steps, 8) so
-# that they do not slow training down.
+# equal). Four default digit models (15 minutes of training each on one thread, two at a time, about
+# 3,000 steps) x three sampling seeds, 500 samples a draw, UniPC with autoguidance 1.5
+# (bench_quality.py pool, benchmarks/results/quality_pool_default_steps.json, a 2-core Xeon), mean
+# FD / confident share / seconds per draw: 8 steps 2.81 / 84.0% / 5.0 s, 12 2.39 / 86.2% / 7.8 s, 20
+# 3.01 / 87.2% / 13.1 s, 50 3.43 / 87.9% / 33.4 s (500 real digits: FD 1.41, 93.5% confident). All
+# twelve draws were more legible at 20 than at 8; 50 adds 0.6 points for 2.5x the time and a worse
+# FD (one draw at 5.01, over three times real digits'). At 20 steps guidance 1.0 gave 2.88 / 84.6%,
+# 2.0 3.41 / 88.4%: 1.5 stays (core.sampling.guidance). Training previews use fewer
+# (TrainConfig.preview_steps, 8) so that they do not slow training down.
 DEFAULT_STEPS = 20
 
 
