@@ -167,6 +167,20 @@ def _means(draws: list[dict]) -> dict:
     return {k: float(np.mean([d[k] for d in draws])) for k in JUDGED}
 
 
+def _seeded_draws(model: Any, judge: DigitJudge, seeds: list[int], *, n: int, **sampling: Any) -> list[dict]:
+    """``sample_and_judge`` once per sampling seed, the same settings otherwise."""
+    return [sample_and_judge(model, judge, n=n, seed=seed, **sampling) for seed in seeds]
+
+
+def _over_draws(draws: list[dict], seeds: list[int]) -> dict:
+    """The judged figures' means over ``draws`` (one per seed), their mean sampling time, and each draw."""
+    return {
+        **_round(_means(draws)),
+        "sample_seconds": round(float(np.mean([d["sample_seconds"] for d in draws])), 2),
+        "draws": [{"seed": seed, **_round(d)} for seed, d in zip(seeds, draws, strict=True)],
+    }
+
+
 def _real_line(real: dict) -> str:
     """A summary line for ``DigitJudge.real_fd``'s figures."""
     return f"FD {real['fd_mean']:.2f} +- {real['fd_sd']:.2f} ({real['draws']} draws)"
@@ -176,6 +190,7 @@ def per_minute(args: argparse.Namespace) -> dict:
     """The headline: each recipe trained for ``--minutes``, then ``--samples`` samples drawn with each
     of ``--sample-seeds`` and judged; the targets are checked on the mean over those draws, FD against
     real digits' FD at the same set size (``DigitJudge.real_fd``: FD's finite-set bias depends on it)."""
+    from core.models.folder import load_model_folder
     from core.sampling.config import SampleConfig
     from core.training.config import TrainConfig
 
@@ -213,28 +228,19 @@ def per_minute(args: argparse.Namespace) -> dict:
     for name in args.only or ["noisebloom-defaults", "diffusers-recipe"]:
         overrides, sampler, steps = recipes[name]
         row = train_recipe(name, overrides, data, args.minutes, args.work / "per-minute")
-        draws = [
-            sample_and_judge(row["model_dir"], judge, n=args.samples, sampler=sampler, steps=steps, seed=seed)
-            for seed in seeds
-        ]
+        model = load_model_folder(row["model_dir"])  # loaded once for every draw
+        draws = _seeded_draws(model, judge, seeds, n=args.samples, sampler=sampler, steps=steps)
         row.update({k: v for k, v in draws[0].items() if k not in (*JUDGED, "kid_std", "class_histogram")})
-        row.update(_means(draws))
-        row["sample_seconds"] = float(np.mean([d["sample_seconds"] for d in draws]))
-        row["draws"] = [{"seed": seed, **_round(d)} for seed, d in zip(seeds, draws, strict=True)]
+        row.update(_over_draws(draws, seeds))
         row["fd_vs_real_fd"] = row["fd"] / fd_real
         row["fd_vs_real_fd_1000"] = row["fd"] / fd_real_1000
         if name == "noisebloom-defaults":  # the same model and noise at other step counts
-            row["also_at_steps"] = {}
-            for few in [int(c) for c in args.also_steps.split(",") if c and int(c) != steps]:
-                few_draws = [
-                    sample_and_judge(row["model_dir"], judge, n=args.samples, steps=few, seed=seed)
-                    for seed in seeds
-                ]
-                row["also_at_steps"][str(few)] = {
-                    **_round(_means(few_draws)),
-                    "sample_seconds": round(float(np.mean([d["sample_seconds"] for d in few_draws])), 2),
-                    "draws": [{"seed": seed, **_round(d)} for seed, d in zip(seeds, few_draws, strict=True)],
-                }
+            row["also_at_steps"] = {
+                str(other): _over_draws(
+                    _seeded_draws(model, judge, seeds, n=args.samples, steps=other), seeds
+                )
+                for other in [int(c) for c in args.also_steps.split(",") if c and int(c) != steps]
+            }
         rows[name] = _round(row)
         print(name, json.dumps(rows[name]), flush=True)
     d = rows.get("noisebloom-defaults")
@@ -400,19 +406,18 @@ def pool(args: argparse.Namespace) -> dict:
         kw = dict(kv.split("=", 1) for kv in spec.split(","))
         _guide_in(((float(kw.get("lo", lo)), float(kw.get("hi", hi)), 1.0),))
         _temperature(float(kw.get("temp", 1.0)))
-        draws = []
-        for name, model in models.items():
-            for seed in seeds:
-                s = sample_and_judge(
-                    model,
-                    judge,
-                    n=args.samples,
-                    sampler=kw.get("sampler"),
-                    steps=int(kw.get("steps", 8)),
-                    seed=seed,
-                    guidance=float(kw["w"]) if "w" in kw else None,
-                )
-                draws.append({"model": name, "seed": seed, **_round(s)})
+        sampling = {
+            "sampler": kw.get("sampler"),
+            "steps": int(kw.get("steps", 8)),
+            "guidance": float(kw["w"]) if "w" in kw else None,
+        }
+        draws = [
+            {"model": name, "seed": seed, **_round(d)}
+            for name, model in models.items()
+            for seed, d in zip(
+                seeds, _seeded_draws(model, judge, seeds, n=args.samples, **sampling), strict=True
+            )
+        ]
         settings[spec] = {
             **_round(_means(draws)),
             "fd_max": max(d["fd"] for d in draws),
