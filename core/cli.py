@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from core import __version__
-from core.errors import NoisebloomError
+from core.errors import NoisebloomError, resource_error
 
 # Modules with a ``register(subparsers)`` function, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -64,9 +64,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoisebloomError as e:
         print(f"noisebloom: error: {e}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError, RuntimeError) as e:  # disk full, out of memory, no permission: one line
+        where = getattr(e, "filename", None) or _output_of(args)
+        err = resource_error(e, where)
+        if err is None:
+            raise
+        print(f"noisebloom: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("noisebloom: interrupted", file=sys.stderr)
         return 130
+
+
+def _output_of(args: argparse.Namespace) -> str:
+    """The place a command writes, for a resource error that does not name its file."""
+    for name in ("out", "video", "grid", "clips_dir", "workspace"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    return "the output folder"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -20,6 +21,8 @@ from core.errors import ConfigError
 from core.fsutil import atomic_write_text
 
 C = TypeVar("C", bound="Config")
+
+MAX_SEED = 2**63 - 1  # seeds of training and sampling: numpy's SeedSequence takes any, torch 63 bits
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
@@ -60,6 +63,10 @@ class Config:
                 raise ConfigError(
                     f"{self.kind}.{f.name}: {value!r} is not a valid value",
                     fix=f"use a value of type {_describe(hints[f.name])}",
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(
+                    f"{self.kind}.{f.name}: {value!r} is not a finite number", fix="use a finite number"
                 )
             if isinstance(value, list):  # keep frozen configs hashable and immutable
                 object.__setattr__(self, f.name, tuple(value))

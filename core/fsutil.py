@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -99,3 +99,16 @@ def recover_directory(path: str | Path) -> None:
         else:
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def refuse_existing(paths: Iterable[str | Path], *, fix: str) -> None:
+    """Raise :class:`~core.errors.OutputExists` when any of ``paths`` exists (nothing is replaced
+    that the person did not ask to replace); the error lists every one of them."""
+    from core.errors import OutputExists
+
+    existing = [Path(p) for p in paths if os.path.lexists(p)]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise OutputExists(
+            f"{existing[0]}{more}: already exist{'s' if not more else ''}", fix=fix, paths=existing
+        )

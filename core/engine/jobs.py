@@ -19,6 +19,7 @@ import numpy as np
 
 from core.engine import protocol as P
 from core.errors import Cancelled, NoisebloomError
+from core.fsutil import refuse_existing
 from core.workspace.catalog import new_id
 from core.workspace.paths import datasets_dir, exports_dir, runs_dir, samples_dir
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 MAX_PREVIEW_IMAGES = 16
 EVALUATE_NUM = 32  # samples a health check draws by default
+MAX_EVALUATE_NUM = 2048  # samples a health check may draw (each is compared with every training picture)
 MAX_HEALTH_PAIRS = 32  # samples sent with their nearest training pictures
 HEALTH_NEIGHBOURS = 3
 
@@ -81,7 +83,7 @@ def _model_path(engine: Engine, model: str, command: str) -> tuple[str | None, P
         return row["id"], Path(row["path"])
     path = Path(model).expanduser()
     if path.is_dir():
-        return None, path
+        return None, path.resolve()
     raise NoisebloomError(
         f"{command}: no model {model!r}", fix="pass a model id from `list models` or a model folder"
     )
@@ -90,32 +92,114 @@ def _model_path(engine: Engine, model: str, command: str) -> tuple[str | None, P
 # --- validation (runs in the reader thread before a job is queued) -----------------------------------
 
 
+def _optional(args: dict[str, Any], name: str, kind: type, command: str, fix: str) -> Any:
+    """``args[name]`` when given, refused with the field and the fix when it is of another type."""
+    value = args.get(name)
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        raise NoisebloomError(f"{command}: argument '{name}' is {_shown(value)}", fix=fix)
+    return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _int_in(args: dict[str, Any], name: str, lo: int, hi: int, command: str, default: Any = None) -> Any:
+    value = args.get(name, default)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise NoisebloomError(
+            f"{command}: argument '{name}' is {_shown(value)}", fix=f"use a whole number from {lo} to {hi}"
+        )
+    return value
+
+
+def _config_args(args: dict[str, Any], name: str, command: str) -> dict[str, Any]:
+    value = args.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NoisebloomError(
+            f"{command}: argument '{name}' is {_shown(value)}", fix="give an object of config fields, e.g. {}"
+        )
+    return dict(value)
+
+
+def train_config(engine: Engine, args: dict[str, Any], kind: str) -> Any:
+    """The job's TrainConfig: its ``config`` over the defaults, at the dataset's resolution unless set."""
+    from core.data.prepared import PreparedDataset
+    from core.training.config import TrainConfig
+
+    overrides = _config_args(args, "config", kind)
+    ds = _dataset_row(engine, str(_require(args, "dataset", str, kind)), kind)
+    overrides.setdefault("resolution", PreparedDataset.open(ds["path"]).resolution)
+    if kind == "finetune":
+        _, parent = _model_path(engine, str(_require(args, "model", str, kind)), kind)
+        overrides["init_from"] = str(parent)
+    return TrainConfig.from_dict(overrides)
+
+
+def sample_config(args: dict[str, Any]) -> Any:
+    from core.sampling.config import SampleConfig
+
+    cfg = _config_args(args, "config", "sample")
+    cfg.setdefault("trajectory", True)
+    return SampleConfig.from_dict(cfg)
+
+
 def validate(kind: str, args: dict[str, Any], engine: Engine) -> None:
+    """Every argument of a job, checked in the reader thread before ``accepted``: types, documented
+    ranges (the configs' own bounds) and the configs themselves, so a refusal comes at once and
+    names the field."""
+    from core.config import MAX_SEED
+    from core.sampling.samplers import MAX_STEPS
+    from core.training.config import MAX_TRAIN_STEPS
+
+    _optional(args, "name", str, kind, "give the name as a string")
     if kind == "scan":
+        from core.data.settings import DatasetSettings
+
         sources = _require(args, "sources", list, "scan")
         if not sources:
             raise NoisebloomError("scan: no folders or files given", fix="drop a folder of pictures or clips")
         for s in sources:
-            if not Path(str(s)).exists():
+            if not isinstance(s, str) or not s:
+                raise NoisebloomError(
+                    f"scan: a source is {_shown(s)}", fix="give each folder or file as a path string"
+                )
+            if not Path(s).expanduser().exists():
                 raise NoisebloomError(f"{s}: no such file or folder", fix="check the path")
+        DatasetSettings.from_dict(_config_args(args, "settings", "scan"))
     elif kind in ("train", "finetune"):
-        _dataset_row(engine, str(_require(args, "dataset", str, kind)), kind)
-        if kind == "finetune":
-            _model_path(engine, str(_require(args, "model", str, kind)), kind)
+        train_config(engine, args, kind)
     elif kind == "resume_run":
         if engine.catalog.get("runs", str(_require(args, "run", str, kind))) is None:
             raise NoisebloomError(f"resume_run: no run {args['run']!r}", fix="list runs to see the ids")
+        _int_in(args, "extra_steps", 1, MAX_TRAIN_STEPS, kind)
     elif kind == "sample":
         _model_path(engine, str(_require(args, "model", str, kind)), kind)
+        sample_config(args)
     elif kind == "evaluate":
         model_id, _ = _model_path(engine, str(_require(args, "model", str, kind)), kind)
+        _optional(args, "dataset", str, kind, "give a dataset id")
         _dataset_row(engine, _evaluation_dataset(engine, args, model_id), kind)
         num = args.get("num", EVALUATE_NUM)
-        if not isinstance(num, int) or isinstance(num, bool) or num < 2:
+        if not isinstance(num, int) or isinstance(num, bool) or not 2 <= num <= MAX_EVALUATE_NUM:
             raise NoisebloomError(
-                f"evaluate: num is {num!r}", fix="ask for at least 2 samples (FD needs two)"
+                f"evaluate: num is {_shown(num)}",
+                fix=f"ask for at least 2 samples (FD needs two) and at most {MAX_EVALUATE_NUM}",
             )
+        _int_in(args, "steps", 1, MAX_STEPS, kind)
+        _int_in(args, "seed", 0, MAX_SEED, kind)
+        _optional(args, "sampler", str, kind, "give a sampler name")
+        _optional(args, "device", str, kind, "use auto, cpu, cuda or mps")
     elif kind in ("branch", "export"):
+        if kind == "branch":
+            _int_in(args, "step", 0, MAX_STEPS, kind, default=0)
+            _int_in(args, "seed", 0, MAX_SEED, kind)
+            _int_in(args, "steps", 1, MAX_STEPS, kind)
         if kind == "export":
             _validate_export_options(args)
         if kind == "export" and "run" in args:
@@ -137,6 +221,36 @@ def validate(kind: str, args: dict[str, Any], engine: Engine) -> None:
                 f"export: sample set {row['id']} holds images, not clips ('what' is 'clips')",
                 fix="leave 'what' out to export its denoising, or sample a clip model",
             )
+    if kind == "export" and not args.get("overwrite", False):
+        refuse_existing(_export_targets(args, engine), fix=EXPORT_OVERWRITE_FIX)
+
+
+EXPORT_OVERWRITE_FIX = 'send the export again with "overwrite": true to replace them, or choose another name'
+
+
+def _export_targets(args: dict[str, Any], engine: Engine) -> list[Path]:
+    """The files an export with a chosen ``out`` would write (the workspace's own names are new)."""
+    if "out" not in args:
+        return []
+    out = _absolute(args["out"], "export")
+    if args.get("what") != "clips":
+        return [out]
+    from core.export.clips import clip_names
+
+    row = engine.catalog.get("sample_sets", str(args["sample_set"]))
+    fmt = str(args.get("format", "mp4"))
+    names = clip_names(Path(row["path"]), fmt, args.get("indices"), prefix=f"{row['id']}-")
+    return [out / n for n in names]
+
+
+def _absolute(path: str, command: str) -> Path:
+    """A path a job writes: absolute (the engine's working directory means nothing to its client)."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        raise NoisebloomError(
+            f"{command}: argument 'out' is a relative path ({path})", fix="give an absolute path"
+        )
+    return p
 
 
 EXPORT_WHAT = ("denoising", "clips")
@@ -175,6 +289,10 @@ def _validate_export_options(args: dict[str, Any]) -> None:
         raise bad("loops", "use an integer from 1 to 100 plays of the clip")
     if "out" in args and not (isinstance(args["out"], str) and args["out"]):
         raise bad("out", "give a path as a string, or leave it out to write into the workspace's exports")
+    if "overwrite" in args and not isinstance(args["overwrite"], bool):
+        raise bad("overwrite", "use true (replace existing files) or false")
+    if "format" in args and not isinstance(args["format"], str):
+        raise bad("format", "use mp4, webm or gif")
     if "indices" in args:
         idx = args["indices"]
         if not (isinstance(idx, list) and idx and all(is_int(i) and i >= 0 for i in idx)):
@@ -207,7 +325,7 @@ def _job_scan(job: Job, engine: Engine) -> dict[str, Any]:
     from core.data.settings import DatasetSettings
 
     settings = DatasetSettings.from_dict(job.args.get("settings") or {})
-    sources = [Path(str(s)).expanduser() for s in job.args["sources"]]
+    sources = [Path(str(s)).expanduser().resolve() for s in job.args["sources"]]
     rate = Rate()
 
     def progress(done: int, total: int, message: str = "") -> None:
@@ -297,20 +415,29 @@ def _run_training(
 ) -> dict[str, Any]:
     from core.training.trainer import train
 
+    def has_checkpoint() -> bool:
+        return (run_dir / "state" / "trainer.json").is_file()
+
+    job.has_checkpoint = has_checkpoint
+    job.writes = run_dir
     engine.catalog.update("runs", run_id, status="running", started=time.time(), error=None)
     try:
         result = train(config, data, run_dir, resume=resume, **_train_hooks(job, engine, run_id, run_dir))
     except Cancelled:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            engine.catalog.delete("runs", run_id)
+        # deleted only when asked to be ("discard"), or when a new run has nothing saved yet
+        if job.discard or (fresh and not has_checkpoint()):
+            _forget_run(engine, run_id, run_dir)
         else:
             engine.catalog.update("runs", run_id, status="interrupted")
         raise
     except Exception as e:
-        engine.catalog.update("runs", run_id, status="failed", error=str(e), finished=time.time())
+        status = "interrupted" if has_checkpoint() else "failed"  # a checkpoint stays resumable
+        engine.catalog.update("runs", run_id, status=status, error=str(e), finished=time.time())
         raise
-    status = "stopped" if job.stop_requested else "done"
+    if job.stop_requested and job.stop_reason == "shutdown":
+        status = "interrupted"  # the engine closed: the run waits in the library to be resumed
+    else:
+        status = "stopped" if job.stop_requested else "done"
     engine.catalog.update("runs", run_id, status=status, finished=time.time(), steps=int(result.steps))
     model_dir = Path(result.model_dir)
     model_id = _register_model(engine, run_id, model_dir, engine.catalog.get("runs", run_id)["name"])
@@ -323,11 +450,20 @@ def _run_training(
     }
 
 
-def _register_model(engine: Engine, run_id: str, model_dir: Path, name: str) -> str:
-    import json
+def _forget_run(engine: Engine, run_id: str, run_dir: Path) -> None:
+    """Delete a run: its folder, its catalog row and metrics, its models' rows and health checks."""
+    for m in engine.catalog.list("models", "WHERE run_id = ?", (run_id,)):
+        engine.catalog.delete("models", m["id"])
+        _forget_evaluation(engine, m)
+    engine.catalog.delete("runs", run_id)
+    if engine.root in run_dir.resolve().parents:  # never delete outside the workspace
+        shutil.rmtree(run_dir, ignore_errors=True)
 
-    info_path = model_dir / "noisebloom.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+
+def _register_model(engine: Engine, run_id: str, model_dir: Path, name: str) -> str:
+    from core.models.folder import read_model_info
+
+    info = read_model_info(model_dir) or {}
     existing = engine.catalog.list("models", "WHERE run_id = ?", (run_id,))
     model_id = existing[0]["id"] if existing else new_id("model")
     engine.catalog.insert(
@@ -344,17 +480,13 @@ def _register_model(engine: Engine, run_id: str, model_dir: Path, name: str) -> 
 
 def _new_run(job: Job, engine: Engine, *, parent_model: str | None = None) -> dict[str, Any]:
     from core.data.prepared import PreparedDataset
-    from core.training.config import TrainConfig
 
     ds = _dataset_row(engine, job.args["dataset"], job.kind)
     data = PreparedDataset.open(ds["path"])
-    overrides = dict(job.args.get("config") or {})
-    overrides.setdefault("resolution", data.resolution)
     parent_id, parent_path = (None, None)
     if parent_model is not None:
         parent_id, parent_path = _model_path(engine, parent_model, job.kind)
-        overrides["init_from"] = str(parent_path)
-    config = TrainConfig.from_dict(overrides)
+    config = train_config(engine, job.args, job.kind)
     run_id = new_id("run")
     run_dir = runs_dir(engine.root) / run_id
     name = str(job.args.get("name") or (f"{ds['name']} (fine-tune)" if parent_model else ds["name"]))
@@ -388,10 +520,8 @@ def _job_resume_run(job: Job, engine: Engine) -> dict[str, Any]:
     assert row is not None
     ds = _dataset_row(engine, row["dataset_id"], "resume_run")
     config = TrainConfig.from_dict(row["config"])
-    extra = job.args.get("extra_steps")
+    extra = job.args.get("extra_steps")  # checked by validate()
     if extra is not None:
-        if not isinstance(extra, int) or extra < 1:
-            raise NoisebloomError(f"resume_run: extra_steps must be a positive whole number, not {extra!r}")
         config = config.replace(max_steps=int(row["steps"] or 0) + extra, max_minutes=None, max_epochs=None)
         engine.catalog.update("runs", row["id"], config=config.to_dict())
     return _run_training(
@@ -483,15 +613,13 @@ def _record_sample_set(
 
 
 def _job_sample(job: Job, engine: Engine) -> dict[str, Any]:
-    from core.sampling.config import SampleConfig
     from core.sampling.sample import sample
 
     model_id, model_path = _model_path(engine, str(job.args["model"]), "sample")
-    cfg = dict(job.args.get("config") or {})
-    cfg.setdefault("trajectory", True)
-    config = SampleConfig.from_dict(cfg)
+    config = sample_config(job.args)
     set_id = new_id("samples")
     out_dir = samples_dir(engine.root) / set_id
+    job.writes = out_dir
     try:
         result = sample(
             model_path,
@@ -513,6 +641,7 @@ def _job_branch(job: Job, engine: Engine) -> dict[str, Any]:
     assert parent is not None
     set_id = new_id("samples")
     out_dir = samples_dir(engine.root) / set_id
+    job.writes = out_dir
     try:
         result = branch(
             Path(parent["path"]) / "trajectory",
@@ -544,10 +673,15 @@ def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
     hold = job.args.get("hold_s")
     export_id = new_id("export")
     results: dict[str, Any] = {"what": what}
+    chosen = _absolute(job.args["out"], "export") if job.args.get("out") else None
+    overwrite = bool(job.args.get("overwrite", False))
+    if not overwrite:  # again: a file may have appeared since the job was accepted
+        refuse_existing(_export_targets(job.args, engine), fix=EXPORT_OVERWRITE_FIX)
+    job.writes = chosen or exports_dir(engine.root)
     if "run" in job.args:
         source_kind, source_id = "run", str(job.args["run"])
         run_row = engine.catalog.get("runs", source_id)
-        out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}-timelapse.{fmt}")
+        out = chosen or exports_dir(engine.root) / f"{export_id}-timelapse.{fmt}"
         if hold is not None:
             opts["hold_s"] = hold
         export_timelapse(Path(run_row["path"]), out, **opts)
@@ -558,11 +692,11 @@ def _job_export(job: Job, engine: Engine) -> dict[str, Any]:
         if "indices" in job.args:
             opts["indices"] = [int(i) for i in job.args["indices"]]
         if what == "clips":  # each finished clip as its own file, at the clip's fps
-            out = Path(job.args.get("out") or exports_dir(engine.root) / export_id)
-            paths = export_clips(folder, fmt, out_dir=out, prefix=f"{source_id}-", **opts)
+            out = chosen or exports_dir(engine.root) / export_id
+            paths = export_clips(folder, fmt, out_dir=out, prefix=f"{source_id}-", overwrite=True, **opts)
             results["paths"] = [str(p) for p in paths]
         else:
-            out = Path(job.args.get("out") or exports_dir(engine.root) / f"{export_id}.{fmt}")
+            out = chosen or exports_dir(engine.root) / f"{export_id}.{fmt}"
             if "show" in job.args:
                 opts["show"] = job.args["show"]
             if hold is not None:
@@ -775,7 +909,7 @@ def estimate(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
 
     ds = _dataset_row(engine, str(_require(args, "dataset", str, "estimate")), "estimate")
     data = PreparedDataset.open(ds["path"])
-    overrides = dict(args.get("config") or {})
+    overrides = _config_args(args, "config", "estimate")
     overrides.setdefault("resolution", data.resolution)
     config = TrainConfig.from_dict(overrides)
     est = estimate_training(

@@ -51,7 +51,8 @@ PNG, ``d1``, ``d2``, ``ratio`` = d1/d2, ``memorized``), ``summary`` (the text ``
 Control of a job (``args: {"job": job_id}``): ``pause`` (compute stops at the next step,
 everything stays in memory), ``resume`` (continue a paused job), ``stop`` (finish the current
 step, save, end as ``done`` with state ``stopped``), ``cancel`` (abandon, remove temporary files,
-end with state ``cancelled``). Each answers ``result`` ``{"ok": true}`` or an ``error``.
+end with state ``cancelled``; a training with a checkpoint is stopped and kept instead unless
+``"discard": true``). Each answers ``result`` ``{"ok": true}`` or an ``error``.
 
 Queries (answered at once, also while a job runs):
 
@@ -65,7 +66,7 @@ estimate    ``{"dataset": id, "config": {TrainConfig fields}}`` -> ``{"img_per_s
             "activation_bytes", "peak_memory_bytes", "seconds" (for max_steps, or null), "steps" (for
             max_minutes, or null)}``: measured by a few real training steps on a random batch; answered
             from its own thread within seconds, also while a job runs (then it shares the CPU)
-shutdown    ``{}`` -> the engine cancels the running job, answers ``result`` and exits 0
+shutdown    ``{}`` -> the engine stops the running job (it saves), answers ``result`` and exits 0
 ==========  =========================================================================================
 
 Events (engine -> client)
@@ -94,6 +95,21 @@ error         ``message`` (one line a person can act on), ``detail`` (for the lo
               failing (a scan that found nothing usable sends its ``report``: every rejected file and why)
 ============  ===========================================================================================
 
+Bounds of a command line (each refused with an ``error`` event; the engine keeps serving):
+``MAX_LINE_BYTES`` (1 MiB; a longer line is skipped to its end), ``MAX_NESTING`` (32 levels of
+objects and arrays), ``MAX_INT_DIGITS`` (30 digits), finite numbers only (no NaN or Infinity).
+Bytes that are not UTF-8 are replaced, never fatal. A job's arguments are checked against their
+configs' documented ranges (``TrainConfig``, ``SampleConfig``, ``DatasetSettings``; evaluate's
+``num`` 2 to 2048) before ``accepted``; an ``export`` whose chosen ``out`` exists is refused with
+``data.existing`` unless ``"overwrite": true``, and every ``out`` is an absolute path.
+
+Nothing is lost: ``shutdown``, or stdin closing, stops running jobs as ``stop`` does (a training
+is checkpointed and marked ``interrupted``, resumable with ``resume_run``). ``cancel`` of a
+training that already has a checkpoint stops and keeps it (``result`` ``{"kept": true,
+"message"}`` and a warning ``log``); ``{"job": id, "discard": true}`` deletes it. One engine per
+workspace: a second one writes a single ``error`` event with ``data.fatal`` naming the first one's
+process id and exits with status 3 (so does an engine that cannot open its catalog).
+
 A job's events arrive in this order: accepted, state(queued|running), then any number of
 progress / metric / preview / step / log, then exactly one of done or error. An exception inside
 a job becomes an ``error`` event and the engine keeps serving; a malformed line gets an ``error``
@@ -115,6 +131,10 @@ JOB_COMMANDS = frozenset(
 CONTROL_COMMANDS = frozenset({"pause", "resume", "stop", "cancel"})
 QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "estimate", "shutdown"})
 ALL_COMMANDS = JOB_COMMANDS | CONTROL_COMMANDS | QUERY_COMMANDS
+
+MAX_LINE_BYTES = 1 << 20  # a command line longer than 1 MiB is refused (and skipped to its end)
+MAX_NESTING = 32  # objects and arrays inside one command
+MAX_INT_DIGITS = 30  # digits of an integer in a command (seeds go up to 2**63 - 1: 19 digits)
 
 JOB_STATES = ("queued", "running", "paused", "done", "stopped", "cancelled", "failed")
 LISTABLE = ("datasets", "runs", "models", "sample_sets", "exports", "jobs")
@@ -142,12 +162,7 @@ class Command:
 
     @classmethod
     def from_json(cls, line: str) -> Command:
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ProtocolError(
-                f"not JSON ({e.msg} at column {e.colno}); send one JSON object per line"
-            ) from None
+        obj = _parse_bounded(line)
         if not isinstance(obj, dict):
             raise ProtocolError("a command must be a JSON object with 'id', 'cmd' and 'args'")
         cid = obj.get("id")
@@ -166,6 +181,62 @@ class Command:
         if not isinstance(args, dict):
             raise ProtocolError(f"'args' of {cmd} must be a JSON object", cid)
         return cls(id=cid, cmd=cmd, args=args, v=v)
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ProtocolError(
+            f"a number has {len(text.lstrip('-'))} digits; numbers in commands have at most {MAX_INT_DIGITS}"
+        )
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ProtocolError(f"the number {text[:40]} is out of range; use a finite number")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    raise ProtocolError(f"{name} is not a number a command may hold; use a finite number")
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        value, d = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, d)
+            if d <= MAX_NESTING:
+                stack.extend((v, d + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def _parse_bounded(line: str) -> Any:
+    """``json.loads`` that never raises anything but :class:`ProtocolError`: integers of at most
+    ``MAX_INT_DIGITS`` digits, finite numbers only, at most ``MAX_NESTING`` levels of objects and
+    arrays."""
+    try:
+        obj = json.loads(
+            line, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
+        )
+    except ProtocolError:
+        raise
+    except json.JSONDecodeError as e:
+        raise ProtocolError(
+            f"not JSON ({e.msg} at column {e.colno}); send one JSON object per line"
+        ) from None
+    except RecursionError:
+        raise ProtocolError(
+            f"the command is nested too deeply; commands nest at most {MAX_NESTING} levels"
+        ) from None
+    except ValueError as e:  # anything else json itself refuses
+        raise ProtocolError(f"not JSON ({e}); send one JSON object per line") from None
+    if _depth(obj) > MAX_NESTING:
+        raise ProtocolError(f"the command is nested too deeply; commands nest at most {MAX_NESTING} levels")
+    return obj
 
 
 # --- events ------------------------------------------------------------------------------------

@@ -13,21 +13,29 @@ import collections
 import dataclasses
 import os
 import queue
+import sqlite3
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from core import __version__
 from core.engine import protocol as P
-from core.errors import Cancelled, NoisebloomError
+from core.errors import Cancelled, NoisebloomError, OutputExists, resource_error
+from core.workspace import lock
 from core.workspace.catalog import Catalog
 from core.workspace.paths import workspace_root
 
 PREVIEW_INTERVAL_S = 0.1  # at most 10 previews a second per job and event type
+# On exit a stopping job finishes its step and saves; a kill after this still keeps the last checkpoint.
+SHUTDOWN_WAIT_S = 600.0
+LINE_TOO_LONG = (
+    f"a command line is longer than {P.MAX_LINE_BYTES} bytes and was skipped; send shorter commands"
+)
+WORKSPACE_LOCKED_FIX = "close the other Noisebloom window (or engine), or pass --workspace DIR / set NOISEBLOOM_HOME to use another workspace"
 
 
 class Job:
@@ -42,7 +50,11 @@ class Job:
         self._resume = threading.Event()
         self._resume.set()
         self.stop_requested = False
+        self.stop_reason = "stop"  # "shutdown" when the engine stops it on exit (the run stays resumable)
         self.cancel_requested = False
+        self.discard = False  # a cancel that deletes the run: "discard": true, or no checkpoint when it came
+        self.has_checkpoint: Callable[[], bool] = lambda: False  # set by training jobs
+        self.writes: Path | None = None  # the folder the job writes, named in resource errors
         self.cleanup: list[Callable[[], None]] = []  # run when the job is cancelled or fails
         self.on_state: Callable[[str], None] = lambda s: None
 
@@ -52,8 +64,9 @@ class Job:
     def resume(self) -> None:
         self._resume.set()
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stop") -> None:
         self.stop_requested = True
+        self.stop_reason = reason
         self._resume.set()
 
     def cancel(self) -> None:
@@ -76,10 +89,18 @@ class Job:
 
 
 class Engine:
+    """The engine of one workspace. It holds the workspace's lock (:mod:`core.workspace.lock`) from
+    construction to :meth:`serve`'s end: a second engine on the same workspace is refused."""
+
     def __init__(self, root: Path, out: IO[str] | None = None) -> None:
         self.root = root
         self.out = out or sys.stdout
-        self.catalog = Catalog(root)
+        lock.acquire(root, "workspace", fix=WORKSPACE_LOCKED_FIX)
+        try:
+            self.catalog = Catalog(root)
+        except BaseException:
+            lock.release(root)
+            raise
         self._write_lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queue: queue.Queue[Job | None] = queue.Queue()
@@ -153,8 +174,12 @@ class Engine:
         print(f"[engine] {message}", file=sys.stderr, flush=True)
 
     # --- serving ---------------------------------------------------------------------------------
-    def serve(self, stdin: IO[str]) -> int:
-        interrupted = self.catalog.mark_interrupted()
+    def serve(self, stdin: IO[bytes] | IO[str]) -> int:
+        """Answer commands from ``stdin`` until it closes or ``shutdown``; then stop what runs
+        (a training is checkpointed and stays resumable), wait for it and release the workspace."""
+        interrupted = self.catalog.mark_interrupted(
+            skip=lambda path: lock.holder(path) is not None  # a run another live process trains
+        )
         self._device = _describe_device()
         self.emit(
             P.Hello(
@@ -168,31 +193,42 @@ class Engine:
         worker = threading.Thread(target=self._worker, name="engine-worker", daemon=True)
         worker.start()
         threading.Thread(target=self._flusher, name="engine-flusher", daemon=True).start()
-        for line in stdin:
+        for line in _lines(stdin):
+            if line is None:
+                self.emit(P.Error(id=None, message=LINE_TOO_LONG))
+                continue
             if not line.strip():
                 continue
             if self.handle_line(line) == "shutdown":
                 break
             if self._closing.is_set():
                 break
-        # stdin closed or shutdown: cancel what runs, drain, exit.
+        # stdin closed or shutdown: stop what runs (it saves), drain, exit.
         self._shutdown()
-        worker.join(timeout=30)
+        worker.join(timeout=SHUTDOWN_WAIT_S)
         self._closing.set()
         self.catalog.close()
+        lock.release(self.root)
         return 0
 
     def _shutdown(self) -> None:
+        """Queued jobs never started and are dropped; running and paused ones stop as ``stop`` does."""
         for job in list(self._jobs.values()):
-            if job.state in ("queued", "running", "paused"):
+            if job.state == "queued":
                 job.cancel()
+            elif job.state in ("running", "paused"):
+                job.stop("shutdown")
         self._queue.put(None)
 
     def handle_line(self, line: str) -> str | None:
+        """One command line: every failure, of parsing or of a handler, is an ``error`` event."""
         try:
             cmd = P.Command.from_json(line)
         except P.ProtocolError as e:
             self.emit(P.Error(id=e.command_id, message=str(e), detail=line[:500]))
+            return None
+        except Exception as e:  # a bug in parsing: report, keep serving
+            self.emit(P.Error(id=None, message=f"unreadable command: {e}", detail=traceback.format_exc()))
             return None
         try:
             if cmd.cmd in P.JOB_COMMANDS:
@@ -208,10 +244,14 @@ class Engine:
                 self.emit(P.Result(id=cmd.id, data=data))
                 if cmd.cmd == "shutdown":
                     return "shutdown"
+        except OutputExists as e:
+            self.emit(P.Error(id=cmd.id, message=str(e), data={"existing": [str(p) for p in e.paths]}))
         except NoisebloomError as e:
             self.emit(P.Error(id=cmd.id, message=str(e)))
         except Exception as e:  # a bug: report, keep serving
-            self.emit(P.Error(id=cmd.id, message=f"{cmd.cmd} failed: {e}", detail=traceback.format_exc()))
+            err = resource_error(e, self.root)
+            message = str(err) if err else f"{cmd.cmd} failed: {type(e).__name__}: {e}"
+            self.emit(P.Error(id=cmd.id, message=message, detail=traceback.format_exc()))
         return None
 
     # --- jobs ------------------------------------------------------------------------------------
@@ -272,10 +312,11 @@ class Engine:
                 self.flush_pending(job.id, drop=True)
                 _run_cleanup(job)
                 job.state = "failed"
+                err = resource_error(e, job.writes or self.root, intact="nothing of this job was kept")
                 self.emit(
                     P.Error(
                         id=job.id,
-                        message=f"{job.kind} failed: {type(e).__name__}: {e}",
+                        message=str(err) if err else f"{job.kind} failed: {type(e).__name__}: {e}",
                         detail=traceback.format_exc(),
                         state="failed",
                     )
@@ -291,9 +332,22 @@ class Engine:
             )
         if job.state not in ("queued", "running", "paused"):
             raise NoisebloomError(f"{cmd.cmd}: job {job.id} has already ended ({job.state})")
-        getattr(job, {"pause": "pause", "resume": "resume", "stop": "stop", "cancel": "cancel"}[cmd.cmd])()
-        if cmd.cmd == "resume" and job.state == "paused":
-            pass  # the job announces "running" itself when it wakes
+        discard = cmd.args.get("discard", False)
+        if cmd.cmd == "cancel" and not isinstance(discard, bool):
+            raise NoisebloomError(f"cancel: argument 'discard' is {discard!r}", fix="use true or false")
+        if cmd.cmd == "cancel" and not discard and job.state != "queued" and job.has_checkpoint():
+            # a run with a checkpoint is deleted only when asked to be: cancel keeps it, as stop does
+            job.stop()
+            message = (
+                f"job {job.id}: the run already has a checkpoint, so it was stopped and kept rather "
+                "than deleted; delete it from the library to remove it"
+            )
+            self.emit(P.Log(id=job.id, level="warning", message=message))
+            self.emit(P.Result(id=cmd.id, data={"ok": True, "job": job.id, "kept": True, "message": message}))
+            return
+        if cmd.cmd == "cancel":  # decided now: a checkpoint written while the job winds down is dropped too
+            job.discard = True
+        getattr(job, cmd.cmd)()  # the job announces "running" itself when a resume wakes it
         self.emit(P.Result(id=cmd.id, data={"ok": True, "job": job.id}))
 
     def _estimate(self, cmd: P.Command) -> None:
@@ -319,12 +373,17 @@ class Engine:
         if cmd.cmd == "shutdown":
             return {"ok": True}
         what = a.get("what")
-        if cmd.cmd in ("list", "get", "delete") and what not in P.LISTABLE:
+        if cmd.cmd in ("list", "get", "delete") and (not isinstance(what, str) or what not in P.LISTABLE):
             raise NoisebloomError(f"{cmd.cmd}: 'what' must be one of {', '.join(P.LISTABLE)}, not {what!r}")
         if cmd.cmd == "list":
             if what == "jobs":
                 return {"items": [j.summary() for j in self._jobs.values()]}
             return {"items": self.catalog.list(what)}
+        for name in ("id", "run"):
+            if name in a and not isinstance(a[name], str):
+                raise NoisebloomError(
+                    f"{cmd.cmd}: argument '{name}' is {a[name]!r}", fix="give the id as a string"
+                )
         if cmd.cmd == "get":
             item = (
                 self._jobs[a["id"]].summary()
@@ -338,12 +397,35 @@ class Engine:
             run = str(a.get("run", ""))
             if self.catalog.get("runs", run) is None:
                 raise NoisebloomError(f"metrics: no run {run!r}", fix="list runs to see the ids")
-            return {"series": self.catalog.metrics(run, a.get("names"), int(a.get("since_step", -1)))}
+            names, since = a.get("names"), a.get("since_step", -1)
+            if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+                raise NoisebloomError(f"metrics: argument 'names' is {names!r}", fix="give a list of names")
+            if not isinstance(since, int) or isinstance(since, bool):
+                raise NoisebloomError(
+                    f"metrics: argument 'since_step' is {since!r}", fix="give a whole number"
+                )
+            return {"series": self.catalog.metrics(run, names, since)}
         if cmd.cmd == "delete":
             from core.engine import jobs
 
             return jobs.delete_item(self, what, str(a.get("id")))
         raise NoisebloomError(f"unknown query {cmd.cmd!r}")
+
+
+def _lines(stdin: IO[bytes] | IO[str]) -> Iterator[str | None]:
+    """Lines of ``stdin`` decoded as UTF-8 with replacement (no byte can stop the loop); None for
+    a line longer than ``MAX_LINE_BYTES``, which is skipped to its end without being held whole."""
+    limit = P.MAX_LINE_BYTES
+    while True:
+        raw = stdin.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+            while raw and not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+                raw = stdin.readline(limit)
+            yield None
+            continue
+        yield raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
 
 
 def _run_cleanup(job: Job) -> None:
@@ -385,14 +467,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the engine on stdin / stdout. An engine that cannot start (the workspace is another
+    engine's, the catalog cannot be opened) says why in one ``error`` event with ``data.fatal``
+    and exits with status 3, without a ``hello``."""
     args = build_parser().parse_args(argv)
-    try:
-        root = workspace_root(args.workspace)
-    except NoisebloomError as e:
-        print(f"noisebloom engine: error: {e}", file=sys.stderr)
-        return 2
     # Event lines must be the only thing on stdout: anything a library prints goes to stderr.
     out = sys.stdout
     sys.stdout = sys.stderr
-    engine = Engine(root, out)
-    return engine.serve(sys.stdin)
+    root = Path(args.workspace or ".")
+    try:
+        root = workspace_root(args.workspace)
+        engine = Engine(root, out)
+    except (NoisebloomError, OSError, sqlite3.Error) as e:  # locked, disk full, no permission
+        err = e if isinstance(e, NoisebloomError) else resource_error(e, root / "catalog.sqlite")
+        message = str(err or f"workspace {root}: cannot open it ({type(e).__name__}: {e})")
+        out.write(P.Error(id=None, message=message, data={"fatal": True}, ts=time.time()).to_json() + "\n")
+        out.flush()
+        print(f"noisebloom engine: error: {message}", file=sys.stderr)
+        return 3
+    return engine.serve(sys.stdin.buffer)

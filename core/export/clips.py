@@ -25,6 +25,7 @@ from core.errors import ConfigError, NoisebloomError
 from core.export.grid import make_grid
 from core.export.trajectory import pick_samples
 from core.export.video import FORMATS, write_video
+from core.fsutil import refuse_existing
 
 DEFAULT_FPS = 8.0
 
@@ -111,9 +112,11 @@ def export_clips(
     resample: str = "nearest",
     indices: Sequence[int] | None = None,
     prefix: str = "",
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write the sampled clips of ``samples_dir`` (all, or those at ``indices``: 0 is the folder's
-    first clip) as ``<prefix><name>.<fmt>`` (mp4, webm or gif) into ``out_dir``."""
+    first clip) as ``<prefix><name>.<fmt>`` (mp4, webm or gif) into ``out_dir``; existing files
+    are refused before anything is written, unless ``overwrite``."""
     suffix = "." + fmt.lower().lstrip(".")
     if suffix not in FORMATS:
         raise ConfigError(f"export.clips: unknown format {fmt!r}", fix="use mp4, webm or gif")
@@ -126,12 +129,22 @@ def export_clips(
             fix=f"pick from 0 to {len(clips) - 1}",
         )
     out = Path(out_dir) if out_dir is not None else Path(samples_dir)
+    targets = [out / f"{prefix}{names[k]}{suffix}" for k in picked]
+    if not overwrite:
+        refuse_existing(targets, fix="pass --overwrite to replace them, or choose another --clips-dir")
     return [
-        write_video(
-            clips[k], out / f"{prefix}{names[k]}{suffix}", fps or clip_fps, scale=scale, resample=resample
-        )
-        for k in picked
+        write_video(clips[k], path, fps or clip_fps, scale=scale, resample=resample)
+        for k, path in zip(picked, targets, strict=True)
     ]
+
+
+def clip_names(
+    samples_dir: str | Path, fmt: str, indices: Sequence[int] | None = None, prefix: str = ""
+) -> list[str]:
+    """The file names :func:`export_clips` would write for these arguments (for checks before a job)."""
+    _, _, names = read_clips(samples_dir)
+    picked = range(len(names)) if indices is None else [int(i) for i in indices if 0 <= int(i) < len(names)]
+    return [f"{prefix}{names[k]}.{fmt.lower().lstrip('.')}" for k in picked]
 
 
 def clip_denoising_frames(

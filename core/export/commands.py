@@ -57,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--samples", metavar="I,J,...", help="which samples to show (default all)")
     p.add_argument("--nrow", type=int, default=None, help="samples per row of the grid")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     p.set_defaults(func=run)
 
 
@@ -68,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
             "export: nothing to write",
             fix="pass --video OUT.mp4|.webm|.gif, --grid OUT.png and/or --clips mp4|webm|gif",
         )
+    if not args.overwrite:  # refuse before anything is written, naming every file in the way
+        from core.fsutil import refuse_existing
+
+        refuse_existing(
+            [p for p in (args.video, args.grid) if p],
+            fix="pass --overwrite to replace it, or choose another name",
+        )
     if args.clips:
         from core.export.clips import export_clips
 
@@ -78,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             fps=args.fps,
             scale=args.scale,
             resample=args.resample,
+            overwrite=args.overwrite,
         ):
             print(path)
     indices = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,21 @@ from torch import nn
 
 from core.errors import ModelFolderError
 from core.fsutil import atomic_directory, recover_directory
+from core.models.folder_checks import (
+    INFO_NAME,
+    denoiser_size,
+    read_json,
+    read_model_info,
+    read_scheduler_config,
+)
 
 FORMAT = 1
-INFO_NAME = "noisebloom.json"
 GUIDE_DIR, GUIDE_FILE = "guide", "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 # Denoiser classes a model folder may name: (library, class) -> network kind. Only these are ever
-# imported; another helper registers its clip network here the same way.
+# imported; another helper registers its clip network here the same way. Each kind also needs its
+# checked fields in folder_checks.DENOISER_FIELDS and its size estimate there.
 DENOISER_CLASSES: dict[tuple[str, str], str] = {
     ("diffusers", "UNet2DModel"): "unet",
     ("core.models.dit", "NoisebloomDiT"): "dit",
@@ -158,19 +166,6 @@ def _size(sample_size: Any) -> int:
     return int(sample_size[0] if isinstance(sample_size, (list, tuple)) else sample_size)
 
 
-def _read_json(path: Path, folder: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelFolderError(
-            f"{path}: unreadable ({getattr(e, 'strerror', None) or e})",
-            fix=f"the model folder {folder} is damaged; train again or restore it",
-        ) from None
-    if not isinstance(data, dict):
-        raise ModelFolderError(f"{path}: expected a JSON object", fix=f"the model folder {folder} is damaged")
-    return data
-
-
 def _not_a_model(path: Path) -> ModelFolderError:
     if (path / "model" / "model_index.json").is_file():
         fix = f"pass the model inside this run folder: {path / 'model'}"
@@ -206,15 +201,18 @@ def _load_weights(sub: Path) -> dict[str, torch.Tensor]:
 def load_model_folder(
     path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> LoadedModel:
-    """Load a model folder (ours, or any diffusers pipeline folder with an unconditional UNet2DModel)."""
+    """Load a model folder (ours, or any diffusers pipeline folder with an unconditional UNet2DModel).
+
+    Every JSON file is read bounded and checked, and the denoiser's size estimated from its config,
+    before any weights are read or any network is built."""
     path = Path(path)
     if not path.is_dir():
         recover_directory(path)  # a save killed between its two renames left the old folder aside
     if not path.is_dir():
         raise ModelFolderError(f"{path}: no such folder", fix="pass a model folder, e.g. RUN_DIR/model")
-    if not (path / "model_index.json").is_file():
+    if not os.path.lexists(path / "model_index.json"):
         raise _not_a_model(path)
-    index = _read_json(path / "model_index.json", path)
+    index = read_json(path / "model_index.json", path)
     name = next((n for n in DENOISER_SUBFOLDERS if n in index), None)
     if name is None:
         raise ModelFolderError(
@@ -229,13 +227,13 @@ def load_model_folder(
             fix="Noisebloom loads unconditional UNet2DModel folders and its own networks",
         )
     sub = path / name
-    config = _read_json(sub / "config.json", path)
+    config = read_json(sub / "config.json", path)
     sched_path = path / "scheduler" / "scheduler_config.json"
-    if not sched_path.is_file():
+    if not os.path.lexists(sched_path):
         raise ModelFolderError(
             f"{sched_path}: missing", fix=f"the model folder {path} is damaged; train again"
         )
-    scheduler_config = _read_json(sched_path, path)
+    scheduler_config = read_scheduler_config(sched_path, path)
 
     from core.diffusion.schedules import objective_from_scheduler_config
 
@@ -244,22 +242,21 @@ def load_model_folder(
     except ValueError as e:
         raise ModelFolderError(f"{sched_path}: {e}", fix="use a DDPM or flow-matching model") from None
 
+    info = read_model_info(path)
     cls = getattr(importlib.import_module(key[0]), key[1])
+    denoiser_size(DENOISER_CLASSES[key], cls, config, sub / "config.json")
     state = _load_weights(sub)
     try:
         network = cls.from_config(config)
         network.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0]
+    except Exception as e:  # torch's and diffusers' errors for a config or weights that do not fit
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ModelFolderError(f"{sub}: weights do not fit the config ({first})", fix="train again") from None
     network.to(device=device).eval()
     if dtype != torch.float32:
         network.to(dtype=dtype)
 
-    info_path = path / INFO_NAME
-    if info_path.is_file():
-        info = _read_json(info_path, path)
-    else:
+    if info is None:
         info = {
             "format": FORMAT,
             "objective": objective,

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--trajectory", action="store_true", help="record every step's x_t and x0 in OUT_DIR/trajectory"
     )
     p.add_argument(
+        "--overwrite", action="store_true", help="replace sample files that already exist in OUT_DIR"
+    )
+    p.add_argument(
         "--from-png",
         metavar="PNG",
         help="take sampler, steps, seed, image index, eta, karras and guidance from a PNG that noisebloom sample wrote",
@@ -59,7 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shutil
     import sys
+    from pathlib import Path
 
     from core.sampling.config import SampleConfig
     from core.sampling.model import load_model, resolve_device
@@ -93,7 +98,14 @@ def run(args: argparse.Namespace) -> int:
             first, final = info.indices[0], info.indices[-1]
             print(f"images {first}-{final}: step {info.i + 1}/{info.n}", file=sys.stderr, flush=True)
 
-    result = sample(model, config, out_dir=args.out, callback=progress)
+    out = Path(args.out)
+    created = not out.exists()
+    try:
+        result = sample(model, config, out_dir=out, callback=progress, overwrite=args.overwrite)
+    except BaseException:
+        if created:  # a failed run leaves no folder of its own behind (it held only what it wrote)
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     for path in result.paths:
         print(path)
     if result.trajectory_dir is not None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.config import Config
+from core.config import MAX_SEED, Config
 from core.errors import ConfigError
 from core.sampling.guidance import DEFAULT_GUIDANCE, MAX_GUIDANCE
 from core.sampling.samplers import DEFAULT_STEPS, MAX_STEPS, SAMPLERS
-from core.sampling.seeds import MAX_SEED
+
+MAX_SAMPLES = 10_000  # images one sampling job draws (each is written to disk)
+MAX_SAMPLE_BATCH = 1024
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -47,14 +49,18 @@ class SampleConfig(Config):
             )
         if not 1 <= self.steps <= MAX_STEPS:
             raise ConfigError(f"sample.steps: {self.steps} is out of range", fix=f"use 1 to {MAX_STEPS}")
-        if self.num < 1:
-            raise ConfigError(f"sample.num: {self.num} images asked", fix="ask for at least 1")
+        if not 1 <= self.num <= MAX_SAMPLES:
+            raise ConfigError(f"sample.num: {self.num} images asked", fix=f"ask for 1 to {MAX_SAMPLES}")
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"sample.seed: {self.seed} is out of range", fix=f"use 0 to {MAX_SEED}")
-        if self.first_index < 0:
-            raise ConfigError(f"sample.first_index: {self.first_index} is negative", fix="use 0 or more")
-        if self.batch_size < 1:
-            raise ConfigError(f"sample.batch_size: {self.batch_size} is too small", fix="use 1 or more")
+        if not 0 <= self.first_index <= MAX_SEED:
+            raise ConfigError(
+                f"sample.first_index: {self.first_index} is out of range", fix=f"use 0 to {MAX_SEED}"
+            )
+        if not 1 <= self.batch_size <= MAX_SAMPLE_BATCH:
+            raise ConfigError(
+                f"sample.batch_size: {self.batch_size} is out of range", fix=f"use 1 to {MAX_SAMPLE_BATCH}"
+            )
         if not 0.0 <= self.eta <= 1.0:
             raise ConfigError(
                 f"sample.eta: {self.eta} is out of range", fix="use 0 (deterministic DDIM) to 1 (DDPM-like)"
@@ -68,10 +74,10 @@ class SampleConfig(Config):
                 f"sample.guidance: {self.guidance} is out of range",
                 fix=f"use 0 (no guidance) to {MAX_GUIDANCE:g}; {DEFAULT_GUIDANCE} is the default",
             )
-        if self.trajectory_max_frames < 2:
+        if not 2 <= self.trajectory_max_frames <= MAX_STEPS + 1:
             raise ConfigError(
                 f"sample.trajectory_max_frames: {self.trajectory_max_frames} is too small",
-                fix="use 2 or more",
+                fix=f"use 2 to {MAX_STEPS + 1}",
             )
 
 

@@ -23,7 +23,7 @@ import torch
 
 from core import __version__
 from core.errors import ConfigError, NoisebloomError
-from core.fsutil import atomic_directory, atomic_write_text
+from core.fsutil import atomic_directory, atomic_write_text, refuse_existing
 from core.sampling.config import SampleConfig, resolve_guidance
 from core.sampling.guidance import guided
 from core.sampling.loop import StepCallback, StepInfo, run_loop
@@ -161,6 +161,7 @@ def sample(
     out_dir: str | Path | None = None,
     callback: StepCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    overwrite: bool = False,
 ) -> SampleResult:
     """Draw ``config.num`` samples; with ``out_dir``, write ``sample_KKKKK.png`` and the trajectory.
 
@@ -168,9 +169,12 @@ def sample(
     objective, info, path) or a model folder path. ``callback(StepInfo)`` is called at every step of
     every batch; ``should_stop()`` is checked before every network evaluation and raises
     :class:`~core.errors.Cancelled`. With ``config.trajectory``, ``out_dir/trajectory/`` appears
-    only once sampling finished.
+    only once sampling finished. Files already in ``out_dir`` that this would write are refused
+    before anything is drawn, unless ``overwrite``.
     """
-    return _sample(model, config, out_dir=out_dir, callback=callback, should_stop=should_stop)
+    return _sample(
+        model, config, out_dir=out_dir, callback=callback, should_stop=should_stop, overwrite=overwrite
+    )
 
 
 def _sample(
@@ -182,6 +186,7 @@ def _sample(
     should_stop: Callable[[], bool] | None,
     start: dict[str, Any] | None = None,
     extra_meta: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> SampleResult:
     t0 = time.perf_counter()
     device = resolve_device(config.device)
@@ -209,6 +214,8 @@ def _sample(
         raise ConfigError(
             "sample.trajectory: recording a trajectory needs an output folder", fix="pass out_dir"
         )
+    if out is not None and not overwrite:
+        refuse_existing(output_paths(out, config, clip=len(shape) == 4), fix=OVERWRITE_FIX)
     images = np.zeros((config.num, *shape[:-3], shape[-2], shape[-1], shape[-3]), dtype=np.uint8)
     traj_ctx = atomic_directory(out / "trajectory") if config.trajectory else nullcontext(None)
     with traj_ctx as traj_tmp, torch.inference_mode():
@@ -277,6 +284,18 @@ def _compose(writer: TrajectoryWriter | None, callback: StepCallback | None, row
     return record
 
 
+OVERWRITE_FIX = "pass --overwrite to replace them, or choose another --out folder"
+
+
+def output_paths(out: Path, config: SampleConfig, *, clip: bool) -> list[Path]:
+    """What sampling ``config`` into ``out`` writes: the numbered images (GIFs for clips), the
+    ``sample.json`` beside them and, when recorded, ``trajectory/``."""
+    suffix = ".gif" if clip else ".png"
+    names = [image_name(config.first_index + j).replace(".png", suffix) for j in range(config.num)]
+    paths = [out / n for n in names] + [out / "sample.json"]
+    return paths + ([out / "trajectory"] if config.trajectory else [])
+
+
 def _write_outputs(
     out: Path, model: Any, config: SampleConfig, name: str, images: np.ndarray, extra
 ) -> list[Path]:
@@ -317,6 +336,7 @@ def branch(
     trajectory: bool | None = None,
     callback: StepCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    overwrite: bool = False,
 ) -> SampleResult:
     """Continue a recorded trajectory from its step ``step_k`` (a recorded step).
 
@@ -377,6 +397,7 @@ def branch(
         should_stop=should_stop,
         start=start,
         extra_meta=extra,
+        overwrite=overwrite,
     )
 
 

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-MAX_SEED = 2**63 - 1
-
 
 def image_seed(seed: int, index: int) -> int:
     """The 63-bit generator seed of image ``index`` under ``seed``."""

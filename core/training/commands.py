@@ -128,6 +128,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", metavar="JSON", help="start from this train config file (flags override it)")
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in RUN_DIR (its config, state, model, samples and metrics; nothing else)",
+    )
     p.add_argument("--init-from", metavar="MODEL_DIR", help="fine-tune this model folder on DATA_DIR")
     p.add_argument(
         "--workspace",
@@ -187,6 +192,28 @@ def _config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check RUN_DIR before anything else (a folder that is not a run is never written into), then
+    hold its lock while an ``--overwrite`` clears the old run and the trainer writes the new one."""
+    from pathlib import Path
+
+    from core.training.runfolder import check_out_folder, is_run_folder
+    from core.workspace.lock import hold
+
+    out = Path(args.out)
+    if not _is_main_process():  # the main process checks, clears and locks the folder for all
+        return _train(args)
+    if not is_run_folder(out):  # refused before a lock file is written into it
+        check_out_folder(out, resume=args.resume, overwrite=args.overwrite)
+    with hold(out, "run folder", fix="wait for the other training to finish, or choose another --out folder"):
+        check_out_folder(out, resume=args.resume, overwrite=args.overwrite)  # again, now that it is ours
+        if args.overwrite:
+            from core.training.runfolder import clear_run
+
+            clear_run(out)
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     import contextlib
 
     from core.training.trainer import train

@@ -16,10 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from core.config import Config
+from core.config import MAX_SEED, Config
 from core.errors import ConfigError
+from core.sampling.samplers import MAX_STEPS as MAX_SAMPLE_STEPS
 
 FINE_TUNE_LR_FACTOR = 0.1  # fine-tuning starts from a trained model: a tenth of the scratch rate
+
+# Upper bounds of a run, checked before anything is allocated (far beyond any real run on one machine).
+MAX_BATCH_SIZE = 4096
+MAX_GRAD_ACCUM = 1024
+MAX_TRAIN_STEPS = 100_000_000
+MAX_EPOCHS = 1_000_000
+MAX_MINUTES = 7 * 24 * 60  # a week
 
 
 @dataclass(frozen=True)
@@ -105,13 +113,15 @@ class TrainConfig(Config):
         if r is not None and (r % 8 or not 16 <= r <= 256):
             problem = f"{r} is not a multiple of 8" if r % 8 else f"{r} is outside 16..256"
             raise bad("resolution", problem, "use 16..256 in steps of 8")
-        for name in ("batch_size", "grad_accum"):
-            if getattr(self, name) < 1:
+        for name, most in (("batch_size", MAX_BATCH_SIZE), ("grad_accum", MAX_GRAD_ACCUM)):
+            if not 1 <= getattr(self, name) <= most:
                 raise bad(
                     name,
-                    f"{getattr(self, name)} must be at least 1",
-                    f"use 1 or more (default {type(self).__dataclass_fields__[name].default})",
+                    f"{getattr(self, name)} is outside 1..{most}",
+                    f"use 1 to {most} (default {type(self).__dataclass_fields__[name].default})",
                 )
+        if not 0 <= self.seed <= MAX_SEED:
+            raise bad("seed", f"{self.seed} is out of range", f"use 0 to {MAX_SEED}")
         if self.lr is not None and not 0 < self.lr < 1:
             raise bad(
                 "lr",
@@ -132,15 +142,28 @@ class TrainConfig(Config):
             )
         if not 0 <= self.ema_decay < 1:
             raise bad("ema_decay", f"{self.ema_decay} is outside [0, 1)", "use 0.999 (or 0 for no EMA)")
-        for name in ("max_steps", "max_epochs", "max_minutes"):
+        for name, most in (
+            ("max_steps", MAX_TRAIN_STEPS),
+            ("max_epochs", MAX_EPOCHS),
+            ("max_minutes", MAX_MINUTES),
+        ):
             v = getattr(self, name)
-            if v is not None and v <= 0:
-                raise bad(name, f"{v} must be positive", "use a positive budget or leave it unset")
+            if v is not None and not 0 < v <= most:
+                raise bad(
+                    name,
+                    f"{v} is outside (0, {most}]",
+                    f"use a positive budget up to {most}, or leave it unset",
+                )
         if self.max_steps is None and self.max_epochs is None and self.max_minutes is None:
             raise bad("max_steps", "no budget is set", "set max_steps, max_epochs or max_minutes")
         for name in ("warmup", "preview_every", "checkpoint_every", "val_every", "weight_decay", "grad_clip"):
             if getattr(self, name) < 0:
                 raise bad(name, f"{getattr(self, name)} is negative", "use 0 or more")
+            if getattr(self, name) > MAX_TRAIN_STEPS:
+                raise bad(name, f"{getattr(self, name)} is too large", f"use at most {MAX_TRAIN_STEPS}")
+        if self.preview_steps > MAX_SAMPLE_STEPS or self.log_every > MAX_TRAIN_STEPS:
+            name = "preview_steps" if self.preview_steps > MAX_SAMPLE_STEPS else "log_every"
+            raise bad(name, f"{getattr(self, name)} is too large", "use the default or a smaller value")
         if self.log_every < 1 or self.preview_steps < 1 or self.max_bad_steps < 1:
             name = (
                 "log_every"

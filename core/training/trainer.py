@@ -17,6 +17,7 @@ every batch and DDP averages the gradients, so all processes hold the same weigh
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -95,16 +96,13 @@ def _make_accelerator(config: TrainConfig) -> Any:
 
 
 def adopt_parent(config: TrainConfig, model_dir: str | Path) -> TrainConfig:
-    """``config`` with the preset, objective and schedule of the model it fine-tunes."""
-    info = (
-        json.loads((Path(model_dir) / "noisebloom.json").read_text(encoding="utf-8"))
-        if (Path(model_dir) / "noisebloom.json").is_file()
-        else {}
-    )
-    from core.models.folder import load_model_folder
+    """``config`` with the preset, objective and schedule of the model it fine-tunes.
 
-    if not info:
-        info = load_model_folder(model_dir).info
+    The folder comes from outside: its ``noisebloom.json`` is read through the model folder's
+    bounded, checked reader; without one, the whole folder is loaded to infer them."""
+    from core.models.folder import load_model_folder, read_model_info
+
+    info = read_model_info(model_dir) or load_model_folder(model_dir).info
     changes: dict[str, Any] = {"init_from": str(model_dir)}
     if info.get("preset") in _known_presets():
         changes["preset"] = info["preset"]
@@ -193,7 +191,77 @@ def train(
     on_preview: PreviewFn | None = None,
     on_metric: MetricFn | None = None,
 ) -> TrainResult:
-    """Train ``config`` on ``data``, writing the run folder ``run_dir``; see the module docstring."""
+    """Train ``config`` on ``data``, writing the run folder ``run_dir``; see the module docstring.
+
+    The main process holds the run folder's lock (:mod:`core.workspace.lock`) for as long as it
+    writes there, so a second trainer on the same folder is refused; temporary folders a killed
+    write left behind are swept at the start and the end. A full disk, a lack of memory or of
+    permission becomes one line that says which folder and which checkpoint is intact."""
+    import os
+
+    from core.errors import resource_error
+    from core.fsutil import recover_directory
+    from core.workspace.lock import hold
+
+    run_dir = Path(run_dir)
+    main = os.environ.get("RANK", "0") == "0"
+    writing: dict[str, Path | None] = {"folder": None}
+    lock = (
+        hold(run_dir, "run folder", fix="wait for the other training to finish, or train into another folder")
+        if main
+        else contextlib.nullcontext()
+    )
+    with lock:
+        try:
+            if main:
+                for folder in (run_dir / "state", run_dir / "model"):
+                    recover_directory(folder)
+            result = _train(
+                config, data, run_dir, resume=resume, should_stop=should_stop, on_progress=on_progress,
+                on_preview=on_preview, on_metric=on_metric, writing=writing,
+            )  # fmt: skip
+            if main:
+                for folder in (run_dir / "state", run_dir / "model"):
+                    recover_directory(folder)
+            return result
+        except Exception as e:
+            err = resource_error(
+                e, writing["folder"] or run_dir, intact=_intact(run_dir), fix=_resume_fix(e, run_dir)
+            )
+            if err is None:
+                raise
+            raise err from None
+
+
+def _intact(run_dir: Path) -> str:
+    """What a failed run still has: the last checkpoint's step, read from its state."""
+    try:
+        step = int(json.loads((run_dir / "state" / "trainer.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no checkpoint was saved yet"
+    return f"the checkpoint at step {step} is intact"
+
+
+def _resume_fix(e: BaseException, run_dir: Path) -> str | None:
+    if isinstance(e, MemoryError) or "memory" in str(e).lower():
+        return "use a smaller --batch-size or preset, then resume the run"
+    if (run_dir / "state" / "trainer.json").is_file():
+        return "free some space (or fix the permissions) and resume the run"
+    return None
+
+
+def _train(
+    config: TrainConfig,
+    data: PreparedDataset,
+    run_dir: Path,
+    *,
+    resume: bool,
+    should_stop: Callable[[], bool] | None,
+    on_progress: ProgressFn | None,
+    on_preview: PreviewFn | None,
+    on_metric: MetricFn | None,
+    writing: dict[str, Path | None],
+) -> TrainResult:
     from diffusers.training_utils import EMAModel
 
     from core.diffusion.objectives import make_objective, noisy_batch
@@ -206,7 +274,6 @@ def train(
     from core.training.validation import HeldOut
 
     t_begin = time.monotonic()
-    run_dir = Path(run_dir)
     state_dir, model_dir = run_dir / "state", run_dir / "model"
     resolution = config.resolution or data.resolution
     if resolution % 8 or not 16 <= resolution <= 256:
@@ -346,6 +413,7 @@ def train(
         if main:
             refresh_sample_net()
             guide_state = guide_net.state_dict() if guide_net is not None else None
+            writing["folder"] = state_dir
             save_state(
                 state_dir,
                 step=step,
@@ -359,11 +427,13 @@ def train(
                 guide=guide_state,
                 guide_step=guide_step,
             )
+            writing["folder"] = model_dir
             save_model_folder(
                 sample_net, config.objective, dict(info, trained_steps=step), model_dir,
                 schedule=None if config.objective == "flow" else config.schedule,
                 guide=guide_state, guide_steps=guide_step,
             )  # fmt: skip
+            writing["folder"] = None
         cost["save"] = time.monotonic() - t0
 
     def keep_guide() -> None:
@@ -384,12 +454,11 @@ def train(
                 network, config.objective, config.schedule, config.preview_seeds, config.preview_steps,
                 sample_shape, device=device,
             )  # fmt: skip
-        from PIL import Image
+        from core.export.png import write_png
 
-        picture = grid(images)
-        Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture).save(
-            run_dir / "samples" / f"step_{step:07d}.png"
-        )
+        writing["folder"] = run_dir / "samples"
+        write_png(run_dir / "samples" / f"step_{step:07d}.png", grid(images))  # atomic: never half a file
+        writing["folder"] = None
         cost["preview"] = time.monotonic() - t0
         if on_preview is not None:
             on_preview(step, images)

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,11 +75,21 @@ class Catalog:
         self.path = Path(root) / CATALOG_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        existed = self.path.exists()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            if not existed:  # leave no empty catalog behind for the next start to trip over
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    p = self.path.with_name(self.path.name + suffix)
+                    if p.exists() and (suffix or p.stat().st_size == 0):
+                        p.unlink()
+            raise
 
     # --- schema ----------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -163,15 +173,17 @@ class Catalog:
         return n > 0
 
     # --- runs and metrics --------------------------------------------------------------------------
-    def mark_interrupted(self) -> list[str]:
-        """Runs left queued/running/paused by an engine that died are marked ``interrupted``."""
+    def mark_interrupted(self, skip: Callable[[str], bool] = lambda path: False) -> list[str]:
+        """Runs left queued/running/paused by an engine that died are marked ``interrupted``;
+        ``skip(run_path)`` says which live process still trains a run (those are left alone)."""
         with self.transaction() as db:
             ids = [
                 r[0]
                 for r in db.execute(
-                    f"SELECT id FROM runs WHERE status IN ({', '.join('?' * len(LIVE_RUN_STATES))})",
+                    f"SELECT id, path FROM runs WHERE status IN ({', '.join('?' * len(LIVE_RUN_STATES))})",
                     LIVE_RUN_STATES,
                 )
+                if not skip(r[1])
             ]
             db.executemany("UPDATE runs SET status = 'interrupted' WHERE id = ?", [(i,) for i in ids])
         return ids

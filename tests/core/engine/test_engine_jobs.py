@@ -137,19 +137,58 @@ def test_pause_resume_stop_and_queries_while_busy(engine, dataset, ws):
     assert integrity(ws) == "ok"
 
 
-def test_cancel_at_random_moments_leaves_nothing_behind(engine, dataset, ws):
+def test_cancel_at_random_moments_deletes_only_runs_without_a_checkpoint(engine, dataset, ws):
     rng = random.Random(7)
     runs_before = {r["id"] for r in engine.request("list", {"what": "runs"})["items"]}
+    kept = set()
     for _ in range(3):
         job = train(engine, dataset, 10_000)
         engine.wait(job, "state", 60)  # queued
         time.sleep(rng.uniform(0.0, 2.0))
-        engine.request("cancel", {"job": job})
-        err = engine.events(job, timeout=120)[-1]
-        assert isinstance(err, P.Error) and err.state == "cancelled", err
+        answer = engine.request("cancel", {"job": job})
+        end = engine.events(job, timeout=120)[-1]
+        if answer.get("kept"):  # it had a checkpoint: stopped and kept, as stop does
+            assert isinstance(end, P.Done) and end.state == "stopped", end
+            run = engine.request("get", {"what": "runs", "id": end.results["run"]})["item"]
+            assert (
+                run["status"] == "stopped" and (ws / "runs" / run["id"] / "state" / "trainer.json").is_file()
+            )
+            kept.add(run["id"])
+        else:
+            assert isinstance(end, P.Error) and end.state == "cancelled", end
     runs_after = {r["id"] for r in engine.request("list", {"what": "runs"})["items"]}
-    assert runs_after == runs_before
-    assert sorted(p.name for p in (ws / "runs").iterdir()) == sorted(runs_before)
+    assert runs_after == runs_before | kept
+    assert sorted(p.name for p in (ws / "runs").iterdir()) == sorted(runs_before | kept)
+    assert integrity(ws) == "ok"
+
+
+def test_cancel_keeps_a_checkpointed_run_and_discard_deletes_it(engine, dataset, ws):
+    def past_first_checkpoint() -> tuple[str, str]:
+        job = train(engine, dataset, 10_000)
+        while True:  # checkpoints come every 5 steps
+            ev = engine.next_event(job, 120)
+            if ev.type == "progress" and ev.done >= 7:
+                break
+        runs = engine.request("list", {"what": "runs"})["items"]
+        return job, next(r["id"] for r in runs if r["status"] == "running")
+
+    job, kept = past_first_checkpoint()
+    answer = engine.request("cancel", {"job": job})
+    events = engine.events(job, timeout=120)
+    assert answer["kept"] is True and "stopped and kept" in answer["message"]
+    assert any(e.type == "log" and e.level == "warning" for e in events)
+    assert isinstance(events[-1], P.Done) and events[-1].state == "stopped"
+    assert engine.request("get", {"what": "runs", "id": kept})["item"]["status"] == "stopped"
+    assert (ws / "runs" / kept / "state" / "trainer.json").is_file()
+
+    job, discarded = past_first_checkpoint()
+    answer = engine.request("cancel", {"job": job, "discard": True})
+    end = engine.events(job, timeout=120)[-1]
+    assert "kept" not in answer
+    assert isinstance(end, P.Error) and end.state == "cancelled"
+    assert discarded not in {r["id"] for r in engine.request("list", {"what": "runs"})["items"]}
+    assert not (ws / "runs" / discarded).exists()
+    assert (ws / "runs" / kept).is_dir()
     assert integrity(ws) == "ok"
 
 

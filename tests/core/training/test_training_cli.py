@@ -82,7 +82,7 @@ def test_train_command_upscales_small_pictures_when_asked(tmp_path, capsys, monk
             ["--resolution", "7"],
             "noisebloom: error: train.resolution: 7 is not a multiple of 8; use 16..256 in steps of 8",
         ),
-        (["--batch-size", "0"], "noisebloom: error: train.batch_size: 0 must be at least 1"),
+        (["--batch-size", "0"], "noisebloom: error: train.batch_size: 0 is outside 1..4096"),
         (
             ["--preset", "unet-xxl"],
             "noisebloom: error: train.preset: unknown preset 'unet-xxl'; use one of unet-tiny",

@@ -13,7 +13,14 @@ from core.training.config import TrainConfig
     [
         ({"resolution": 7}, "train.resolution: 7 is not a multiple of 8", "use 16..256 in steps of 8"),
         ({"resolution": 512}, "train.resolution: 512 is outside 16..256", "use 16..256 in steps of 8"),
-        ({"batch_size": 0}, "train.batch_size: 0 must be at least 1", "use 1 or more (default 64)"),
+        ({"batch_size": 0}, "train.batch_size: 0 is outside 1..4096", "use 1 to 4096 (default 64)"),
+        ({"batch_size": 10**6}, "train.batch_size: 1000000 is outside 1..4096", "use 1 to 4096 (default 64)"),
+        (
+            {"max_minutes": float("nan")},
+            "train.max_minutes: nan is not a finite number",
+            "use a finite number",
+        ),
+        ({"seed": -1}, "train.seed: -1 is out of range", "use 0 to 9223372036854775807"),
         ({"preset": "unet-huge"}, "train.preset: unknown preset 'unet-huge'", "unet-cpu"),
         ({"lr": 0.0}, "train.lr: 0.0 is outside (0, 1)", "1e-3"),
         ({"max_steps": None, "max_minutes": None}, "train.max_steps: no budget is set", "max_minutes"),
