@@ -9,6 +9,11 @@ When the engine dies unexpectedly (crash, killed), every command still in flight
 synthesised ``error`` event (state ``failed``) so the models end cleanly, ``died`` carries a
 one-line message for the window, and the engine is started again (at most ``MAX_RESTARTS``
 times in ``RESTART_WINDOW_S`` seconds, so a broken install does not loop forever).
+
+An engine that cannot start at all (its workspace is locked by another engine, the catalog cannot
+be opened) says why in one ``error`` event with ``data.fatal`` before it exits: that message is
+what ``died`` carries, and the engine is not restarted (state ``failed``) until the person uses
+Engine > Restart, since starting it again would fail the same way.
 """
 
 from __future__ import annotations
@@ -23,13 +28,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from core.engine import protocol as P
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0
 RESTART_DELAY_MS = 400
+# How long shutdown waits before it kills the engine: a live job is stopped the way ``stop`` does
+# (the current step, then a checkpoint save, which can take tens of seconds for a big model); an
+# idle engine only closes its catalog. A kill still leaves the last checkpoint on disk.
+SHUTDOWN_IDLE_MS = 5_000
+SHUTDOWN_JOB_MS = 60_000
 
 ResultCallback = Callable[[dict[str, Any]], None]
 ErrorCallback = Callable[[P.Error], None]
@@ -49,7 +59,8 @@ def default_engine_command() -> list[str]:
 
 
 class EngineClient(QObject):
-    """Start, talk to and restart the engine. States: stopped, starting, ready, dead."""
+    """Start, talk to and restart the engine. States: stopped, starting, ready, dead (and being
+    restarted), failed (not restarted by itself: it could not start, or kept dying)."""
 
     event_received = Signal(object)  # every decoded protocol event
     hello_received = Signal(object)  # P.Hello, at every (re)start
@@ -79,6 +90,7 @@ class EngineClient(QObject):
         self._in_flight: dict[str, str] = {}  # id -> command name, until done/error/result
         self._callbacks: dict[str, tuple[ResultCallback | None, ErrorCallback | None]] = {}
         self._restarts: list[float] = []
+        self.fatal = ""  # why the engine could not start (its fatal error event), until the next start
         self._closing = False
         self._proc: QProcess | None = None
 
@@ -87,6 +99,7 @@ class EngineClient(QObject):
         if self._proc is not None and self._proc.state() != QProcess.ProcessState.NotRunning:
             return
         self._closing = False
+        self.fatal = ""
         self._buffer.clear()
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -105,8 +118,13 @@ class EngineClient(QObject):
         self._set_state("starting")
         proc.start(self.command[0], args)
 
-    def shutdown(self, wait_ms: int = 5000) -> None:
-        """Ask the engine to exit (it cancels a running job); kill it if it does not within wait_ms."""
+    def shutdown(self, wait_ms: int | None = None) -> None:
+        """Ask the engine to exit and wait for it, then kill it if it has not exited. The engine
+        stops a running job the way ``stop`` does (a training run is saved and kept, resumable), so
+        by default it gets ``SHUTDOWN_JOB_MS`` while a job is in flight, ``SHUTDOWN_IDLE_MS`` else.
+        The wait runs the event loop, so the window keeps painting while the engine saves."""
+        if wait_ms is None:
+            wait_ms = SHUTDOWN_JOB_MS if self.jobs_in_flight() else SHUTDOWN_IDLE_MS
         self._closing = True
         proc = self._proc
         if proc is None or proc.state() == QProcess.ProcessState.NotRunning:
@@ -115,10 +133,14 @@ class EngineClient(QObject):
         if self.state == "ready":
             self._write(P.Command(id=f"g{next(self._ids)}", cmd="shutdown").to_json())
         proc.closeWriteChannel()
-        if not proc.waitForFinished(wait_ms):
+        if not _wait_for_exit(proc, wait_ms):
             proc.kill()
             proc.waitForFinished(2000)
         self._set_state("stopped")
+
+    def jobs_in_flight(self) -> list[str]:
+        """Ids of the jobs sent and not yet ended (done or error)."""
+        return [cid for cid, cmd in self._in_flight.items() if cmd in P.JOB_COMMANDS]
 
     def kill(self) -> None:
         """Kill the engine process as a crash would (tests, the "restart engine" action)."""
@@ -157,20 +179,25 @@ class EngineClient(QObject):
         if on_result or on_error:
             self._callbacks[cid] = (on_result, on_error)
         self._in_flight[cid] = cmd
-        if self.state != "ready":
+        if self.state != "ready" or self._closing:
+            message = f"{cmd}: {self._not_running()}"
             QTimer.singleShot(
                 0,
                 lambda: self._deliver(
-                    P.Error(
-                        id=cid,
-                        message=f"{cmd}: the engine is not running ({self.state}); try again in a moment",
-                        state="failed" if cmd in P.JOB_COMMANDS else None,
-                    )
+                    P.Error(id=cid, message=message, state="failed" if cmd in P.JOB_COMMANDS else None)
                 ),
             )
             return cid
         self._write(P.Command(id=cid, cmd=cmd, args=args or {}).to_json())
         return cid
+
+    def _not_running(self) -> str:
+        if self.fatal:
+            return f"the engine could not start ({self.fatal}); fix that, then use Engine > Restart"
+        if self.state == "failed":
+            return "the engine is not running; use Engine > Restart"
+        state = "stopping" if self._closing else self.state
+        return f"the engine is not running ({state}); try again in a moment"
 
     def _write(self, line: str) -> None:
         assert self._proc is not None
@@ -208,6 +235,8 @@ class EngineClient(QObject):
                 self.log_line.emit(text)
 
     def _deliver(self, ev: P.Event) -> None:
+        if isinstance(ev, P.Error) and ev.id is None and ev.data.get("fatal"):
+            self.fatal = " ".join(ev.message.split()) or "no reason given"
         if isinstance(ev, P.Hello):
             self.hello = ev
             self._set_state("ready")
@@ -229,22 +258,34 @@ class EngineClient(QObject):
             )
 
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        if self._proc is not None:
+            self._read_stdout()  # what it wrote last (a fatal start error) before it exited
         if self._closing:
             self._set_state("stopped")
+            return
+        if self.fatal:
+            self._handle_death(
+                f"The engine could not start: {self.fatal}. Once that is fixed, use Engine > Restart",
+                restart=False,
+            )
             return
         how = "crashed" if status == QProcess.ExitStatus.CrashExit else f"exited with code {code}"
         last = next((s for s in reversed(self.stderr_tail) if s.strip()), "")
         self._handle_death(f"the engine {how}" + (f": {last[:160]}" if last else ""))
 
-    def _handle_death(self, message: str) -> None:
-        if self.state == "dead":
+    def _handle_death(self, message: str, *, restart: bool = True) -> None:
+        """Fail what was in flight and say so; restart the engine unless ``restart`` is False (the
+        message then says what to do) or it died too often lately."""
+        if self.state in ("dead", "failed"):
             return
-        self._set_state("dead")
-        self._fail_in_flight(message)
         now = time.monotonic()
         self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_S]
-        will_restart = self.auto_restart and len(self._restarts) < MAX_RESTARTS
-        self.died.emit(message + ("; restarting it" if will_restart else "; use Engine > Restart"))
+        will_restart = restart and self.auto_restart and len(self._restarts) < MAX_RESTARTS
+        self._set_state("dead" if will_restart else "failed")
+        self._fail_in_flight(message)
+        if restart:
+            message += "; restarting it" if will_restart else "; use Engine > Restart"
+        self.died.emit(message)
         if will_restart:
             self._restarts.append(now)
             QTimer.singleShot(RESTART_DELAY_MS, self._restart_after_death)
@@ -266,3 +307,15 @@ class EngineClient(QObject):
         if state != self.state:
             self.state = state
             self.state_changed.emit(state)
+
+
+def _wait_for_exit(proc: QProcess, wait_ms: int) -> bool:
+    """Whether ``proc`` exits within ``wait_ms``; events (its last lines, painting) are served meanwhile."""
+    loop = QEventLoop()
+    timer = QTimer(loop, singleShot=True, interval=max(0, wait_ms))
+    timer.timeout.connect(loop.quit)
+    proc.finished.connect(loop.quit)  # dropped with the loop
+    if proc.state() != QProcess.ProcessState.NotRunning:
+        timer.start()
+        loop.exec()
+    return proc.state() == QProcess.ProcessState.NotRunning

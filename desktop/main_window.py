@@ -4,6 +4,10 @@ message bar, and a status bar with the engine's state, its device and the runnin
 Folders and files dropped anywhere on the window start a scan (a drop on a model in the library,
 or on the Train area while a model is selected, sets up a fine-tune instead). The layout (window
 geometry, splitter, area, theme) is remembered with QSettings.
+
+Quitting while a run trains asks what becomes of it: keep it (stopped and saved, resumable from the
+library) or discard it (deleted), and waits for the engine to finish that before it shuts the
+engine down. Before an export or a save replaces existing files the window asks (``dialogs``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop.engine_client import EngineClient
 from desktop.model.app import AppModel
-from desktop.ui import theme
+from desktop.ui import dialogs, theme
 from desktop.ui.data_area import DataArea
 from desktop.ui.generate_area import GenerateArea
 from desktop.ui.health_area import HealthArea
@@ -50,6 +54,13 @@ SHORTCUTS = (
     ("Ctrl+S", "Save the selected images"),
     ("F5", "Refresh the library"),
 )
+TRAINING_KINDS = ("train", "finetune", "resume_run")
+CANCEL_TIP = "Cancel this job"
+CANCEL_TRAINING_TIP = (
+    "Cancel this run. Once it has saved a checkpoint it is stopped and kept, not deleted "
+    "(delete it from the library to remove it); before that, nothing of it is kept."
+)
+QUIT_WAIT_MS = 300_000  # a stuck engine does not keep the window forever
 
 
 class MainWindow(QMainWindow):
@@ -63,6 +74,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else QSettings()
         self.owns_client = app_model is None
+        self._quitting = False  # waiting for the run to stop before quitting
         if app_model is None:
             app_model = AppModel(EngineClient())
         self.app = app_model
@@ -150,7 +162,7 @@ class MainWindow(QMainWindow):
         self.job_cancel = QToolButton()
         self.job_cancel.setProperty("flat", True)
         self.job_cancel.setProperty("icon_name", "close")
-        self.job_cancel.setToolTip("Cancel this job")
+        self.job_cancel.setToolTip(CANCEL_TIP)
         self.job_cancel.clicked.connect(self._cancel_current)
         sb = self.statusBar()
         sb.addWidget(self.engine_dot)
@@ -164,6 +176,7 @@ class MainWindow(QMainWindow):
         self.app.error.connect(lambda m: self.message.show_message(m, "error"))
         self.app.info.connect(lambda m: self.message.show_message(m, "info"))
         self.app.engine_changed.connect(self._engine_changed)
+        self.app.replace_asked.connect(self._ask_replace)
         self.app.area_requested.connect(self.show_area)
         self.app.jobs.changed.connect(self._job_changed)
         theme.on_change(self.retint)
@@ -278,12 +291,15 @@ class MainWindow(QMainWindow):
     # --- status ----------------------------------------------------------------------------------
     def _engine_changed(self, state: str, device: str) -> None:
         t = theme.current()
-        color = {"ready": t.ok, "starting": t.accent, "dead": t.danger}.get(state, t.muted)
+        color = {"ready": t.ok, "starting": t.accent, "dead": t.danger, "failed": t.danger}.get(
+            state, t.muted
+        )
         self.engine_dot.setPixmap(icon("engine", color).pixmap(16, 16))
         words = {
             "ready": "Engine ready",
             "starting": "Engine starting…",
             "dead": "Engine stopped — restarting",
+            "failed": "Engine stopped — see the message, then Engine > Restart",
             "stopped": "Engine not running",
         }.get(state, f"Engine {state}")
         self.engine_label.setText(f"{words} · {device}" if device and state == "ready" else words)
@@ -300,6 +316,7 @@ class MainWindow(QMainWindow):
             return
         self._job_widgets(True)
         self.job_label.setText(job.describe())
+        self.job_cancel.setToolTip(CANCEL_TRAINING_TIP if job.kind in TRAINING_KINDS else CANCEL_TIP)
         frac = job.fraction
         if frac is None:
             self.job_bar.setRange(0, 0)
@@ -311,6 +328,13 @@ class MainWindow(QMainWindow):
         job = self.app.jobs.current()
         if job is not None:
             self.app.control("cancel", job.id)
+
+    def _ask_replace(self, job_id: str, paths: list[str]) -> None:
+        """An export was refused because its files exist: replace them only if the person says so."""
+        if dialogs.confirm_replace(self, paths):
+            self.app.replace_existing(job_id)
+        else:
+            self.app.keep_existing(job_id)
 
     # --- drag and drop anywhere ------------------------------------------------------------------
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 - Qt
@@ -363,35 +387,62 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802 - Qt
+        if self._quitting:  # already waiting for the run to stop: one quit at a time
+            e.ignore()
+            return
         if self.owns_client and self.app.training.live and not self._confirm_quit_while_training():
             e.ignore()
             return
         self.save_layout()
         if self.owns_client and hasattr(self.app.client, "shutdown"):
+            self.message.show_message("Closing the engine…", "info")
             self.app.client.shutdown()
         super().closeEvent(e)
 
     def _confirm_quit_while_training(self) -> bool:
-        """Quitting stops the engine, which would abandon the run: offer to stop it cleanly first."""
-        box = QMessageBox(self)
-        box.setWindowTitle("Training is running")
-        box.setText("A training run is in progress. Stop it and save the model before quitting?")
-        save = box.addButton("Stop, save and quit", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Quit without saving", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() is discard:
-            return True
-        if box.clickedButton() is not save:
-            return False
-        tm = self.app.training
-        tm.stop()
-        self.message.show_message("Stopping the run and saving the model…", "info")
-        loop = QEventLoop()
-        tm.state_changed.connect(
-            lambda s: s not in ("submitted", "queued", "running", "paused") and loop.quit()
+        """Quitting ends the engine: ask whether the running run is kept (stopped, saved, resumable
+        from the library) or discarded (deleted), do that, and wait for it; False to stay open."""
+        choice = dialogs.ask(
+            self,
+            "Training is running",
+            "A training run is in progress. What should happen to it?",
+            [
+                ("keep", "Keep the run and quit", QMessageBox.ButtonRole.AcceptRole),
+                ("discard", "Discard the run and quit", QMessageBox.ButtonRole.DestructiveRole),
+                ("stay", "Don't quit", QMessageBox.ButtonRole.RejectRole),
+            ],
+            "Keep: the run stops after the current step and its model is saved; you can resume or "
+            "extend it later from the library. Discard: the run and everything it saved are deleted.",
         )
-        QTimer.singleShot(300_000, loop.quit)  # a stuck engine does not keep the window forever
-        if tm.live:
-            loop.exec()
-        return True
+        tm = self.app.training
+        if choice == "keep":
+            tm.stop()
+            self._wait_for_training("Stopping the run and saving the model…")
+        elif choice == "discard":
+            tm.cancel(discard=True)
+            self._wait_for_training("Discarding the run…")
+        return choice in ("keep", "discard")
+
+    def _wait_for_training(self, message: str) -> None:
+        """Serve events until the training job has ended (or QUIT_WAIT_MS passed)."""
+        tm = self.app.training
+        if not tm.live:
+            return
+        self.message.show_message(message, "info")
+        self._quitting = True
+        loop = QEventLoop()
+        timer = QTimer(loop, singleShot=True, interval=QUIT_WAIT_MS)
+        timer.timeout.connect(loop.quit)
+
+        def ended(_state: str) -> None:
+            if not tm.live:
+                loop.quit()
+
+        tm.state_changed.connect(ended)
+        timer.start()
+        try:
+            if tm.live:
+                loop.exec()
+        finally:
+            tm.state_changed.disconnect(ended)
+            self._quitting = False

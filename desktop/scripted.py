@@ -2,7 +2,8 @@
 
 ``ScriptedClient`` has the signals and ``send`` of :class:`desktop.engine_client.EngineClient`
 but no process: it records every command, answers ``list`` / ``get`` / ``metrics`` and control
-commands from an in-memory catalog, and ``push(event)`` delivers a protocol event as if the engine
+commands from an in-memory catalog (``replies`` adds fields to the answer of a control command,
+e.g. cancel's ``kept``), and ``push(event)`` delivers a protocol event as if the engine
 had written it. UI-state tests and the screenshot command drive the window with it.
 """
 
@@ -31,6 +32,7 @@ class ScriptedClient(QObject):
         self.metrics: dict[str, dict[str, list[list[float]]]] = {}
         self.answer_queries = True
         self.estimate: dict[str, Any] | None = None  # when set, the answer to every ``estimate``
+        self.replies: dict[str, dict[str, Any]] = {}  # control command -> extra fields of its answer
         self._ids = itertools.count(1)
         self._callbacks: dict[str, tuple[Any, Any]] = {}
         self._in_flight: dict[str, str] = {}
@@ -57,7 +59,7 @@ class ScriptedClient(QObject):
             )
         )
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_ms: int | None = None) -> None:
         self.state = "stopped"
         self.state_changed.emit("stopped")
 
@@ -112,4 +114,4 @@ class ScriptedClient(QObject):
             return P.Result(id=cid, data={"item": item})
         if cmd == "metrics":
             return P.Result(id=cid, data={"series": self.metrics.get(args.get("run"), {})})
-        return P.Result(id=cid, data={"ok": True, "job": args.get("job")})
+        return P.Result(id=cid, data={"ok": True, "job": args.get("job"), **self.replies.get(cmd, {})})

@@ -5,6 +5,11 @@ Views observe these objects; these objects never touch a widget (napari's model/
 ``client`` is anything with ``send(cmd, args, on_result=, on_error=) -> id`` and the signals
 ``event_received``, ``hello_received``, ``state_changed`` and ``died`` of
 :class:`desktop.engine_client.EngineClient`; tests pass a scripted one.
+
+An export never replaces files silently: the engine refuses one whose output exists (an ``error``
+with ``data.existing``); ``replace_asked`` hands that list to the window, which asks the person and
+answers with :meth:`AppModel.replace_existing` (sent again with ``overwrite``) or
+:meth:`AppModel.keep_existing`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class AppModel(QObject):
     info = Signal(str)
     engine_changed = Signal(str, str)  # state, device
     area_requested = Signal(str)  # "Data" | "Train" | "Generate" | "Health"
+    replace_asked = Signal(str, list)  # a refused export's id, the files it would replace
 
     def __init__(self, client: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,7 +48,8 @@ class AppModel(QObject):
         self.workspace = ""
         self.last_error = ""
         self._owners: dict[str, Any] = {}
-        self._exports: set[str] = set()
+        self._exports: dict[str, dict[str, Any]] = {}  # export job id -> its args, until it ends
+        self._refused: dict[str, dict[str, Any]] = {}  # refused for existing files, until answered
         self._finetune_scans: set[str] = set()
         client.event_received.connect(self._on_event)
         client.hello_received.connect(self._on_hello)
@@ -57,13 +64,35 @@ class AppModel(QObject):
             self._owners[job_id] = owner
         return job_id
 
-    def control(self, cmd: str, job_id: str) -> None:
-        self.client.send(cmd, {"job": job_id}, on_error=lambda e: self.report_error(e.message))
+    def control(self, cmd: str, job_id: str, args: dict[str, Any] | None = None) -> None:
+        """Send a control command (pause, resume, stop, cancel) for ``job_id``, with extra ``args``
+        (cancel's ``discard``); an error answer goes to the message bar."""
+        self.client.send(
+            cmd,
+            {"job": job_id, **(args or {})},
+            on_result=lambda data: self._controlled(cmd, job_id, data),
+            on_error=lambda e: self.report_error(e.message),
+        )
+
+    def _controlled(self, cmd: str, job_id: str, data: dict[str, Any]) -> None:
+        """A cancel of a training run that had a checkpoint kept it (from whichever button)."""
+        if cmd == "cancel" and data.get("kept") and job_id == self.training.job_id:
+            self.training.mark_kept()
 
     def export(self, args: dict[str, Any]) -> str:
         job_id = self.submit("export", args)
-        self._exports.add(job_id)
+        self._exports[job_id] = dict(args)
         return job_id
+
+    def replace_existing(self, job_id: str) -> str | None:
+        """The person chose Replace for a refused export: send it again with ``overwrite``."""
+        args = self._refused.pop(job_id, None)
+        return self.export(dict(args, overwrite=True)) if args is not None else None
+
+    def keep_existing(self, job_id: str) -> None:
+        """The person chose to keep the files a refused export would have replaced."""
+        if self._refused.pop(job_id, None) is not None:
+            self.info.emit("Nothing was exported: the existing files were left as they were")
 
     def cancel_all(self) -> None:
         for job in self.jobs.active():
@@ -128,7 +157,7 @@ class AppModel(QObject):
             if ds and not self.training.live and ev.id not in self._finetune_scans:
                 self.use_dataset(str(ds))  # what was just scanned is what Train starts on
             if ev.id in self._exports:
-                self._exports.discard(ev.id)
+                self._exports.pop(ev.id)
                 path = str(ev.results.get("path") or "")
                 files = ev.results.get("paths")
                 if isinstance(files, list):  # clips: one file each, into a folder
@@ -139,8 +168,13 @@ class AppModel(QObject):
             self.library.refresh()
         elif isinstance(ev, P.Error):
             self._owners.pop(ev.id or "", None)
-            self._exports.discard(ev.id or "")
-            if ev.state != "cancelled":
+            export_args = self._exports.pop(ev.id or "", None)
+            existing = ev.data.get("existing") if isinstance(ev.data, dict) else None
+            if export_args is not None and existing and not export_args.get("overwrite"):
+                self._refused[str(ev.id)] = export_args
+                self.info.emit(ev.message)  # what exists, also where nothing answers the question
+                self.replace_asked.emit(str(ev.id), [str(p) for p in existing])
+            elif ev.state != "cancelled":
                 self.report_error(ev.message)
             else:
                 self.info.emit(ev.message)

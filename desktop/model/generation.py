@@ -265,33 +265,56 @@ class GenerationModel(QObject):
             args["scale"] = int(scale)
         return self.app.export(args)
 
-    def save_selected(self, folder: str | Path) -> list[Path]:
-        """Copy the selected final images (all when none is selected) as PNGs into ``folder``; for a
-        clip result, the GIFs of the selected clips that the engine wrote."""
+    def save_plan(self, folder: str | Path) -> list[tuple[int, Path]]:
+        """(result index, destination) of every file :meth:`save_selected` would write into
+        ``folder``: the selected results (all when none is), those that have something to save."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         chosen = sorted(self.selected) or list(range(self.count()))
-        written: list[Path] = []
+        stem = self.sample_set or "sample"
         if self.result_is_clip:
-            for k in chosen:
-                if k < len(self.clip_files) and Path(self.clip_files[k]).is_file():
-                    dst = folder / f"{self.sample_set or 'sample'}-{k:03d}.gif"
-                    shutil.copyfile(self.clip_files[k], dst)
-                    written.append(dst)
-            return written
-        for k in chosen:
-            dst = folder / f"{self.sample_set or 'sample'}-{k:03d}.png"
-            if k < len(self.images) and Path(self.images[k]).is_file():
-                shutil.copyfile(self.images[k], dst)
-            elif self.trajectory is not None and self.trajectory.final is not None:
-                from desktop.ui.images import array_to_qimage
+            return [
+                (k, folder / f"{stem}-{k:03d}.gif")
+                for k in chosen
+                if k < len(self.clip_files) and Path(self.clip_files[k]).is_file()
+            ]
+        has_final = self.trajectory is not None and self.trajectory.final is not None
+        return [
+            (k, folder / f"{stem}-{k:03d}.png")
+            for k in chosen
+            if (k < len(self.images) and Path(self.images[k]).is_file()) or has_final
+        ]
 
-                if not array_to_qimage(np.asarray(self.trajectory.final[k])).save(str(dst)):
-                    raise OSError(f"{dst}: could not write the PNG; check the folder is writable")
+    def existing_saves(self, folder: str | Path) -> list[Path]:
+        """The files in ``folder`` that saving there would replace."""
+        return [dst for _k, dst in self.save_plan(folder) if dst.exists()]
+
+    def save_selected(self, folder: str | Path, overwrite: bool = False) -> list[Path]:
+        """Copy the selected final images (all when none is selected) as PNGs into ``folder``; for a
+        clip result, the GIFs of the selected clips that the engine wrote. A file already there is
+        replaced only with ``overwrite`` (else FileExistsError, before anything is written)."""
+        existing = [] if overwrite else self.existing_saves(folder)
+        if existing:
+            raise FileExistsError(
+                f"{existing[0]}: already exists ({len(existing)} file(s) in all); nothing was saved"
+            )
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for k, dst in self.save_plan(folder):
+            if self.result_is_clip:
+                shutil.copyfile(self.clip_files[k], dst)
+            elif k < len(self.images) and Path(self.images[k]).is_file():
+                shutil.copyfile(self.images[k], dst)
             else:
-                continue
+                self._write_final_png(k, dst)
             written.append(dst)
         return written
+
+    def _write_final_png(self, k: int, dst: Path) -> None:
+        from desktop.ui.images import array_to_qimage
+
+        assert self.trajectory is not None and self.trajectory.final is not None
+        if not array_to_qimage(np.asarray(self.trajectory.final[k])).save(str(dst)):
+            raise OSError(f"{dst}: could not write the PNG; check the folder is writable")
 
     def count(self) -> int:
         if self.trajectory is not None:

@@ -8,6 +8,11 @@ resume an interrupted run, export the training timelapse.
 A preset is a network for images or for clips (core.models.presets ``data_kind``); the trainer
 refuses a mismatch, so the preset follows the chosen dataset's kind (``fit_preset``) and ``start``
 says why before anything is sent. For a clip dataset the previews are filmstrips of its T frames.
+
+Cancel does not delete a run that has saved a checkpoint: the engine stops it as ``stop`` does and
+answers ``kept``; the run then ends as stopped and ``kept`` says the cancel kept it (the window tells
+the person how to remove it). Only ``cancel(discard=True)`` deletes such a run (quitting with
+"Discard the run").
 """
 
 from __future__ import annotations
@@ -114,6 +119,7 @@ class TrainingModel(QObject):
         self.job_id: str | None = None
         self.run_id: str | None = None
         self.kind = "train"
+        self.kept = False  # a cancel of this job kept its run (stopped and saved) instead of deleting it
         self.reset_series()
 
     def reset_series(self) -> None:
@@ -238,6 +244,7 @@ class TrainingModel(QObject):
         if self.base_model:
             args["model"] = self.base_model
         self.run_id = None
+        self.kept = False
         self.job_id = self.app.submit(self.kind, args, self)
         self._set_state("submitted")
         return self.job_id
@@ -250,6 +257,7 @@ class TrainingModel(QObject):
             self.reset_series()
         self.kind = "resume_run"
         self.run_id = run_id
+        self.kept = False
         self.job_id = self.app.submit("resume_run", args, self)
         self._set_state("submitted")
         self.app.client.send("metrics", {"run": run_id}, on_result=self._got_history)
@@ -269,12 +277,32 @@ class TrainingModel(QObject):
     def stop(self) -> None:
         self._control("stop")
 
-    def cancel(self) -> None:
-        self._control("cancel")
+    def cancel(self, discard: bool = False) -> None:
+        """Cancel the running job. A run with a checkpoint is then stopped and kept by the engine,
+        unless ``discard``: that deletes it (its folder and its library entry)."""
+        self._control("cancel", {"discard": True} if discard else None)
 
-    def _control(self, cmd: str) -> None:
+    def _control(self, cmd: str, args: dict[str, Any] | None = None) -> None:
         if self.job_id and self.live:
-            self.app.control(cmd, self.job_id)
+            self.app.control(cmd, self.job_id, args)
+
+    def mark_kept(self) -> None:
+        """The engine answered a cancel of this job with ``kept``: the run is stopped, not deleted."""
+        self.kept = True
+        if not self.live:  # it ended before the answer came
+            self._set_state(self.state)
+            self._announce_kept()
+
+    def kept_message(self) -> str:
+        """What the window says when a cancel kept the run instead of deleting it."""
+        run = f"Run {self.run_id}" if self.run_id else "The run"
+        return (
+            f"{run} was stopped and kept, not deleted: it had saved a checkpoint, so you can resume "
+            "or extend it from the library. To remove it, delete it from the library."
+        )
+
+    def _announce_kept(self) -> None:
+        self.app.info.emit(self.kept_message())
 
     def export_timelapse(self, fmt: str = "mp4", out: str | None = None) -> str | None:
         if not self.run_id:
@@ -311,6 +339,8 @@ class TrainingModel(QObject):
                 run = run.get("id")
             self.run_id = str(run) if run else self.run_id
             self._set_state(ev.state)
+            if self.kept:
+                self._announce_kept()
         elif isinstance(ev, P.Error):
             self._set_state(ev.state or "failed")
 

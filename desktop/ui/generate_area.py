@@ -6,6 +6,7 @@ MP4 / WebM / GIF, and a gallery of past generations.
 For a clip model the denoising export plays the clip while it denoises (the engine picks that for a
 clip trajectory), and "Export clips…" asks for a folder and writes the finished clips (the selected
 ones, or all) as one MP4 / WebM / GIF each at the chosen rate (by default the clip's own fps).
+Neither that export nor "Save selected…" replaces files already in the folder without asking.
 
 For a clip model every view plays: each arriving step's filmstrips are cut into the T frames of
 each clip and one clock (:class:`desktop.ui.clips.ClipPlayer`) cycles x_t and x0 together at the
@@ -41,7 +42,7 @@ from desktop.model.app import AppModel
 from desktop.model.demo import demo_model
 from desktop.model.generation import DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_SEED, SAMPLER_TITLES, SHOW
 from desktop.model.library import thumbnail_source
-from desktop.ui import theme
+from desktop.ui import dialogs, theme
 from desktop.ui.clips import ClipPlayer, ClipView, clips_from_array
 from desktop.ui.images import array_to_qimage, icon, thumbnail
 from desktop.ui.widgets import button, card, label, row
@@ -402,8 +403,14 @@ class GenerateArea(QWidget):
             self.save_to(folder)
 
     def save_to(self, folder: str) -> list[Path]:
+        """Save the selected results into ``folder``; files already there are replaced only when the
+        person says Replace (nothing is saved otherwise)."""
+        existing = self.gm.existing_saves(folder)
+        if existing and not dialogs.confirm_replace(self, existing):
+            self.app.info.emit(f"Nothing was saved: the files in {folder} were left as they were")
+            return []
         try:
-            written = self.gm.save_selected(folder)
+            written = self.gm.save_selected(folder, overwrite=bool(existing))
         except OSError as e:
             self.app.report_error(str(e))
             return []

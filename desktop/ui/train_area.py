@@ -6,6 +6,9 @@ A folder dropped here while a model is selected in the library sets up a fine-tu
 The preset list follows the dataset: for a clip dataset only the clip presets can be picked (an
 image network cannot train on clips, nor a clip network on images; the others say so in their
 tooltip), the estimate counts clips, and the fixed-seed previews play.
+
+A cancel (from the status bar or the Engine menu) that the engine answered by keeping the run ends
+as "Stopped and kept": the run is still in the library, resumable, until it is deleted there.
 """
 
 from __future__ import annotations
@@ -379,6 +382,7 @@ class TrainArea(QWidget):
         if what == "runs":
             run = self.app.library.get("runs", id_) or {}
             self.tm.run_id = id_
+            self.tm.kept = False
             self.tm.reset_series()
             self.tm.state = run.get("status", "done")
             self.app.client.send("metrics", {"run": id_}, on_result=self.tm._got_history)
@@ -539,6 +543,8 @@ class TrainArea(QWidget):
             "failed": "Failed",
             "interrupted": "Interrupted",
         }
+        if state == "stopped" and self.tm.kept:  # a cancel that kept the run: it is not gone
+            titles["stopped"] = "Stopped and kept · model saved"
         self.state_label.setText(
             titles.get(state, state) + (f" · run {self.tm.run_id}" if self.tm.run_id else "")
         )

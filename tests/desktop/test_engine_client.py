@@ -1,5 +1,6 @@
 """The QProcess connection to the engine: events as signals, stray output tolerated, death
-detected, in-flight commands failed, and the engine restarted; once against the real engine."""
+detected, in-flight commands failed, and the engine restarted; an engine that cannot start is not
+restarted; shutdown gives a live job time to stop and save."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from pathlib import Path
 import pytest
 
 from core.engine import protocol as P
-from desktop.engine_client import EngineClient
+from desktop import engine_client
+from desktop.engine_client import RESTART_DELAY_MS, EngineClient
 
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_engine.py"))]
+LOCKED = (
+    "workspace /x is in use by another Noisebloom engine (process 1234); close the other Noisebloom "
+    "window, or pass --workspace DIR / set NOISEBLOOM_HOME to use another workspace"
+)
 
 
 @pytest.fixture
@@ -65,3 +71,41 @@ def test_restarts_stop_after_repeated_crashes(qtbot):
     qtbot.waitUntil(lambda: len(messages) == 4, timeout=20_000)
     assert messages[-1].endswith("use Engine > Restart")
     assert all(m.startswith("the engine exited with code 5") for m in messages)
+
+
+def test_an_engine_that_cannot_start_says_why_and_is_not_restarted(qtbot):
+    client = EngineClient(command=[*FAKE, "--fatal", LOCKED])
+    starts: list[str] = []
+    client.state_changed.connect(lambda s: s == "starting" and starts.append(s))
+    messages: list[str] = []
+    client.died.connect(messages.append)
+    with qtbot.waitSignal(client.died, timeout=10_000):
+        client.start()
+    qtbot.wait(3 * RESTART_DELAY_MS)  # past the delay an automatic restart would wait
+    assert messages == [f"The engine could not start: {LOCKED}. Once that is fixed, use Engine > Restart"]
+    assert client.state == "failed" and client.fatal == LOCKED and starts == ["starting"]
+    errors: list[P.Error] = []
+    client.send("list", {"what": "runs"}, on_error=errors.append)
+    qtbot.waitUntil(lambda: bool(errors), timeout=2000)
+    assert errors[0].message == (
+        f"list: the engine could not start ({LOCKED}); fix that, then use Engine > Restart"
+    )
+    client.command = FAKE  # the person closed the other window: Engine > Restart starts it
+    with qtbot.waitSignal(client.hello_received, timeout=10_000):
+        client.restart()
+    assert client.state == "ready" and client.fatal == ""
+    client.shutdown(wait_ms=2000)
+
+
+def test_shutdown_gives_a_live_job_time_to_stop_and_save(fake, qtbot, monkeypatch):
+    monkeypatch.setattr(engine_client, "SHUTDOWN_IDLE_MS", 200)  # shorter than the fake's stop
+    events: list[P.Event] = []
+    fake.event_received.connect(events.append)
+    with qtbot.waitSignal(fake.event_received, check_params_cb=lambda e: e.type == "state", timeout=5000):
+        job = fake.send("sample", {"model": "m"})
+    assert fake.jobs_in_flight() == [job]
+    proc = fake._proc
+    fake.shutdown()
+    assert [(e.id, e.state) for e in events if isinstance(e, P.Done)] == [(job, "stopped")]
+    assert proc.exitStatus() == proc.ExitStatus.NormalExit and proc.exitCode() == 0  # not killed
+    assert fake.state == "stopped"

@@ -253,6 +253,29 @@ def test_engine_death_is_shown_and_the_status_bar_follows_the_engine(window, cli
     assert window.engine_label.text() == "Engine ready · cuda:0 (NVIDIA H100)"
 
 
+def test_an_engine_that_cannot_start_shows_why_and_is_not_restarted(qtbot, settings):
+    from desktop.engine_client import RESTART_DELAY_MS, EngineClient
+    from desktop.main_window import MainWindow
+    from desktop.model.app import AppModel
+    from tests.desktop.test_engine_client import FAKE, LOCKED
+
+    client = EngineClient(command=[*FAKE, "--fatal", LOCKED])
+    starts: list[str] = []
+    client.state_changed.connect(lambda s: s == "starting" and starts.append(s))
+    win = MainWindow(AppModel(client), settings, start_engine=False)
+    win.show()
+    with qtbot.waitSignal(client.died, timeout=10_000):
+        client.start()
+    qtbot.wait(3 * RESTART_DELAY_MS)
+    assert starts == ["starting"] and client.state == "failed"
+    assert win.message.isVisible() and win.message.level == "error"
+    assert win.message.text.text() == (
+        f"The engine could not start: {LOCKED}. Once that is fixed, use Engine > Restart"
+    )
+    assert win.engine_label.text() == "Engine stopped — see the message, then Engine > Restart"
+    delete_now(win)
+
+
 def test_status_bar_shows_the_running_job_and_cancels_it(window, client):
     job = window.app.scan_paths(["/x"])
     client.run_job(job, "scan", P.Progress(id=job, done=5, total=20, unit="files", rate=2.5, eta_s=6))
