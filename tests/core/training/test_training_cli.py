@@ -15,21 +15,12 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.data.prepared import PreparedDataset
 from core.models.folder import load_model_folder
 from core.training.metrics_log import read_metrics
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ["--preset", "unet-tiny", "--batch-size", "4", "--device", "cpu", "--quiet", "--preview-every", "0",
         "--val-every", "0"]  # fmt: skip
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    rng = np.random.default_rng(0)
-    arr = (rng.random((24, 16, 16, 1)) * 255).astype(np.uint8)
-    PreparedDataset.from_array(arr).save(tmp_path / "data")
-    return tmp_path / "data"
 
 
 def test_train_command_writes_the_model(tmp_path, data_dir, capsys):

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from core.cli import main
@@ -22,16 +21,20 @@ from core.training.metrics_log import read_metrics
 from tests.core.training.test_training_cli import ROOT, TINY
 
 
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    rng = np.random.default_rng(0)
-    arr = (rng.random((24, 16, 16, 1)) * 255).astype(np.uint8)
-    PreparedDataset.from_array(arr).save(tmp_path / "data")
-    return tmp_path / "data"
-
-
 def _train(data_dir: Path, out: Path, *extra: str) -> int:
     return main(["train", str(data_dir), "--out", str(out), "--max-steps", "2", *TINY, *extra])
+
+
+def _plain_model(path: Path) -> Path:
+    """A tiny plain diffusers pipeline folder, as DDPMPipeline saves it."""
+    from diffusers import DDPMPipeline
+
+    from tests.core.sampling.conftest import scheduler_for, tiny_unet
+
+    DDPMPipeline(unet=tiny_unet(1), scheduler=scheduler_for("eps")).save_pretrained(
+        path, safe_serialization=True
+    )
+    return path
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -140,14 +143,7 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_checkpoint_stays(
 
 
 def test_sample_refuses_to_replace_existing_samples_unless_overwrite(tmp_path, capsys):
-    from diffusers import DDPMPipeline
-
-    from tests.core.sampling.conftest import scheduler_for, tiny_unet
-
-    model = tmp_path / "model"
-    DDPMPipeline(unet=tiny_unet(1), scheduler=scheduler_for("eps")).save_pretrained(
-        model, safe_serialization=True
-    )
+    model = _plain_model(tmp_path / "model")
     out = tmp_path / "out"
     out.mkdir()
     (out / "sample_00001.png").write_bytes(b"a picture the person kept")
@@ -165,14 +161,7 @@ def test_sample_refuses_to_replace_existing_samples_unless_overwrite(tmp_path, c
 
 
 def test_export_refuses_to_replace_a_video_or_grid_unless_overwrite(tmp_path, capsys):
-    from diffusers import DDPMPipeline
-
-    from tests.core.sampling.conftest import scheduler_for, tiny_unet
-
-    model = tmp_path / "model"
-    DDPMPipeline(unet=tiny_unet(1), scheduler=scheduler_for("eps")).save_pretrained(
-        model, safe_serialization=True
-    )
+    model = _plain_model(tmp_path / "model")
     samples = tmp_path / "samples"
     assert (
         main(["sample", str(model), "--out", str(samples), "--num", "2", "--steps", "2", "--trajectory"]) == 0
@@ -191,15 +180,8 @@ def test_export_refuses_to_replace_a_video_or_grid_unless_overwrite(tmp_path, ca
 
 
 def test_sample_onto_a_full_disk_is_one_line_and_leaves_no_folder(small_disk, tmp_path, capsys):
-    from diffusers import DDPMPipeline
-
-    from tests.core.sampling.conftest import scheduler_for, tiny_unet
-
     mount, fill = small_disk
-    model = tmp_path / "model"
-    DDPMPipeline(unet=tiny_unet(1), scheduler=scheduler_for("eps")).save_pretrained(
-        model, safe_serialization=True
-    )
+    model = _plain_model(tmp_path / "model")
     fill()
     out = mount / "out"
     assert (
