@@ -26,14 +26,15 @@ from PIL import Image, ImageOps
 from core.data.discover import display_name
 from core.data.preprocess import (
     CropPlan,
-    dhash_array,
-    dhash_pil,
+    Signature,
     draft_size,
     is_grey,
     normalise_mode,
     plan_crop,
     resize_array,
     resize_pil,
+    signature_array,
+    signature_pil,
     source_extent,
 )
 from core.data.settings import DatasetSettings
@@ -63,7 +64,7 @@ class FileResult:
     ok: bool
     reason: str | None = None  # one line naming the file, when not ok
     sha256: str | None = None
-    dhash: int | None = None
+    signature: Signature | None = None  # grey structure and colour, for near-duplicates
     rows: np.ndarray | None = None  # (n, H, W, 3) or (n, T, H, W, 3) uint8
     row_starts: list[int] = field(default_factory=list)  # first source frame of each row (videos)
     grey: bool = False
@@ -235,7 +236,7 @@ def _process_image(task: Task) -> FileResult:
         name=task.name,
         ok=True,
         sha256=sha,
-        dhash=dhash_pil(img),
+        signature=signature_pil(img),
         rows=row[None],
         row_starts=[0],
         grey=grey,
@@ -431,7 +432,7 @@ def _rows_from_frames(
     notes: list[str] = []
     kept: list[np.ndarray] = []
     grey = True
-    dh: int | None = None
+    sig: Signature | None = None
     decoded = 0
     last_index = -1
     for i, frame in frames:
@@ -441,7 +442,7 @@ def _rows_from_frames(
             if w * h > s.pixel_budget:
                 raise _bomb(w, h, s.pixel_budget)
             plan, notes = _plan(w, h, sha, s)
-            dh = dhash_array(frame)
+            sig = signature_array(frame)
         row = resize_array(frame, plan)
         grey = grey and is_grey(row)
         kept.append(row)
@@ -484,7 +485,7 @@ def _rows_from_frames(
         name=task.name,
         ok=True,
         sha256=sha,
-        dhash=dh,
+        signature=sig,
         rows=np.ascontiguousarray(arr),
         row_starts=row_starts,
         grey=grey,

@@ -7,9 +7,14 @@
   a reduced size before a single pixel is decoded (JPEG DCT scaling, Pillow's ``draft``).
 - :func:`resize_pil` / :func:`resize_array` apply that plan to a Pillow image (antialiased Lanczos)
   or to a video frame (OpenCV area / cubic interpolation).
-- :func:`dhash` is the difference hash of Krawetz ("Kind of like that", 2013): 64 bits that say,
-  for a 9x8 grey thumbnail, whether each pixel is brighter than its right neighbour. Pictures
+- :func:`dhash_pil` is the difference hash of Krawetz ("Kind of like that", 2013): 64 bits that say,
+  for a 9x8 grey thumbnail, whether each cell is brighter than its left neighbour. Pictures
   that differ by resizing, re-compression or small edits differ in few bits.
+- :func:`signature_pil` / :func:`signature_array` add, from the same thumbnail, a mask of the flat
+  steps where the hash bit is noise, and the mean CIELAB colour of each cell of a 4x4 grid. The
+  grey hash cannot tell a blue heart from a green one; two pictures are near-duplicates only when
+  both their structure (:func:`structure_distance`) and their colours (:func:`colour_distance`)
+  are close.
 """
 
 from __future__ import annotations
@@ -152,21 +157,74 @@ def is_grey(arr: np.ndarray, tolerance: int = 2) -> bool:
     )
 
 
-def dhash_pil(img: Image.Image) -> int:
-    return dhash_grey(np.asarray(img.convert("L").resize((9, 8), Image.Resampling.BOX), dtype=np.int16))
+THUMB = (36, 32)  # width, height: 4x4 pixels per dhash cell (9x8), 9x8 per colour cell (4x4)
+COLOUR_GRID = 4  # cells per side of the colour signature
+# Grey levels (0..255) two neighbouring cells may differ by and still be flat: covers JPEG q75
+# noise on flat emoji (missed re-saves 5 of 300 -> 0; measured 2026-12-03, docs/decisions.md).
+FLAT = 2
 
 
-def dhash_array(frame: np.ndarray) -> int:
+@dataclass(frozen=True)
+class Signature:
+    """What near-duplicate detection compares: the grey structure and the colour of a picture."""
+
+    dhash: int  # bit set where a cell is brighter than its left neighbour (9x8 grey thumbnail)
+    flat: int  # bit set where the two differ by at most FLAT grey levels (the dhash bit is noise)
+    colour: bytes  # mean CIELAB colour of each 4x4 grid cell, 48 bytes (see _lab_bytes)
+
+
+def signature_pil(img: Image.Image) -> Signature:
+    """The signature of an RGB or L picture (transparency already on white), from one box-filtered thumbnail."""
+    return signature(np.asarray(img.resize(THUMB, Image.Resampling.BOX)))
+
+
+def signature_array(frame: np.ndarray) -> Signature:
     import cv2
 
-    grey = frame[..., 0] if frame.shape[-1] == 1 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return dhash_grey(cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16))
+    return signature(cv2.resize(frame, THUMB, interpolation=cv2.INTER_AREA))
 
 
-def dhash_grey(thumb: np.ndarray) -> int:
-    """64-bit difference hash of a (8, 9) grey thumbnail: bit set where a pixel is brighter than its right neighbour."""
-    bits = (thumb[:, 1:] > thumb[:, :-1]).ravel()
-    return int(np.packbits(bits).view(">u8")[0])
+def signature(thumb: np.ndarray) -> Signature:
+    """The signature of a (32, 36) or (32, 36, 1 | 3) uint8 thumbnail.
+
+    Flat icons and scans share large even areas where "brighter than the neighbour" is decided by
+    a grey level of noise: those bits flip under JPEG and agree between unrelated icons. ``flat``
+    marks them so that :func:`structure_distance` ignores them.
+    """
+    t = thumb.astype(np.float64).reshape(THUMB[1], THUMB[0], -1)
+    rgb = np.repeat(t, 3, axis=-1) if t.shape[-1] == 1 else t
+    grey = np.round(_cells(rgb @ [0.299, 0.587, 0.114], 8, 9))  # ITU-R 601, as Pillow's "L"
+    step = grey[:, 1:] - grey[:, :-1]
+    return Signature(
+        dhash=_pack(step > 0), flat=_pack(np.abs(step) <= FLAT), colour=_lab_bytes(_cells(rgb, 4, 4))
+    )
+
+
+def _cells(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    h, w = a.shape[:2]
+    return a.reshape(rows, h // rows, cols, w // cols, *a.shape[2:]).mean(axis=(1, 3))
+
+
+def _pack(bits: np.ndarray) -> int:
+    return int(np.packbits(bits.ravel()).view(">u8")[0])
+
+
+def dhash_pil(img: Image.Image) -> int:
+    """64-bit difference hash of a picture (Krawetz): the structural half of :func:`signature_pil`."""
+    return signature_pil(img).dhash
+
+
+def structure_distance(
+    dhash_a: np.ndarray, flat_a: np.ndarray, dhash_b: np.ndarray, flat_b: np.ndarray
+) -> np.ndarray:
+    """Difference-hash distance in half bits, uint64 arrays (broadcasting).
+
+    An edge against the opposite edge counts 2, an edge against flat counts 1, flat against flat
+    counts 0. With no flat bits it is twice the Hamming distance of the plain hashes.
+    """
+    flat_any = np.bitwise_or(flat_a, flat_b)
+    edges = hamming(np.bitwise_and(np.bitwise_xor(dhash_a, dhash_b), ~flat_any), np.uint64(0))
+    return 2 * edges + hamming(flat_a, flat_b)
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -175,3 +233,34 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if hasattr(np, "bitwise_count"):
         return np.bitwise_count(x).astype(np.int64)
     return np.unpackbits(x[..., None].view(np.uint8), axis=-1).sum(-1).astype(np.int64)
+
+
+def _lab_bytes(thumb: np.ndarray) -> bytes:
+    """sRGB cells (0..255) to CIELAB (D65), quantised to bytes: L*2.55, a+128, b+128."""
+    c = np.asarray(thumb, np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = (
+        linear
+        @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+        / np.array([0.95047, 1.0, 1.08883])
+    )
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    lab = np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1
+    )
+    q = np.clip(np.round(lab * [2.55, 1.0, 1.0] + [0.0, 128.0, 128.0]), 0, 255).astype(np.uint8)
+    return q.tobytes()
+
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest CIELAB distance (Delta E 1976) over the grid cells between signatures, shape (..., 48) uint8.
+
+    The largest cell, not the mean: a recoloured part (a blue heart turned green on a white page)
+    fills a few cells, and a mean over all 16 would dilute it below re-compression noise.
+    """
+    cells = (a.shape[-1] // 3, 3)
+    d = a.astype(np.float32).reshape(*a.shape[:-1], *cells) - b.astype(np.float32).reshape(
+        *b.shape[:-1], *cells
+    )
+    d[..., 0] /= 2.55
+    return np.sqrt((d * d).sum(-1)).max(-1)

@@ -9,7 +9,9 @@ and write ``cache_root/<dataset id>/`` atomically:
   rows are appended to the file as they arrive, in the sorted order of the files, so memory stays
   bounded whatever the folder's size;
 - ``manifest.json``: every accepted file and exact duplicate, with the size and modification time
-  it was read at, its hashes and the rows it gave — the per-file cache of the next scan;
+  it was read at, its hashes (``sha256``; ``dhash``, ``flat`` and ``colour``, the near-duplicate
+  signature of :func:`core.data.preprocess.signature`) and the rows it gave — the per-file cache of
+  the next scan;
 - ``quarantine.json``: every rejected file with its reason;
 - ``report.json``: :meth:`ScanResult.to_dict`.
 
@@ -50,7 +52,7 @@ from core.data.discover import (
     sniff,
 )
 from core.data.prepared import DATA_NAME, META_NAME, PreparedDataset, split_indices
-from core.data.preprocess import hamming
+from core.data.preprocess import COLOUR_GRID, colour_distance, structure_distance
 from core.data.result import AcceptedFile, Duplicate, NearDuplicate, RejectedFile, ScanResult
 from core.data.settings import DatasetSettings
 from core.errors import Cancelled, DataError
@@ -61,6 +63,11 @@ MANIFEST_NAME = "manifest.json"
 QUARANTINE_NAME = "quarantine.json"
 REPORT_NAME = "report.json"
 MAX_NEAR_PAIRS = 1000
+# Largest per-cell CIELAB distance (preprocess.colour_distance) of two near-duplicates: above what
+# JPEG q75, a 0.9 resize or +3% brightness do to a colour emoji, below most recolourings
+# (edited copies at most 7.7, measured on 300 emoji, 2026-12-03; chosen in docs/decisions.md).
+NEAR_DUPLICATE_COLOUR = 12.0
+SIGNATURE_FIELDS = ("dhash", "flat", "colour")  # a record without one of them is decoded again
 Progress = Callable[[int, int, str], None]
 
 
@@ -254,8 +261,10 @@ class _OldCache:
             return None
         if rec.get("status") == "rejected" and not rec.get("cacheable", True):
             return None
-        if rec.get("status") == "accepted" and self.array is None:
-            return None
+        if rec.get("status") == "accepted" and (
+            self.array is None or any(k not in rec for k in SIGNATURE_FIELDS)
+        ):
+            return None  # no rows to reuse, or written before the signature had all its parts
         return rec
 
     def rows(self, rec: dict[str, Any]) -> np.ndarray:
@@ -587,6 +596,7 @@ class _Writer:
             self.rejected.append({**self._base(e, "rejected"), "reason": r.reason, "cacheable": cacheable})
             return
         assert r.sha256 is not None and r.rows is not None
+        sig = r.signature
         if r.sha256 in self.kept:
             self.files.append(
                 {**self._base(e, "duplicate"), "sha256": r.sha256, "duplicate_of": self.kept[r.sha256]}
@@ -596,7 +606,9 @@ class _Writer:
         rec = {
             **self._base(e, "accepted"),
             "sha256": r.sha256,
-            "dhash": f"{r.dhash or 0:016x}",
+            "dhash": f"{sig.dhash:016x}" if sig else "0" * 16,
+            "flat": f"{sig.flat:016x}" if sig else "0" * 16,
+            "colour": sig.colour.hex() if sig else "",
             "grey": r.grey,
             "row_starts": r.row_starts,
             "warnings": warns,
@@ -659,7 +671,7 @@ class _Writer:
         else:
             self.rgb_path.unlink()
 
-        near, n_pairs = _near_duplicates(accepted, s.near_duplicate_distance)
+        near, n_pairs = _near_duplicates(accepted, s.near_duplicate_distance, NEAR_DUPLICATE_COLOUR)
         result = ScanResult(
             dataset_id=did,
             dataset_dir=final,
@@ -761,22 +773,45 @@ def _dataset_fps(
     return fps
 
 
-def _near_duplicates(accepted: list[dict[str, Any]], max_bits: int) -> tuple[list[NearDuplicate], int]:
-    """Pairs of kept files whose difference hashes are at most ``max_bits`` apart (blockwise, O(n^2) bit ops)."""
+def _near_duplicates(
+    accepted: list[dict[str, Any]], max_bits: int, max_colour: float = NEAR_DUPLICATE_COLOUR
+) -> tuple[list[NearDuplicate], int]:
+    """Pairs of kept files that look alike (blockwise, O(n^2)): their grey structure at most
+    ``max_bits`` apart (:func:`~core.data.preprocess.structure_distance`, flat steps ignored) and
+    their colour signatures at most ``max_colour`` apart.
+
+    The grey hash alone calls a blue and a green copy of one shape identical, hence the colour
+    test. It is skipped for a pair of greyscale pictures (their hash already says it all) and for a
+    file without a colour signature; a file without a flat mask is compared on its plain hash.
+    """
     if len(accepted) < 2:
         return [], 0
     hashes = np.array([int(f["dhash"], 16) for f in accepted], dtype=np.uint64)
+    flats = np.array([int(f.get("flat") or "0", 16) for f in accepted], dtype=np.uint64)
+    n_sig = 3 * COLOUR_GRID * COLOUR_GRID
+    sigs = np.zeros((len(accepted), n_sig), np.uint8)
+    has_sig = np.zeros(len(accepted), bool)
+    for k, f in enumerate(accepted):
+        raw = bytes.fromhex(f.get("colour") or "")
+        if len(raw) == n_sig:
+            sigs[k], has_sig[k] = np.frombuffer(raw, np.uint8), True
+    grey = np.array([bool(f.get("grey")) for f in accepted])
     pairs: list[NearDuplicate] = []
     count = 0
-    block = 1024
+    block = max(1, (1 << 24) // len(hashes))  # rows per step: a few 128 MB arrays at most
     for i0 in range(0, len(hashes), block):
-        d = hamming(hashes[i0 : i0 + block, None], hashes[None, :])
-        ii, jj = np.nonzero(d <= max_bits)
+        rows = slice(i0, i0 + block)
+        half = structure_distance(hashes[rows, None], flats[rows, None], hashes[None, :], flats[None, :])
+        ii, jj = np.nonzero(half <= 2 * max_bits)
         keep = jj > ii + i0
-        for i, j in zip(ii[keep] + i0, jj[keep], strict=True):
+        ii, jj = ii[keep] + i0, jj[keep]
+        check = has_sig[ii] & has_sig[jj] & ~(grey[ii] & grey[jj])
+        alike = ~check | (colour_distance(sigs[ii], sigs[jj]) <= max_colour)
+        for i, j in zip(ii[alike], jj[alike], strict=True):
             count += 1
             if len(pairs) < MAX_NEAR_PAIRS:
-                pairs.append(NearDuplicate(accepted[i]["name"], accepted[j]["name"], int(d[i - i0, j])))
+                bits = (int(half[i - i0, j]) + 1) // 2  # half bits, rounded up: still <= max_bits
+                pairs.append(NearDuplicate(accepted[i]["name"], accepted[j]["name"], bits))
     return pairs, count
 
 
