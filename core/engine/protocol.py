@@ -82,6 +82,7 @@ accepted      a job was queued: ``job`` (== id), ``kind``, ``position`` (0 = run
 state         a job's lifecycle: ``state`` in queued, running, paused, done, stopped, cancelled, failed
 progress      ``done``, ``total``, ``unit`` ("files"|"steps"|"frames"), ``rate`` (units/s), ``eta_s``, ``message``
 metric        ``step``, ``values`` {name: float}, e.g. loss, lr, img_per_s, val_loss, val_loss_t0_250 ...
+              memorized_share / _count / _checked (the copying check, core/training/copying.py)
 preview       ``step``, ``images`` [base64 PNG], ``caption``. At most 10 a second per job; latest wins.
               For clip models each image is a filmstrip: the clip's T frames side by side.
 step          a sampling step: ``i`` (1-based), ``n``, ``t``, ``sigma``, ``xt`` [base64 PNG], ``x0`` [base64 PNG]

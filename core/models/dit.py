@@ -5,7 +5,9 @@ Built from diffusers parts (``PatchEmbed`` with fixed sin-cos positions, ``Times
 ``TimestepEmbedding``, ``Attention``, ``FeedForward``) and saved like any diffusers model
 (``config.json`` + safetensors). Called as ``network(x, t).sample`` like ``UNet2DModel``;
 unconditional, so it needs no class labels. Loading a folder holding it needs Noisebloom
-(``core.models.dit.NoisebloomDiT``); the plain UNet folders do not.
+(``core.models.dit.NoisebloomDiT``); the plain UNet folders do not. ``augment_dim`` > 0 adds
+``augment_labels`` through a zero-initialised linear map to the timestep embedding, as
+:mod:`core.models.pixel_unet` does (None, what samplers pass, means "not augmented").
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class NoisebloomDiT(ModelMixin, ConfigMixin):
         hidden_size: int = 192,
         depth: int = 6,
         num_heads: int = 3,
+        augment_dim: int = 0,
     ) -> None:
         super().__init__()
         out_channels = out_channels or in_channels
@@ -76,14 +79,31 @@ class NoisebloomDiT(ModelMixin, ConfigMixin):
         for layer in (self.ada_out[1], self.proj_out):  # adaLN-Zero: the network starts as zero
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.augment_embed: nn.Linear | None = None
+        if augment_dim:  # built last and zeroed: the other initial weights and the outputs stay as without it
+            self.augment_embed = nn.Linear(augment_dim, hidden_size, bias=False)
+            nn.init.zeros_(self.augment_embed.weight)
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor | float, return_dict: bool = True):
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float,
+        return_dict: bool = True,
+        *,
+        augment_labels: torch.Tensor | None = None,
+    ):
         b, _, h, w = sample.shape
         p, c_out = self.config.patch_size, self.config.out_channels or self.config.in_channels
         t = torch.as_tensor(timestep, device=sample.device)
         if t.ndim == 0:
             t = t.expand(b)
         c = self.time_embed(self.time_proj(t).to(sample.dtype))
+        if self.augment_embed is not None:  # None is all zeros, through the map so DDP sees it used
+            weight = self.augment_embed.weight
+            labels = weight.new_zeros(b, weight.shape[1]) if augment_labels is None else augment_labels
+            c = c + self.augment_embed(labels.to(weight.dtype))
+        elif augment_labels is not None:
+            raise ValueError("this network was built with augment_dim 0, so it takes no augment_labels")
         x = self.patch(sample)
         for block in self.blocks:
             x = block(x, c)

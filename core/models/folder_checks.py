@@ -34,6 +34,7 @@ MAX_WIDTH = 65_536  # channels of one level, a hidden size, a group count or a h
 MAX_LAYERS = 32  # layers_per_block: the presets use 1-2, diffusers' largest UNets 2-3
 MAX_DEPTH = 1_024  # DiT blocks: DiT-XL has 28
 MAX_TIMESTEPS = 100_000  # a scheduler's num_train_timesteps (1,000 here): its tables have that length
+MAX_AUGMENT_DIM = 64  # augment labels per picture (core.training.augment.AUGMENT_DIM is 7, EDM's 9)
 NOT_LOADABLE = "this folder is not a model Noisebloom can load"
 
 
@@ -242,6 +243,7 @@ _BLOCKS = _Strs(MAX_LEVELS)
 _LAYERS = _Int(1, MAX_LAYERS, f"a network has 1 to {MAX_LAYERS} layers per block")
 _PATCH = _Int(1, 32, "a patch is 1 to 32 px")
 _STEPS = _Int(0, 10**12, "use a whole number of steps, 0 or more")
+_AUGMENT_DIM = _Int(0, MAX_AUGMENT_DIM, f"a network takes 0 to {MAX_AUGMENT_DIM} augment labels")
 
 INFO_FIELDS: dict[str, _Spec] = {
     "objective": _Str(("eps", "v", "x0", "flow"), optional=True),
@@ -299,6 +301,8 @@ DENOISER_FIELDS: dict[str, dict[str, _Spec]] = {
         "patch_size": _PATCH,
         **_UNET_LEVELS,
         "attention_head_dim": _WIDTH,
+        "prediction": _Str(("velocity", "sample")),  # core.models.pixel_unet.PREDICTIONS
+        "augment_dim": _AUGMENT_DIM,
     },
     "dit": {
         "sample_size": _RESOLUTION,
@@ -308,6 +312,7 @@ DENOISER_FIELDS: dict[str, dict[str, _Spec]] = {
         "hidden_size": _WIDTH,
         "depth": _Int(1, MAX_DEPTH, f"a DiT has 1 to {MAX_DEPTH:,} blocks"),
         "num_heads": _WIDTH,
+        "augment_dim": _AUGMENT_DIM,
     },
     "video": {
         "sample_size": _RESOLUTION,
@@ -465,7 +470,8 @@ def _unet_size(v: dict[str, Any]) -> int:
 def _pixel_unet_size(v: dict[str, Any]) -> int:
     """NoisebloomPixelUNet: a default UNet2DModel on ``in_channels * patch_size**2`` channels."""
     inner = v["in_channels"] * v["patch_size"] ** 2
-    return _unet_size({**v, "in_channels": inner, "out_channels": inner})
+    augment = (v.get("augment_dim") or 0) * 4 * v["block_out_channels"][0]
+    return _unet_size({**v, "in_channels": inner, "out_channels": inner}) + augment
 
 
 def _dit_size(v: dict[str, Any]) -> int:
@@ -475,6 +481,7 @@ def _dit_size(v: dict[str, Any]) -> int:
     c_out = v.get("out_channels") or v["in_channels"]
     block = 4 * _linear(h, h) + _linear(h, 4 * h) + _linear(4 * h, h) + _linear(h, 6 * h)
     n = _conv(v["in_channels"], h, p) + (v["sample_size"] // p) ** 2 * h + _time_embedding(256, h)
+    n += (v.get("augment_dim") or 0) * h
     return n + v["depth"] * block + _linear(h, 2 * h) + _linear(h, p * p * c_out)
 
 

@@ -7,6 +7,15 @@ start at half the side with four times the channels: a quarter of the positions,
 grow where they are cheap. The output is shuffled back to full resolution, so the network is called
 and trained exactly like ``UNet2DModel`` (``network(x, t).sample``, same shape in and out).
 
+``prediction="sample"`` (flow models only): the UNet predicts the clean picture and the network
+returns the velocity it implies, so training and every sampler still see a velocity; with large
+patches a clean picture is easier to predict than noise (Li & He 2025, "Back to Basics").
+
+``augment_dim`` > 0: ``forward`` takes ``augment_labels`` (B, augment_dim), which a zero-initialised
+linear map adds to the time embedding (EDM's non-leaking augmentation, :mod:`core.training.augment`);
+None, what every sampler passes, means "not augmented". A fresh network computes the same with or
+without it, and folders saved before it existed load with 0.
+
 Measured in ``benchmarks/bench_quality.py`` (issue 8): on a 2-core CPU it learns digits several
 times faster per minute than a full-resolution UNet of the same parameter count.
 """
@@ -19,6 +28,18 @@ from diffusers import UNet2DModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_outputs import BaseOutput
 from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+PREDICTIONS = ("velocity", "sample")
+MIN_NOISE_LEVEL = 0.05  # the velocity from a predicted clean picture divides by the noise level
+
+
+def velocity_from_sample(x_t: torch.Tensor, timestep: torch.Tensor | float, x0: torch.Tensor) -> torch.Tensor:
+    """The flow velocity (noise - x0) implied by a predicted clean picture at noise level s = timestep / 1000:
+    x_t = (1 - s) x0 + s noise gives noise - x0 = (x_t - x0) / s (s kept above MIN_NOISE_LEVEL)."""
+    s = torch.as_tensor(timestep, device=x_t.device, dtype=x_t.dtype) / 1000
+    s = s.reshape(-1, *([1] * (x_t.ndim - 1))).clamp_min(MIN_NOISE_LEVEL)
+    return (x_t - x0) / s
 
 
 class PixelUNetOutput(BaseOutput):
@@ -40,8 +61,12 @@ class NoisebloomPixelUNet(ModelMixin, ConfigMixin):
         layers_per_block: int = 1,
         norm_num_groups: int = 32,
         attention_head_dim: int = 32,
+        prediction: str = "velocity",
+        augment_dim: int = 0,
     ) -> None:
         super().__init__()
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction {prediction!r} is not one of {', '.join(PREDICTIONS)}")
         if sample_size % patch_size:
             raise ValueError(f"sample_size {sample_size} is not a multiple of patch_size {patch_size}")
         inner = in_channels * patch_size * patch_size
@@ -55,11 +80,34 @@ class NoisebloomPixelUNet(ModelMixin, ConfigMixin):
             layers_per_block=layers_per_block,
             norm_num_groups=norm_num_groups,
             attention_head_dim=attention_head_dim,
+            class_embed_type="identity" if augment_dim else None,  # adds augment_embed's output to temb
         )
+        self.augment_embed: nn.Linear | None = None
+        if augment_dim:  # built last and zeroed: the UNet's initial weights and outputs stay as without it
+            self.augment_embed = nn.Linear(augment_dim, 4 * block_out_channels[0], bias=False)
+            nn.init.zeros_(self.augment_embed.weight)
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor | float, return_dict: bool = True):
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float,
+        return_dict: bool = True,
+        *,
+        augment_labels: torch.Tensor | None = None,
+    ):
         p = self.config.patch_size
         x = F.pixel_unshuffle(sample, p) if p > 1 else sample
-        out = self.unet(x, timestep).sample
+        extra = None
+        if self.augment_embed is not None:  # None is all zeros, through the map so DDP sees it used
+            weight = self.augment_embed.weight
+            labels = (
+                weight.new_zeros(len(sample), weight.shape[1]) if augment_labels is None else augment_labels
+            )
+            extra = self.augment_embed(labels.to(weight.dtype))
+        elif augment_labels is not None:
+            raise ValueError("this network was built with augment_dim 0, so it takes no augment_labels")
+        out = self.unet(x, timestep, class_labels=extra).sample
         out = F.pixel_shuffle(out, p) if p > 1 else out
+        if self.config.prediction == "sample":
+            out = velocity_from_sample(sample, timestep, out)
         return PixelUNetOutput(sample=out) if return_dict else (out,)

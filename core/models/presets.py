@@ -108,11 +108,19 @@ class Preset:
     name: str
     network: str  # "unet" | "dit": the folder's denoiser kind
     description: str
-    make: Callable[[int, int], nn.Module]
+    make: Callable[..., nn.Module]  # (channels, resolution[, augment_dim]) -> network
     default_lr: float = 1e-3
     data_kind: str = "image"  # "image" networks take (B, C, H, W); "clip" networks (B, T, C, H, W)
     default_optimizer: str = "adamw"  # "adamw" or "muon" (core.training.optim)
     default_ema_power: float = 2 / 3  # the EMA's warmup exponent (TrainConfig.ema_power)
+
+    @property
+    def takes_augment_labels(self) -> bool:
+        """Whether its networks can be built with ``augment_dim`` (told which augmentation was applied)."""
+        return self.network in AUGMENT_NETWORKS
+
+
+AUGMENT_NETWORKS = ("pixel-unet", "dit")  # the kinds with an ``augment_dim`` (core.training.augment)
 
 
 def _unet(
@@ -149,11 +157,14 @@ def _pixel_unet(
     patch_size: int = 2,
     norm_num_groups: int = 32,
     attention_head_dim: int = 32,
-) -> Callable[[int, int], nn.Module]:
-    def make(channels: int, resolution: int) -> nn.Module:
+    prediction: str = "velocity",
+) -> Callable[..., nn.Module]:
+    def make(channels: int, resolution: int, augment_dim: int = 0) -> nn.Module:
         from core.models.pixel_unet import NoisebloomPixelUNet
 
         return NoisebloomPixelUNet(
+            prediction=prediction,
+            augment_dim=augment_dim,
             sample_size=resolution,
             in_channels=channels,
             patch_size=patch_size,
@@ -168,11 +179,12 @@ def _pixel_unet(
     return make
 
 
-def _dit(hidden_size: int, depth: int, num_heads: int, patch_size: int) -> Callable[[int, int], nn.Module]:
-    def make(channels: int, resolution: int) -> nn.Module:
+def _dit(hidden_size: int, depth: int, num_heads: int, patch_size: int) -> Callable[..., nn.Module]:
+    def make(channels: int, resolution: int, augment_dim: int = 0) -> nn.Module:
         from core.models.dit import NoisebloomDiT
 
         return NoisebloomDiT(
+            augment_dim=augment_dim,
             sample_size=resolution,
             in_channels=channels,
             patch_size=patch_size,
@@ -294,9 +306,18 @@ def get_preset(name: str) -> Preset:
         ) from None
 
 
-def build(preset: str, channels: int, resolution: int) -> nn.Module:
-    """A freshly initialised network of ``preset`` for ``channels`` x ``resolution`` x ``resolution`` data."""
-    return get_preset(preset).make(channels, resolution)
+def build(preset: str, channels: int, resolution: int, augment_dim: int = 0) -> nn.Module:
+    """A freshly initialised network of ``preset`` for ``channels`` x ``resolution`` x ``resolution`` data;
+    ``augment_dim`` > 0 (for presets that ``takes_augment_labels``) adds the input of augment labels."""
+    p = get_preset(preset)
+    if not augment_dim:
+        return p.make(channels, resolution)
+    if not p.takes_augment_labels:
+        raise ConfigError(
+            f"train.augment: {preset} cannot be told which augmentation was applied",
+            fix="use a pixel-* or dit-* preset, or augment 0",
+        )
+    return p.make(channels, resolution, augment_dim)
 
 
 def count_params(network: nn.Module) -> int:

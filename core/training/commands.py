@@ -38,11 +38,13 @@ _ARGS = {  # CLI name -> TrainConfig field, for the options that map one to one
     "preview_every": "preview_every",
     "checkpoint_every": "checkpoint_every",
     "val_every": "val_every",
+    "memorization_every": "memorization_every",
     "ema_decay": "ema_decay",
     "adam_beta2": "adam_beta2",
     "optimizer": "optimizer",
     "ema_power": "ema_power",
     "guide_at": "guide_at",
+    "augment": "augment",
     "grad_accum": "grad_accum",
     "t_sampling": "t_sampling",
     "loss_weighting": "loss_weighting",
@@ -114,11 +116,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help="fraction of the run whose weights are kept as the autoguidance guide (0: none; default 0.25)",
     )
+    p.add_argument(
+        "--augment",
+        type=float,
+        help="probability of each augmentation the network is told of and samples without (0: none; "
+        "default: on for small folders on pixel-* and dit-* networks, see TrainConfig.augment)",
+    )
     p.add_argument("--t-sampling", choices=("uniform", "logit-normal"), help="time-step distribution")
     p.add_argument("--loss-weighting", choices=("uniform", "min-snr"), help="loss weighting over time steps")
     p.add_argument("--preview-every", type=int, help="steps between preview samples (0: never)")
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     p.add_argument("--val-every", type=int, help="steps between held-out losses (0: never)")
+    p.add_argument(
+        "--memorization-every",
+        type=int,
+        help="steps between checks of how many samples copy a training picture (0: never; default 250)",
+    )
     p.add_argument("--log-every", type=int, help="steps between lines of RUN_DIR/metrics.jsonl (default 10)")
     p.add_argument(
         "--small",

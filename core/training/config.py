@@ -19,8 +19,14 @@ from typing import Literal
 from core.config import MAX_SEED, Config
 from core.errors import ConfigError
 from core.sampling.samplers import MAX_STEPS as MAX_SAMPLE_STEPS
+from core.training.copying import CHECK_EVERY
 
 FINE_TUNE_LR_FACTOR = 0.1  # fine-tuning starts from a trained model: a tenth of the scratch rate
+AUTO_AUGMENT = 0.12
+"""``augment`` for small folders when it is None: EDM's probability for CIFAR-10 (Karras et al. 2022), not
+yet measured here on 300 or 2,000 colour pictures (issue 23)."""
+AUTO_AUGMENT_MAX_PICTURES = 2_000
+"""Folders with fewer pictures than this (held-out ones included) are augmented when ``augment`` is None."""
 
 # Upper bounds of a run, checked before anything is allocated (far beyond any real run on one machine).
 MAX_BATCH_SIZE = 4096
@@ -90,12 +96,20 @@ class TrainConfig(Config):
     checkpoint_every: int = 500
     val_every: int = 250
     """Steps between held-out loss measurements (0: never)."""
+    memorization_every: int = CHECK_EVERY
+    """Steps between checks of how many samples copy a training picture, the early warning the
+    Health area shows (0: never); its cost and sample count are in :mod:`core.training.copying`."""
     log_every: int = 10
     loss_weighting: Literal["uniform", "min-snr"] = "min-snr"
     snr_gamma: float = 5.0
     t_sampling: Literal["uniform", "logit-normal"] = "logit-normal"
     flip: bool | None = None
     """Random horizontal flips; None: as the dataset says."""
+    augment: float | None = None
+    """Probability of each non-leaking augmentation (:mod:`core.training.augment`: flips, quarter turns,
+    shifts, zooms, which the network is told of and samples without); 0: off. None: on at
+    :data:`AUTO_AUGMENT` for folders under :data:`AUTO_AUGMENT_MAX_PICTURES` pictures on a network
+    that takes augment labels (pixel-* and dit-*), off otherwise; a run records the value it resolved to."""
     init_from: str | None = None
     """Model folder to fine-tune from (same network; the run records it as its parent)."""
     max_bad_steps: int = 5
@@ -156,7 +170,10 @@ class TrainConfig(Config):
                 )
         if self.max_steps is None and self.max_epochs is None and self.max_minutes is None:
             raise bad("max_steps", "no budget is set", "set max_steps, max_epochs or max_minutes")
-        for name in ("warmup", "preview_every", "checkpoint_every", "val_every", "weight_decay", "grad_clip"):
+        for name in (
+            "warmup", "preview_every", "checkpoint_every", "val_every", "memorization_every", "weight_decay",
+            "grad_clip",
+        ):  # fmt: skip
             if getattr(self, name) < 0:
                 raise bad(name, f"{getattr(self, name)} is negative", "use 0 or more")
             if getattr(self, name) > MAX_TRAIN_STEPS:
@@ -176,6 +193,12 @@ class TrainConfig(Config):
         if len(self.preview_seeds) > 64:
             raise bad(
                 "preview_seeds", f"{len(self.preview_seeds)} previews are too many", "use at most 64 seeds"
+            )
+        if self.augment is not None and not 0 <= self.augment <= 1:
+            raise bad(
+                "augment",
+                f"{self.augment} is outside [0, 1]",
+                f"use {AUTO_AUGMENT}, 0 for none, or leave it unset",
             )
         if self.snr_gamma <= 0:
             raise bad("snr_gamma", f"{self.snr_gamma} must be positive", "use 5 (Hang et al. 2023)")

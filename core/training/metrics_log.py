@@ -1,6 +1,7 @@
 """``RUN_DIR/metrics.jsonl``: one JSON object per line (training loss, learning rate, images/s;
-held-out loss by timestep band), appended as training goes. On resume the lines past the
-checkpoint's step are dropped, so the curve continues exactly where the checkpoint left it.
+held-out loss by timestep band; the memorised share of :mod:`core.training.copying`), appended as
+training goes. On resume the lines past the checkpoint's step are dropped, so the curve continues
+exactly where the checkpoint left it.
 """
 
 from __future__ import annotations

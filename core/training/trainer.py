@@ -2,11 +2,12 @@
 
 AdamW or Muon (:mod:`core.training.optim`) with linear warmup and cosine decay, gradient clipping
 and accumulation, an EMA of the weights (diffusers' ``EMAModel``; the EMA is what previews, held-out
-losses and the saved model use), seeded and deterministic on CPU. Hooks in the shape of EDM's
-training loop (Karras et al. 2022): ``should_stop()`` is polled between steps, ``on_progress(step,
-total, metrics)`` after each step, ``on_preview(step, images)`` and ``on_metric(step, metrics)``
-when those are made. ``should_stop()`` returning True finishes cleanly (checkpoint and model saved);
-a callback raising :class:`~core.errors.Cancelled` abandons the run (nothing more is written).
+losses, the copying check of :mod:`core.training.copying` and the saved model use), seeded and
+deterministic on CPU. Hooks in the shape of EDM's training loop (Karras et al. 2022):
+``should_stop()`` is polled between steps, ``on_progress(step, total, metrics)`` after each step,
+``on_preview(step, images)`` and ``on_metric(step, metrics)`` when those are made.
+``should_stop()`` returning True finishes cleanly (checkpoint and model saved); a callback raising
+:class:`~core.errors.Cancelled` abandons the run (nothing more is written).
 
 Run folder: ``config.json``, ``model/`` (the model folder, :mod:`core.models.folder`), ``state/``
 (:mod:`core.training.checkpoint`), ``metrics.jsonl`` (:mod:`core.training.metrics_log`) and
@@ -120,14 +121,21 @@ def _known_presets() -> tuple[str, ...]:
 
 
 def _build_network(
-    config: TrainConfig, channels: int, resolution: int
-) -> tuple[torch.nn.Module, dict[str, Any]]:
+    config: TrainConfig, channels: int, resolution: int, pictures: int
+) -> tuple[torch.nn.Module, dict[str, Any], float]:
+    """(network, lineage, augmentation probability): ``config.augment`` resolved for a folder of
+    ``pictures`` pictures (:func:`core.training.augment.resolve_augment`); a network from a
+    preset gets ``augment_dim`` when that is above 0, a parent's keeps its own."""
     from core.models.folder import load_model_folder
-    from core.models.presets import build
+    from core.models.presets import build, get_preset
+    from core.training.augment import AUGMENT_DIM, resolve_augment
 
     if not config.init_from:
+        takes = get_preset(config.preset).takes_augment_labels
+        augment = resolve_augment(config.augment, pictures, takes, config.preset)
         torch.manual_seed(config.seed)  # the same initial weights in every process
-        return build(config.preset, channels, resolution), {"preset": config.preset, "parent": None}
+        net = build(config.preset, channels, resolution, AUGMENT_DIM if augment else 0)
+        return net, {"preset": config.preset, "parent": None}, augment
     parent = load_model_folder(config.init_from)
     info = parent.info
     where = f"train.init_from: {config.init_from}"
@@ -149,8 +157,10 @@ def _build_network(
                 fix=f"train with --resolution {info.get('resolution')}",
             )
         net.register_to_config(sample_size=resolution)  # a UNet is convolutional: any multiple of 8 works
+    takes = dict(net.config).get("augment_dim", 0) == AUGMENT_DIM
+    augment = resolve_augment(config.augment, pictures, takes, f"the network of {config.init_from}")
     preset = info.get("preset", config.preset)
-    return net, {"preset": preset, "parent": str(Path(config.init_from).resolve())}
+    return net, {"preset": preset, "parent": str(Path(config.init_from).resolve())}, augment
 
 
 def _check_resume(config: TrainConfig, run_dir: Path) -> None:
@@ -164,6 +174,21 @@ def _check_resume(config: TrainConfig, run_dir: Path) -> None:
                 f"train.{name}: {getattr(config, name)!r} differs from the run being resumed ({getattr(saved, name)!r})",
                 fix=f"resume with the run's own setting (see {path}) or start a new --out folder",
             )
+
+
+def _resumed_augment(config: TrainConfig, run_dir: Path) -> float | None:
+    """The augmentation probability of the run being resumed (as it recorded it; 0 for runs from
+    before ``augment``), refused when the config names another one."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return config.augment
+    saved = TrainConfig.load(path).augment or 0.0
+    if config.augment is not None and config.augment != saved:
+        raise ConfigError(
+            f"train.augment: {config.augment!r} differs from the run being resumed ({saved!r})",
+            fix=f"resume with the run's own setting (see {path}) or leave augment unset",
+        )
+    return saved
 
 
 def _optimizer_kind(config: TrainConfig, saved: dict | None) -> str:
@@ -267,8 +292,11 @@ def _train(
     from core.diffusion.objectives import make_objective, noisy_batch
     from core.diffusion.weighting import loss_weights, weighted_mse
     from core.models.folder import save_model_folder
+    from core.training.augment import augment as augment_batch
+    from core.training.augment import batch_seed
     from core.training.batches import BatchStream
     from core.training.checkpoint import load_state, save_state
+    from core.training.copying import memorized_share
     from core.training.metrics_log import MetricsLog
     from core.training.preview import grid, preview_samples
     from core.training.validation import HeldOut
@@ -283,6 +311,7 @@ def _train(
         )
     if resume:
         _check_resume(config, run_dir)
+        config = config.replace(augment=_resumed_augment(config, run_dir))
         previous = load_state(state_dir)
     else:
         previous = None
@@ -313,7 +342,9 @@ def _train(
     if data.kind == "clip":
         sample_shape = (int(data.frames or 1), *sample_shape)
 
-    network, lineage = _build_network(config, channels, resolution)
+    pictures = len(data)  # the folder's, held-out ones included: what a person sees
+    network, lineage, augment = _build_network(config, channels, resolution, pictures)
+    config = config.replace(augment=augment)  # what config.json records, so a resume does the same
     objective = make_objective(config.objective, config.schedule)
     peak = config.peak_lr()
     kind = _optimizer_kind(config, previous.optimizer if previous is not None else None)
@@ -340,6 +371,7 @@ def _train(
     amp_dtype = torch.float32
 
     noise_gen = torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + 7919 * (rank + 1))
+    aug_gen = torch.Generator()  # reseeded per batch from its stream position (core.training.augment)
     step, position, elapsed_before = 0, 0, 0.0
     if previous is not None:
         net.load_state_dict(previous.weights)
@@ -401,7 +433,7 @@ def _train(
         else:
             sample_net.load_state_dict(net.state_dict())
 
-    cost = {"step": 0.0, "save": 2.0, "preview": 0.0, "val": 0.0}  # seconds, last measured
+    cost = {"step": 0.0, "save": 2.0, "preview": 0.0, "val": 0.0, "copying": 0.0}  # seconds, last measured
 
     def checkpoint() -> None:
         t0 = time.monotonic()
@@ -475,6 +507,25 @@ def _train(
                 on_metric(step, vals)
         return vals
 
+    def check_copying() -> None:
+        """The memorised share of fixed-seed samples from the EMA weights (:mod:`core.training.copying`)."""
+        t0 = time.monotonic()
+        refresh_sample_net()
+
+        def draw(seeds: Any) -> np.ndarray:
+            with accelerator.autocast():
+                return preview_samples(
+                    sample_net, config.objective, config.schedule, seeds, config.preview_steps, sample_shape,
+                    device=device,
+                )  # fmt: skip
+
+        copying = memorized_share(draw, data, resolution)
+        cost["copying"] = time.monotonic() - t0
+        if copying:
+            log.write({"step": step, "kind": "memorization", "elapsed_s": round(elapsed(), 3), **copying})
+            if on_metric is not None:
+                on_metric(step, copying)
+
     def decide_stop() -> tuple[bool, bool]:
         """(stop, early): the same answer in every process (rank 0 decides)."""
         stop, early = False, False
@@ -483,7 +534,8 @@ def _train(
         elif should_stop is not None and should_stop():
             stop, early = True, True
         elif time_budget is not None:
-            margin = cost["step"] * 1.5 + cost["save"] * 1.2 + cost["preview"] + cost["val"] + 0.5
+            extras = cost["preview"] + cost["val"] + cost["copying"]
+            margin = cost["step"] * 1.5 + cost["save"] * 1.2 + extras + 0.5
             stop = elapsed() + margin >= time_budget
         if world > 1:
             flag = torch.tensor([int(stop) + 2 * int(early)], device=device)
@@ -509,10 +561,14 @@ def _train(
                 group["lr"] = lr
             for _ in range(config.grad_accum):
                 x0 = stream.next_batch(device)
+                told: dict[str, torch.Tensor] = {}  # the augment labels, for a network that is augmented
+                if augment:
+                    aug_gen.manual_seed(batch_seed(config.seed, stream.position, rank))
+                    x0, told["augment_labels"] = augment_batch(x0, augment, aug_gen)
                 with accelerator.accumulate(model):
                     nb = noisy_batch(objective, x0, noise_gen, t_sampling=config.t_sampling)
                     with accelerator.autocast():
-                        pred = model(nb.x_t, nb.timesteps).sample
+                        pred = model(nb.x_t, nb.timesteps, **told).sample
                     weights = loss_weights(nb.snr, config.objective, config.loss_weighting, config.snr_gamma)
                     loss = weighted_mse(pred, nb.target, weights)
                     accelerator.backward(loss)
@@ -569,6 +625,8 @@ def _train(
                 preview()
             if main and held_out is not None and step % config.val_every == 0:
                 validate()
+            if main and config.memorization_every and step % config.memorization_every == 0:
+                check_copying()
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 checkpoint()
                 saved_step = step

@@ -6,6 +6,10 @@ memorised share with its ratio threshold, FD / KID / SWD with their anchors, the
 noise level and over training, and up to 32 samples beside their nearest training pictures. The
 engine keeps the latest result of each model in a JSON file that the model's catalog row points at
 (``evaluation.path``); choosing a model reads it, so the panel shows the last check without a re-run.
+
+While a run trains, its copying check (``memorized_share`` every few hundred steps,
+core/training/copying.py) arrives with the training's metrics; :meth:`HealthModel.training_copies`
+is the latest and :func:`copying_words` says it, with a warning past ``COPY_WARNING_SHARE``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
+from core.metrics.verdict import COPYING_SHARE
 
 LIVE = ("submitted", "queued", "running", "paused")
 CHECK_NUM = 32  # samples a check draws; the engine's default too
+COPY_WARNING_SHARE = COPYING_SHARE  # warn while training at the share a check's verdict calls copying
 
 
 def share_text(share: float) -> str:
@@ -37,12 +43,31 @@ def sorted_pairs(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(pairs, key=key)
 
 
+def copying_words(copies: dict[str, Any]) -> tuple[str, bool]:
+    """What the Health area says about a copying check during training (``training_copies``), and
+    whether it is a warning: more than ``COPY_WARNING_SHARE`` of the test samples copy a picture."""
+    share, count, n, step = copies["share"], copies["count"], copies["checked"], copies["step"]
+    verb = "matches" if count == 1 else "match"
+    matches = f"{count} of {n} test samples ({share_text(share)}) {verb} one of your pictures"
+    if share > COPY_WARNING_SHARE:
+        return (
+            f"Samples are starting to copy your pictures: at step {step}, {matches}. Stop now, or add pictures.",
+            True,
+        )
+    when = "Training" if copies["live"] else "Last training"
+    text = f"{when}, step {step}: " + (matches if count else "no test sample copies your pictures")
+    if copies["highest"] > share:
+        text += f" (highest so far {share_text(copies['highest'])}, at step {copies['highest_step']})"
+    return text + f"; a warning shows above {COPY_WARNING_SHARE:.0%}.", False
+
+
 class HealthModel(QObject):
     state_changed = Signal(str)
     progress_changed = Signal()
     result_changed = Signal()
     curve_changed = Signal()
     model_changed = Signal()
+    training_copies_changed = Signal()
 
     def __init__(self, app: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +83,9 @@ class HealthModel(QObject):
         self.series: dict[str, list[list[float]]] = {}
         self.num = CHECK_NUM
         self.steps: int | None = None  # None: the sampler's default
+        training = app.training
+        training.metrics_changed.connect(self.training_copies_changed)
+        training.state_changed.connect(self.training_copies_changed)
 
     @property
     def live(self) -> bool:
@@ -153,3 +181,25 @@ class HealthModel(QObject):
 
     def pairs(self) -> list[dict[str, Any]]:
         return sorted_pairs(list((self.result or {}).get("pairs") or []))
+
+    def training_copies(self) -> dict[str, Any] | None:
+        """The latest copying check of the training in this window: ``step``, ``share``, ``count``,
+        ``checked`` (samples drawn), the ``highest`` share so far and its step, and whether the
+        training is ``live``; None before its first check."""
+        training = self.app.training
+        steps, shares = training.series.get("memorized_share", ([], []))
+        if not steps:
+            return None
+        counts = training.series.get("memorized_count", ([], []))[1]
+        checked = training.series.get("memorized_checked", ([], []))[1]
+        top = max(range(len(shares)), key=shares.__getitem__)
+        n = int(checked[-1]) if checked else CHECK_NUM
+        return {
+            "step": int(steps[-1]),
+            "share": shares[-1],
+            "count": int(counts[-1]) if counts else round(shares[-1] * n),
+            "checked": n,
+            "highest": shares[top],
+            "highest_step": int(steps[top]),
+            "live": training.live,
+        }

@@ -4,7 +4,8 @@ A verdict in plain language with the reason, the held-out loss over training (py
 first show as in the Train area), the memorised share as a big figure with its rule in one line, and
 each sample beside its three nearest training pictures, copies first and framed. "Check" runs the
 engine's ``evaluate`` job (progress and cancel here and in the status bar); the last check of each
-model is kept by the engine and shown without a re-run.
+model is kept by the engine and shown without a re-run. Above it all, while a run trains, a line with
+its latest copying check, framed red as a warning once samples start to copy the pictures.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.model.app import AppModel
-from desktop.model.health import share_text
+from desktop.model.health import copying_words, share_text
 from desktop.ui import theme
 from desktop.ui.images import decode_png, svg_pixmap
 from desktop.ui.widgets import button, card, label, row
@@ -191,6 +192,18 @@ class HealthArea(QWidget):
             )
         )
 
+        # the training's copying check, above both pages: a first run has no model to choose yet
+        self.copies = QFrame()
+        self.copies.setObjectName("verdict")  # the verdict banner's frame; state "copying" edges it red
+        copies_row = QHBoxLayout(self.copies)
+        copies_row.setContentsMargins(12, 8, 12, 8)
+        self.copies_icon = QLabel()
+        self.copies_icon.setFixedSize(20, 20)
+        self.copies_text = label("", None, wrap=True)
+        copies_row.addWidget(self.copies_icon, 0, Qt.AlignmentFlag.AlignTop)
+        copies_row.addWidget(self.copies_text, 1)
+        outer.addWidget(self.copies)
+
         self.pages = QStackedWidget()
         outer.addWidget(self.pages, 1)
         self.pages.addWidget(self._empty_page())
@@ -204,6 +217,7 @@ class HealthArea(QWidget):
         self.hm.progress_changed.connect(self._progress)
         self.hm.result_changed.connect(self._result)
         self.hm.curve_changed.connect(self._plot)
+        self.hm.training_copies_changed.connect(self._training_copies)
         app.engine_changed.connect(lambda *_: self._verdict())  # the time hint follows the device
         theme.on_change(self.retint)
         self._library("models")
@@ -333,6 +347,7 @@ class HealthArea(QWidget):
         t = theme.current()
         self.empty_icon.setPixmap(svg_pixmap("health", t.muted, 56))
         self._verdict()
+        self._training_copies()
         for v in self.pairs.views:  # re-polish the property-styled frames
             v.style().unpolish(v)
             v.style().polish(v)
@@ -500,6 +515,22 @@ class HealthArea(QWidget):
         self.pairs.set_pairs(pairs)
         self.pairs_hint.setVisible(not pairs)
         self.pairs_hint.setText("This check found no training pictures to compare with.")
+
+    def _training_copies(self) -> None:
+        """The training's latest copying check in one line; past the threshold, the warning."""
+        copies = self.hm.training_copies()
+        self.copies.setVisible(copies is not None)
+        if copies is None:
+            return
+        text, warn = copying_words(copies)
+        t = theme.current()
+        self.copies.setProperty("state", "copying" if warn else "")
+        self.copies.style().unpolish(self.copies)
+        self.copies.style().polish(self.copies)
+        self.copies_icon.setPixmap(
+            svg_pixmap("warning" if warn else "info", t.danger if warn else t.muted, 20)
+        )
+        self.copies_text.setText(text)
 
     def _plot(self) -> None:
         series = self.hm.series.get("val_loss") or []

@@ -158,3 +158,59 @@ def test_with_no_model_the_area_says_to_train_one(window, client, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
     assert window.current_area() == "Health"
+
+
+def _copying(job: str, step: int, count: int) -> P.Metric:
+    """A training's copying check as the trainer reports it: ``count`` of 32 samples copy a picture."""
+    return P.Metric(
+        id=job,
+        step=step,
+        values={"memorized_share": count / 32, "memorized_count": count, "memorized_checked": 32},
+    )
+
+
+def test_while_a_first_run_trains_its_copying_check_is_a_line_and_past_the_threshold_a_warning(
+    window, client
+):
+    window.show_area("Health")
+    area = window.health_area
+    assert not area.copies.isVisibleTo(window)  # no check yet: nothing to say
+    window.app.use_dataset("ds-a")
+    job = window.app.training.start()
+    client.run_job(job, "train", P.Metric(id=job, step=10, values={"loss": 0.9}), _copying(job, 250, 1))
+    assert area.pages.currentIndex() == 0  # no model yet: the line shows above the empty page
+    assert area.copies.isVisibleTo(window) and area.copies.property("state") == ""
+    assert area.copies_text.text() == (
+        "Training, step 250: 1 of 32 test samples (3.1%) matches one of your pictures; a warning shows above 5%."
+    )
+
+    client.push(_copying(job, 500, 4))  # 12.5%: past the 5% at which a check says "copying"
+    assert area.copies.property("state") == "copying"
+    assert area.copies_text.text() == (
+        "Samples are starting to copy your pictures: at step 500, 4 of 32 test samples (12.5%) match one of "
+        "your pictures. Stop now, or add pictures."
+    )
+
+    client.push(_copying(job, 750, 0))
+    assert area.copies.property("state") == ""
+    assert (
+        "no test sample copies your pictures (highest so far 12.5%, at step 500)" in area.copies_text.text()
+    )
+    window.app.training.start()  # a new run starts with no check
+    assert not area.copies.isVisibleTo(window)
+
+
+def test_the_copying_warning_starts_just_past_the_checks_copying_share():
+    from desktop.model.health import COPY_WARNING_SHARE, copying_words
+
+    def words(share: float) -> tuple[str, bool]:
+        copies = {"step": 250, "share": share, "count": round(share * 100), "checked": 100, "highest": share,
+                  "highest_step": 250, "live": False}  # fmt: skip
+        return copying_words(copies)
+
+    assert COPY_WARNING_SHARE == 0.05
+    assert words(0.05) == (
+        "Last training, step 250: 5 of 100 test samples (5.0%) match one of your pictures; a warning shows above 5%.",
+        False,
+    )
+    assert words(0.06)[1] and words(0.06)[0].startswith("Samples are starting to copy your pictures")

@@ -61,17 +61,21 @@ def train(engine, dataset, steps, **over):
 
 
 def test_scan_train_sample_export_end_to_end(engine, dataset, ws):
-    job = train(engine, dataset, 10)
+    job = train(engine, dataset, 10, memorization_every=5)
     events = engine.events(job, timeout=300)
     assert events[-1].type == "done", events[-1]
     kinds = {e.type for e in events}
     assert {"progress", "metric", "preview"} <= kinds
     assert any("loss" in e.values for e in events if e.type == "metric")
+    copying = [e.step for e in events if e.type == "metric" and "memorized_share" in e.values]
+    assert copying == [5, 10]  # the copying check reaches the window as the held-out loss does
     done = events[-1]
     run, model = done.results["run"], done.results["model"]
     assert engine.request("get", {"what": "runs", "id": run})["item"]["status"] == "done"
-    series = engine.request("metrics", {"run": run, "names": ["loss"]})["series"]["loss"]
-    assert [s for s, _ in series] == sorted(s for s, _ in series) and series[-1][0] == 10
+    series = engine.request("metrics", {"run": run, "names": ["loss", "memorized_share"]})["series"]
+    loss_steps = [s for s, _ in series["loss"]]
+    assert loss_steps == sorted(loss_steps) and loss_steps[-1] == 10
+    assert [s for s, _ in series["memorized_share"]] == [5, 10]
 
     info = engine.request("get", {"what": "models", "id": model})["item"]["info"]
     assert info["guide"]["trained_steps"] >= 1  # the run kept its autoguidance guide

@@ -29,6 +29,7 @@ from core.training.config import TrainConfig
         ({"adam_beta2": 1.0}, "train.adam_beta2: 1.0 is outside (0, 1)", "0.99"),
         ({"ema_power": 0.0}, "train.ema_power: 0.0 is outside (0, 1]", "2/3"),
         ({"optimizer": "sgd"}, "train.optimizer: 'sgd' is not a valid value", "'muon'"),
+        ({"memorization_every": -1}, "train.memorization_every: -1 is negative", "use 0 or more"),
     ],
 )
 def test_bad_config_gives_one_line_error_with_field_and_fix(changes, field, fix):

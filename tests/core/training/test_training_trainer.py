@@ -202,6 +202,59 @@ def test_previews_and_held_out_losses_are_reported_and_written(tmp_path):
     assert [r["step"] for r in val] == [2, 4]
 
 
+def test_the_copying_check_counts_samples_that_are_training_pictures_and_not_new_ones():
+    from core.metrics.folders import match_images
+    from core.training.copying import CHECK_SAMPLES, CHECK_SEEDS, memorized_share
+
+    data = _toy(20)
+    train_rows = np.asarray(data.array)[data.train_indices]
+    copies = train_rows[np.arange(CHECK_SAMPLES) % len(train_rows)]
+    asked = []
+
+    def draw_copies(seeds):
+        asked.append(tuple(seeds))
+        return copies
+
+    result = memorized_share(draw_copies, data, 16)
+    assert asked == [CHECK_SEEDS]  # the same fixed seeds at every check
+    assert result == {
+        "memorized_share": 1.0,
+        "memorized_count": CHECK_SAMPLES,
+        "memorized_checked": CHECK_SAMPLES,
+    }
+    noise = np.random.default_rng(1).integers(0, 256, (CHECK_SAMPLES, 16, 16, 1), dtype=np.uint8)
+    assert memorized_share(lambda seeds: noise, data, 16)["memorized_share"] == 0.0
+    # a run that trains at 8 px compares with its pictures at 8 px
+    assert memorized_share(lambda seeds: match_images(copies, 8, 1), data, 8)["memorized_share"] == 1.0
+
+
+def test_the_copying_check_is_skipped_without_drawing_for_clips_and_tiny_sets():
+    from core.training.copying import memorized_share
+
+    def draw(seeds):
+        raise AssertionError("nothing to compare with: nothing should be drawn")
+
+    clips = PreparedDataset.from_array(np.zeros((4, 2, 16, 16, 1), np.uint8), kind="clip")
+    assert memorized_share(draw, clips, 16) == {}
+    assert memorized_share(draw, _toy(1), 16) == {}
+
+
+@pytest.mark.parametrize("every", [2, 0])
+def test_the_memorised_share_is_written_and_reported_every_memorization_every_steps(tmp_path, every):
+    from core.training.copying import CHECK_SAMPLES
+
+    metrics = []
+    cfg = TrainConfig(**{**FAST, "max_steps": 5, "memorization_every": every, "preview_steps": 2})
+    train(cfg, _toy(20), tmp_path / "run", on_metric=lambda s, m: metrics.append((s, m)))
+    logged = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "memorization"]
+    want = [2, 4] if every else []
+    assert [r["step"] for r in logged] == want
+    assert [s for s, m in metrics if "memorized_share" in m] == want
+    for r in logged:
+        assert 0.0 <= r["memorized_share"] <= 1.0 and r["memorized_checked"] == CHECK_SAMPLES
+        assert r["memorized_count"] == round(r["memorized_share"] * CHECK_SAMPLES)
+
+
 def test_flow_previews_are_what_the_default_sampler_makes_from_the_same_noise(tmp_path):
     from core.data.torch_data import to_uint8
     from core.sampling.guidance import DEFAULT_GUIDANCE, guided
