@@ -912,15 +912,17 @@ def estimate(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     overrides = _config_args(args, "config", "estimate")
     overrides.setdefault("resolution", data.resolution)
     config = TrainConfig.from_dict(overrides)
+    resolution = int(config.resolution or data.resolution)
     est = estimate_training(
         config.preset,
         data.channels,
-        int(config.resolution or data.resolution),
+        resolution,
         config.batch_size,
         frames=data.frames,
         optimizer=config.optimizer_kind(),
     )
     out = est.to_dict()
+    out["resolution"] = resolution  # the size measured at: the window's forecast scales from it
     out["seconds"] = est.seconds_for(config.max_steps, config.batch_size) if config.max_steps else None
     out["steps"] = (
         int(config.max_minutes * 60 * est.img_per_s / config.batch_size) if config.max_minutes else None

@@ -63,8 +63,8 @@ get         ``{"what": ..., "id": ...}`` -> ``{"item": {...}}``
 metrics     ``{"run": run_id, "names": [str]?, "since_step": int?}`` -> ``{"series": {name: [[step, value], ...]}}``
 delete      ``{"what": "datasets"|"runs"|"models"|"sample_sets"|"exports", "id": ...}`` -> ``{"ok": true}``
 estimate    ``{"dataset": id, "config": {TrainConfig fields}}`` -> ``{"img_per_s", "params", "param_bytes",
-            "activation_bytes", "peak_memory_bytes", "seconds" (for max_steps, or null), "steps" (for
-            max_minutes, or null)}``: measured by a few real training steps on a random batch; answered
+            "activation_bytes", "peak_memory_bytes", "resolution" (measured at), "seconds" (for
+            max_steps, or null), "steps" (for max_minutes, or null)}``: measured by a few real training steps on a random batch; answered
             from its own thread within seconds, also while a job runs (then it shares the CPU)
 shutdown    ``{}`` -> the engine stops the running job (it saves), answers ``result`` and exits 0
 ==========  =========================================================================================

@@ -142,6 +142,16 @@ def heldout_history(model_dir: Path) -> list[float]:
     return [v for _, v in heldout_curve(model_dir)]
 
 
+def _trained_steps(info: dict[str, Any]) -> int | None:
+    """The optimizer steps the model folder records (noisebloom.json ``trained_steps``); None when
+    it records none (a folder from elsewhere), so the verdict does not guess."""
+    try:
+        steps = int(info["trained_steps"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return steps if steps > 0 else None
+
+
 def evaluate_model(
     model: Any,
     data: PreparedDataset,
@@ -246,6 +256,7 @@ def evaluate_model(
         memorized_share=share if mem is not None else None,
         heldout_history=history,
         noise_frac=frac,
+        trained_steps=_trained_steps(info),
     )
     return EvaluationReport(
         model=str(getattr(model, "path", "") or "model"),

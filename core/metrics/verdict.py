@@ -17,6 +17,11 @@ The rule, checked in this order (the first that holds decides):
    images and the held-out pictures (all with the same feature extractor).
 4. otherwise **learning**.
 
+A "not learning" finding (1 or 3) for a model trained fewer than
+:data:`core.training.forecast.TOO_FEW_STEPS` optimizer steps reads **trained too little**
+(``"trained too little — extend the training"``) instead: that few steps cannot learn anything, so
+the learning rate is not the thing to change.
+
 Calibration (``benchmarks/digits.py`` and ``benchmarks/bench_quality.py verdict``, MNIST digits,
 default random-conv features): degraded real digits (blurred sigma 1.5 px, noisy sigma 50/255,
 pixel-shuffled) sit at noise fractions 0.02-0.05 and digits mixed half-and-half with uniform noise at
@@ -38,6 +43,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.training.forecast import TOO_FEW_STEPS
+
 NOT_LEARNING_LOSS_RATIO = 0.9
 COPYING_SHARE = 0.05
 OVERFIT_RISE = 0.10
@@ -47,12 +54,13 @@ MESSAGES = {
     "learning": "learning",
     "copying": "copying your pictures — add data or stop earlier",
     "not_learning": "not learning — check the learning rate",
+    "too_little": "trained too little — extend the training",
 }
 
 
 @dataclass(frozen=True)
 class Verdict:
-    label: str  # "learning" | "copying" | "not_learning"
+    label: str  # "learning" | "copying" | "not_learning" | "too_little"
     reason: str  # one line, with the figures that decided
 
     @property
@@ -77,8 +85,25 @@ def verdict(
     memorized_share: float | None = None,
     heldout_history: Sequence[float] | None = None,
     noise_frac: float | None = None,
+    trained_steps: int | None = None,
 ) -> Verdict:
     """Apply the module's rule to whichever figures are known (None = not measured)."""
+    found = _verdict(loss_ratio, memorized_share, heldout_history, noise_frac)
+    if found.label == "not_learning" and trained_steps is not None and trained_steps < TOO_FEW_STEPS:
+        return Verdict(
+            "too_little",
+            f"only {trained_steps:,} training steps (fewer than {TOO_FEW_STEPS:,} cannot learn anything); "
+            f"{found.reason}",
+        )
+    return found
+
+
+def _verdict(
+    loss_ratio: float | None,
+    memorized_share: float | None,
+    heldout_history: Sequence[float] | None,
+    noise_frac: float | None,
+) -> Verdict:
     if loss_ratio is not None and (not math.isfinite(loss_ratio) or loss_ratio >= NOT_LEARNING_LOSS_RATIO):
         return Verdict(
             "not_learning",

@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
+from core.training import forecast as F
 
 OBJECTIVES = ("eps", "v", "x0", "flow")
 PRESETS = (
@@ -53,15 +54,18 @@ PRESET_KINDS = {
 }
 KIND_WORDS = {"image": "images", "clip": "clips"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+RESOLUTIONS = (16, 24, 32, 48, 64, 96, 128, 256)  # the sizes offered, and Auto's candidates
 LIVE = ("submitted", "queued", "running", "paused")
 
 # core.training.TrainConfig's defaults; None = the engine decides (the dataset's resolution, the
 # preset's learning rate). The budget keys are always sent, so the one not chosen is cleared.
+# "auto" resolution is the window's: resolved to a number before Start (``resolved_resolution``).
+AUTO = "auto"
 DEFAULT_CONFIG: dict[str, Any] = {
     "preset": "pixel-small",
     "objective": "flow",
     "schedule": "cosine",
-    "resolution": None,
+    "resolution": AUTO,
     "batch_size": 64,
     "lr": None,
     "device": "auto",
@@ -120,6 +124,9 @@ class TrainingModel(QObject):
         self.run_id: str | None = None
         self.kind = "train"
         self.kept = False  # a cancel of this job kept its run (stopped and saved) instead of deleting it
+        self.run_resolution: int | None = None  # the size the live run trains at (Auto resolved)
+        self._speeds: dict[tuple[Any, ...], dict[int, float]] = {}  # images/s by size, per speed_key
+        self.measured_at: int | None = None  # the size of the engine's last measurement
         self.reset_series()
 
     def reset_series(self) -> None:
@@ -151,21 +158,93 @@ class TrainingModel(QObject):
         self.config_changed.emit()
 
     def train_config(self) -> dict[str, Any]:
-        return {k: v for k, v in self.config.items() if v is not None or k in BUDGET_KEYS}
+        """The config sent to the engine: Auto resolved to a number (dropped, i.e. the dataset's,
+        only while neither a speed nor the dataset's size is known)."""
+        config = {k: v for k, v in self.config.items() if v is not None or k in BUDGET_KEYS}
+        if config.get("resolution") == AUTO:
+            resolved = self.resolved_resolution()
+            config.pop("resolution")
+            if resolved:
+                config["resolution"] = resolved
+        return config
+
+    def estimate_config(self) -> dict[str, Any]:
+        """The config the engine measures speed for: Auto measures at the dataset's size, and the
+        forecast scales from there (:mod:`core.training.forecast`)."""
+        config = dict(self.config)
+        if config.get("resolution") == AUTO:
+            config["resolution"] = None
+        return config
 
     def estimate_key(self) -> tuple[Any, ...]:
         """What the engine's measured estimate depends on: the dataset, the network and the size of a
         step, and the device it runs on. Anything else (objective, schedule, learning rate, a library refresh)
         leaves the measurement as it is; the budget only rescales it (:func:`budget_figures`)."""
-        c = self.config
+        c = self.estimate_config()
         return (self.dataset_id, c.get("preset"), c.get("resolution"), c.get("batch_size"), c.get("device"))
 
-    def calibration_key(self) -> str:
+    def calibration_key(self, resolution: int | None = None) -> str:
         """The settings key under which the speed seen in training here is remembered: per preset,
-        resolution and device, "Dataset's" resolution being the chosen dataset's."""
+        resolution (``resolution``, else the live run's, else the chosen one resolved) and device."""
         c = self.config
-        resolution = c.get("resolution") or self.dataset_resolution()
+        resolution = resolution or (self.run_resolution if self.live else None) or self.resolved_resolution()
         return f"calibration/{c.get('preset')}/{resolution}/{c.get('device')}"
+
+    # --- speed, Auto and the forecast ------------------------------------------------------------
+    def speed_key(self) -> tuple[Any, ...]:
+        """What a speed in images/s belongs to; the batch size is left out (it changes images/s
+        little, and the last figure forecasts until the engine measures the new batch)."""
+        c = self.config
+        return (self.dataset_id, c.get("preset"), c.get("device"))
+
+    def speeds(self) -> dict[int, float]:
+        """The latest images/s known at each size for the current dataset, preset and device."""
+        return dict(self._speeds.get(self.speed_key(), {}))
+
+    def note_speed(self, resolution: int | None, img_per_s: float, *, if_unknown: bool = False) -> None:
+        """Record a measured speed at ``resolution`` (the latest replaces the earlier one there;
+        ``if_unknown``: only where nothing is known yet, for speeds remembered from earlier runs)."""
+        if not resolution or not img_per_s or img_per_s <= 0:
+            return
+        known = self._speeds.setdefault(self.speed_key(), {})
+        if not (if_unknown and int(resolution) in known):
+            known[int(resolution)] = float(img_per_s)
+
+    def prepared_resolution(self) -> int | None:
+        """The dataset's prepared size: from the library, else the size the engine measured at."""
+        return self.dataset_resolution() or self.measured_at
+
+    def auto_resolution(self) -> int | None:
+        minutes = self.config.get("max_minutes")
+        batch = int(self.config.get("batch_size") or 1)
+        prepared = self.prepared_resolution()
+        speeds = self.speeds()
+        if not speeds and not prepared:
+            return None
+        return F.auto_resolution(speeds, batch, minutes, RESOLUTIONS, prepared)
+
+    def resolved_resolution(self) -> int | None:
+        """The size a Start now would train at: Auto's pick, the chosen size, or the dataset's."""
+        r = self.config.get("resolution")
+        if r == AUTO:
+            return self.auto_resolution()
+        return int(r) if r else self.prepared_resolution()
+
+    def forecast(self) -> F.Forecast | None:
+        """What the budget buys at the resolved size, from the latest speeds; None before any."""
+        resolution = self.resolved_resolution()
+        if not resolution:
+            return None
+        steps, minutes = self.budget()
+        return F.forecast(
+            self.speeds(),
+            int(self.config.get("batch_size") or 1),
+            resolution,
+            RESOLUTIONS,
+            minutes=minutes,
+            steps=steps,
+            dataset_resolution=self.prepared_resolution(),
+        )
 
     def budget(self) -> tuple[Any, Any]:
         return self.config.get("max_steps"), self.config.get("max_minutes")
@@ -240,6 +319,7 @@ class TrainingModel(QObject):
             raise ValueError(problem)
         self.reset_series()
         args: dict[str, Any] = {"dataset": self.dataset_id, "config": self.train_config()}
+        self.run_resolution = args["config"].get("resolution") or self.prepared_resolution()
         self.kind = "finetune" if self.base_model else "train"
         if self.base_model:
             args["model"] = self.base_model

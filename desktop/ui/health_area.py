@@ -464,7 +464,13 @@ class HealthArea(QWidget):
             first = text[:1].upper() + text[1:]
             text = {"learning": "Learning"}.get(state, first)
             reason = v.get("reason", "")
-            color = {"learning": t.ok, "copying": t.danger, "not_learning": t.accent2}.get(state, t.muted)
+            colors = {
+                "learning": t.ok,
+                "copying": t.danger,
+                "not_learning": t.accent2,
+                "too_little": t.accent2,
+            }
+            color = colors.get(state, t.muted)
             icon_name = "health" if state == "learning" else "warning"
         self.banner.setProperty("state", state)
         self.banner.style().unpolish(self.banner)

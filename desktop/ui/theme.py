@@ -158,6 +158,7 @@ QFrame#topbar {{ background: {t.surface}; border: none; border-bottom: 1px solid
 QLabel[role="title"] {{ font-size: 18px; font-weight: 600; color: {t.text}; }}
 QLabel[role="section"] {{ font-size: 11px; font-weight: 700; color: {t.muted}; letter-spacing: 1px; }}
 QLabel[role="muted"] {{ color: {t.muted}; }}
+QLabel[role="warning"] {{ color: {t.danger}; font-weight: 600; }}
 QLabel[role="big"] {{ font-size: 22px; font-weight: 600; }}
 QLabel[role="brand"] {{ font-size: 16px; font-weight: 700; color: {t.text}; }}
 QPushButton, QToolButton {{
@@ -214,6 +215,7 @@ QFrame#verdict {{ background: {t.surface}; border: 1px solid {t.border}; border-
 QFrame#verdict[state="learning"] {{ border-left-color: {t.ok}; }}
 QFrame#verdict[state="copying"] {{ border-left-color: {t.danger}; }}
 QFrame#verdict[state="not_learning"] {{ border-left-color: {t.accent2}; }}
+QFrame#verdict[state="too_little"] {{ border-left-color: {t.accent2}; }}
 QLabel[role="figure"] {{ font-size: 34px; font-weight: 700; color: {t.text}; }}
 QFrame#pair {{ background: {t.surface2}; border: 2px solid {t.surface2}; border-radius: 10px; }}
 QFrame#pair[copy="true"] {{ border-color: {t.danger}; }}

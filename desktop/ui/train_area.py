@@ -30,13 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.model.app import AppModel
-from desktop.model.jobs import format_duration
 from desktop.model.training import (
+    AUTO,
     DEVICES,
     KIND_WORDS,
     OBJECTIVES,
     PRESET_KINDS,
     PRESETS,
+    RESOLUTIONS,
     preset_mismatch,
     smooth,
 )
@@ -51,7 +52,6 @@ OBJECTIVE_TITLES = {
     "x0": "Clean image (x₀)",
     "flow": "Flow matching",
 }
-RESOLUTIONS = (16, 24, 32, 48, 64, 96, 128, 256)
 
 
 class TrainArea(QWidget):
@@ -136,6 +136,11 @@ class TrainArea(QWidget):
         self.schedule.addItem("Cosine", "cosine")
         self.schedule.addItem("Linear", "linear")
         self.resolution = QComboBox()
+        self.resolution.addItem("Auto", AUTO)  # its text says the size it picks (_show_estimate)
+        self.resolution.setToolTip(
+            "Auto: the largest size (up to the dataset's) at which the budget reaches recognisable "
+            "shapes on this machine's measured speed"
+        )
         self.resolution.addItem("Dataset's", None)
         for r in RESOLUTIONS:
             self.resolution.addItem(f"{r} px", r)
@@ -169,13 +174,15 @@ class TrainArea(QWidget):
         form.addRow("Device", self.device)
         sl.addLayout(form)
         sl.addWidget(label("ESTIMATE", "section"))
-        # Two figures: the speed seen in training here before (remembered per preset, resolution and
-        # device: ``estimate``), and the engine's measurement of speed and memory for the chosen
-        # settings (a few real training steps: ``measured``), asked again, debounced, only when
-        # something it depends on changes (TrainingModel.estimate_key: dataset, preset, resolution,
-        # batch size, device), not on a library refresh. While a measurement is pending the box says
-        # so once, next to the last figure (or alone when there is none); a new budget only rescales.
-        self.estimate = label("", "muted", wrap=True)
+        # One forecast (``estimate``: steps, what they give, the fix for a too-short budget; warning
+        # style then) from the latest speed known (core.training.forecast), and under it that speed:
+        # the engine's measurement for the chosen settings (a few real training steps, with memory)
+        # or the speed seen in training here (remembered per preset, resolution and device), whichever
+        # came last (``measured``). The engine is asked again, debounced, only when something the
+        # measurement depends on changes (TrainingModel.estimate_key), not on a library refresh. While a
+        # measurement is pending the box says so once; a new budget only re-forecasts.
+        self.estimate = label("", None, wrap=True)
+        self.estimate.setObjectName("forecast")
         sl.addWidget(self.estimate)
         self.measured = label("", "muted", wrap=True)
         self.measured.setObjectName("measured-estimate")
@@ -188,6 +195,7 @@ class TrainArea(QWidget):
         self._measured_budget: tuple | None = None  # the budget that answer's time figures are for
         self._measuring = False  # a request is out
         self._estimate_error = ""  # why the last request failed
+        self._latest = "seen"  # which speed came last: "measured" (the engine's) or "seen" in training
         self._estimate_timer = QTimer(self, singleShot=True, interval=500)
         self._estimate_timer.timeout.connect(self._request_estimate)
         sl.addStretch(1)
@@ -316,7 +324,8 @@ class TrainArea(QWidget):
             (self.resolution, "resolution"),
             (self.device, "device"),
         ):
-            i = w.findData(c.get(name)) if c.get(name) is not None else 0
+            value = c.get(name)
+            i = w.findData(value) if value is not None else (1 if w is self.resolution else 0)
             if i >= 0:
                 w.setCurrentIndex(i)
         self.batch.setValue(int(c.get("batch_size") or 1))
@@ -412,7 +421,7 @@ class TrainArea(QWidget):
         self._show_estimate()  # the last figure stays until the new one arrives
         self.app.client.send(
             "estimate",
-            {"dataset": self.tm.dataset_id, "config": dict(self.tm.config)},
+            {"dataset": self.tm.dataset_id, "config": self.tm.estimate_config()},
             on_result=lambda data, seq=seq: self._got_estimate(seq, data, budget=budget),
             on_error=lambda ev, seq=seq: self._got_estimate(seq, None, getattr(ev, "message", str(ev))),
         )
@@ -426,67 +435,75 @@ class TrainArea(QWidget):
             self._measured, self._estimate_error = None, error or "the engine gave no reason"
         else:
             self._measured, self._measured_budget = dict(data), budget
+            at = data.get("resolution") or self.tm.estimate_config().get("resolution")
+            self.tm.measured_at = int(at) if at else self.tm.dataset_resolution()
+            self.tm.note_speed(self.tm.measured_at, float(data.get("img_per_s") or 0.0))
+            self._latest = "measured"
         self._show_estimate()
 
     def _show_estimate(self) -> None:
-        """Fill the ESTIMATE box from the remembered speed, the last measurement and whether one is
-        pending: "measuring" shows once, next to the last figure, and never under a fresh one."""
+        """Fill the ESTIMATE box: the forecast from the latest speed, the speed it is from, and
+        "measuring" once while a measurement is pending (never under a fresh one)."""
         pending = self._measuring or self._estimate_timer.isActive()
-        calibrated = self._calibrated_text()
-        measured = self._measured_text()
-        if measured:
-            measured += " · measuring again for the changed settings…" if pending else ""
+        self._remember_speeds()
+        fc = self.tm.forecast()
+        speed = self._speed_text()
+        warning = bool(fc and fc.too_few)
+        if self._estimate_error:  # the last speed still forecasts; this one failed
+            speed = f"No estimate: {self._estimate_error}"
+        if fc is not None:
+            text = fc.text
+            if pending:
+                speed = (speed + " · " if speed else "") + "measuring again for the changed settings…"
         elif self._estimate_error:
-            measured = f"No estimate: {self._estimate_error}"
-        elif pending and not calibrated:
-            measured = "Measuring speed and memory…"
-        if calibrated and pending and not self._measured:
-            calibrated += " · measuring now…"
-        if not calibrated and not measured:
-            calibrated = (
+            text = f"No estimate: {self._estimate_error}"
+        elif pending:
+            text = "Measuring speed and memory…"
+        else:
+            text = (
                 "No measurement yet for this preset and resolution on this device: the speed shows after "
                 "the first steps and is remembered for the next estimate."
             )
-        self.estimate.setText(calibrated)
-        self.estimate.setVisible(bool(calibrated))
-        self.measured.setText(measured)
-        self.measured.setVisible(bool(measured))
+        self.estimate.setText(text)
+        if self.estimate.property("role") != ("warning" if warning else None):
+            self.estimate.setProperty("role", "warning" if warning else None)
+            self.estimate.style().unpolish(self.estimate)
+            self.estimate.style().polish(self.estimate)
+        self.measured.setText(speed)
+        self.measured.setVisible(bool(speed))
+        auto = self.tm.auto_resolution()
+        self.resolution.setItemText(0, f"Auto · {auto} px" if auto else "Auto")
         device = f"Engine device: {self.app.device}" if self.app.device else ""
         self.engine_device.setText(device)
         self.engine_device.setVisible(bool(device))
 
-    def _calibrated_text(self) -> str:
-        """The speed seen in training here with these settings, over the budget; "" when none."""
-        key = self.tm.calibration_key()
-        ips = float(self.settings.value(key, 0.0) or 0.0) if self.settings is not None else 0.0
-        if ips <= 0:
-            return ""
-        (steps, minutes), batch = self.tm.budget(), int(self.tm.config.get("batch_size") or 1)
-        head = f"Seen in training here: ≈ {ips:.3g} {self._unit()}"
-        if steps:
-            return f"{head} → about {format_duration(steps * batch / ips)} for {steps:,} steps"
-        return f"{head} → about {int((minutes or 0) * 60 * ips / batch):,} steps in {minutes or 0:g} min"
+    def _remember_speeds(self) -> None:
+        """Give the forecast the speeds seen in training here before, at each size, where nothing
+        newer is known."""
+        if self.settings is None:
+            return
+        for r in RESOLUTIONS:
+            ips = float(self.settings.value(self.tm.calibration_key(r), 0.0) or 0.0)
+            self.tm.note_speed(r, ips, if_unknown=True)
 
-    def _measured_text(self) -> str:
+    def _speed_text(self) -> str:
+        """The speed the forecast is from, the latest of the engine's measurement (with memory) and the
+        speed seen in training here; "" when neither."""
         data = self._measured
-        if data is None:
-            return ""
-        mb = data["peak_memory_bytes"] / 2**20
-        frames, _fps = self.tm.clip_format()
-        each = f" of {frames} frames" if frames else ""
-        text = f"Measured now: {data['img_per_s']:.3g} {self._unit()}{each}, training memory ≈ {mb:,.0f} MB"
-        seconds, steps = data.get("seconds"), data.get("steps")
-        if self.tm.budget() != self._measured_budget and data.get("img_per_s"):
-            # the same measurement over another budget: what the engine computes, done here
-            (max_steps, max_minutes), ips = self.tm.budget(), float(data["img_per_s"])
-            batch = int(self.tm.config.get("batch_size") or 1)
-            seconds = max_steps * batch / ips if max_steps else None
-            steps = int(max_minutes * 60 * ips / batch) if max_minutes else None
-        if seconds:
-            text += f", about {format_duration(seconds)}"
-        elif steps:
-            text += f", about {steps:,} steps in the time budget"
-        return text + f" ({data['params']:,} parameters)"
+        if data is not None and self._latest == "measured":
+            mb = data["peak_memory_bytes"] / 2**20
+            frames, _fps = self.tm.clip_format()
+            each = f" of {frames} frames" if frames else ""
+            at = f" at {self.tm.measured_at} px" if self.tm.measured_at else ""
+            return (
+                f"Measured now: {data['img_per_s']:.3g} {self._unit()}{each}{at}, "
+                f"training memory ≈ {mb:,.0f} MB ({data['params']:,} parameters)"
+            )
+        speeds = self.tm.speeds()
+        resolution = self.tm.resolved_resolution()
+        if self._latest == "seen" and resolution in speeds:
+            return f"Seen in training here: ≈ {speeds[resolution]:.3g} {self._unit()} at {resolution} px"
+        return ""
 
     # --- actions ---------------------------------------------------------------------------------
     def _guard(self, fn) -> None:  # noqa: ANN001
@@ -586,9 +603,12 @@ class TrainArea(QWidget):
         if "img_per_s" in s and s["img_per_s"][1]:
             ips = s["img_per_s"][1][-1]
             text += f" · {ips:.3g} {self._unit()}"
-            if self.settings is not None and self.tm.live:
-                self.settings.setValue(self.tm.calibration_key(), ips)
-                self._show_estimate()  # the remembered speed follows the run
+            if self.tm.live:
+                if self.settings is not None:
+                    self.settings.setValue(self.tm.calibration_key(), ips)
+                self.tm.note_speed(self.tm.run_resolution, ips)  # the latest speed at the run's size
+                self._latest = "seen"
+                self._show_estimate()  # the forecast follows the run
         self.loss_numbers.setText(text)
 
     def _preview(self) -> None:

@@ -14,7 +14,6 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.engine import protocol as P
-from desktop.model.jobs import format_duration
 from desktop.model.training import DEFAULT_CONFIG
 from tests.desktop.conftest import delete_now
 
@@ -421,15 +420,17 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
                 "img_per_s": 42.0,
                 "params": 72113,
                 "peak_memory_bytes": 300 * 2**20,
+                "resolution": 32,
                 "seconds": None,
                 "steps": 3600,
             },
         )
     )
     text = ta.measured.text()
-    assert (
-        "42 images/s" in text and "300 MB" in text and "3,600 steps" in text and "72,113 parameters" in text
-    )
+    assert "42 images/s at 32 px" in text and "300 MB" in text and "72,113 parameters" in text
+    # one forecast from that measurement, for the batch the window sends
+    steps = int(10 * 60 * 42.0 / (BATCH + 1))
+    assert ta.estimate.text().startswith(f"About {steps:,} steps in 10 min at 32 px: rough colours and blobs")
 
 
 def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_what_changes_it(
@@ -443,11 +444,18 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
     window.show_area("Train")
     ta = window.train_area
     qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
-    assert ta.measured.text() == "Measuring speed and memory…"
-    answer = {"img_per_s": 42.0, "params": 72113, "peak_memory_bytes": 2**20, "seconds": None, "steps": 787}
+    assert ta.estimate.text() == "Measuring speed and memory…"
+    answer = {
+        "img_per_s": 42.0,
+        "params": 72113,
+        "peak_memory_bytes": 2**20,
+        "resolution": 32,
+        "seconds": None,
+        "steps": 393,
+    }
     client.push(P.Result(id=client.last("estimate").id, data=answer))
     shown = ta.measured.text()
-    assert "42 images/s" in shown and "787 steps" in shown
+    assert "42 images/s" in shown and "About 393 steps in 10 min" in ta.estimate.text()
 
     def quiet() -> None:  # past the debounce: nothing was asked, the figure stays
         assert not ta._estimate_timer.isActive()
@@ -464,14 +472,14 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
     ta.objective.setCurrentIndex(ta.objective.findData("eps"))
     ta.budget_value.setValue(20)
     quiet()
-    assert f"about {int(20 * 60 * 42.0 / BATCH):,} steps" in ta.measured.text()
+    assert f"About {int(20 * 60 * 42.0 / BATCH):,} steps in 20 min" in ta.estimate.text()
     # a new batch size asks again; the last figure stays on show until the answer
     ta.batch.setValue(16)
     qtbot.waitUntil(lambda: len(client.commands("estimate")) == 2, timeout=3000)
     assert client.last("estimate").args["config"]["batch_size"] == 16
     assert "42 images/s" in ta.measured.text() and "measuring again" in ta.measured.text()
     client.push(P.Result(id=client.last("estimate").id, data=dict(answer, img_per_s=30.0, steps=2250)))
-    assert "30 images/s" in ta.measured.text() and "2,250 steps" in ta.measured.text()
+    assert "30 images/s" in ta.measured.text() and "About 2,250 steps" in ta.estimate.text()
     assert "measuring again" not in ta.measured.text()
 
 
@@ -496,7 +504,14 @@ def _pics_at_16(window, client) -> None:  # noqa: ANN001
     window.show_area("Train")
 
 
-ANSWER = {"img_per_s": 42.0, "params": 72113, "peak_memory_bytes": 2**20, "seconds": None, "steps": 787}
+ANSWER = {
+    "img_per_s": 42.0,
+    "params": 72113,
+    "peak_memory_bytes": 2**20,
+    "resolution": 16,
+    "seconds": None,
+    "steps": 393,
+}
 
 
 def test_the_estimate_says_measuring_alone_when_there_is_no_figure_and_never_under_one(window, client, qtbot):
@@ -508,7 +523,7 @@ def test_the_estimate_says_measuring_alone_when_there_is_no_figure_and_never_und
     assert _estimate_box(ta) == "Measuring speed and memory…\nEngine device: cpu (2 cores)"
     client.push(P.Result(id=client.last("estimate").id, data=ANSWER))
     box = _estimate_box(ta)
-    assert box.startswith("Measured now: 42 images/s") and "787 steps" in box
+    assert box.startswith("About 393 steps in 10 min at 16 px") and "\nMeasured now: 42 images/s" in box
     assert "easuring" not in box and "No measurement yet" not in box
     # measuring again for a changed setting: said once, on the last figure's line
     ta.batch.setValue(16)
@@ -520,27 +535,30 @@ def test_the_estimate_says_measuring_alone_when_there_is_no_figure_and_never_und
 
 
 def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, client, settings, qtbot):
-    # "Dataset's" resolution is the dataset's own: the speed remembered for it is the one shown
+    # the speed remembered for the dataset's size forecasts until a newer figure comes
     settings.setValue("calibration/pixel-small/16/auto", 50.0)
     _pics_at_16(window, client)
     ta = window.train_area
     qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
-    seen = f"Seen in training here: ≈ 50 images/s → about {int(10 * 60 * 50 / BATCH):,} steps in 10 min"
-    assert _estimate_box(ta) == f"{seen} · measuring now…\nEngine device: cpu (2 cores)"
+    seen = f"About {int(10 * 60 * 50 / BATCH):,} steps in 10 min at 16 px"
+    speed = "Seen in training here: ≈ 50 images/s at 16 px"
+    box = _estimate_box(ta)
+    assert box.startswith(seen) and f"\n{speed} · measuring again for the changed settings…\n" in box
+    # the engine's measurement is the latest: one forecast from it, not two figures
     client.push(P.Result(id=client.last("estimate").id, data=ANSWER))
     box = _estimate_box(ta)
-    assert box.startswith(f"{seen}\nMeasured now: 42 images/s") and "easuring" not in box
-    # a step budget: both figures are rescaled, no new measurement
+    assert box.startswith("About 393 steps in 10 min at 16 px") and "\nMeasured now: 42 images/s" in box
+    assert "Seen in training" not in box and "easuring" not in box
+    # a step budget: the forecast is rescaled, no new measurement
     ta.budget_steps.setChecked(True)
     ta.budget_value.setValue(600)
-    assert ta.estimate.text() == "Seen in training here: ≈ 50 images/s → about 12 min 48 s for 600 steps"
-    assert f"about {format_duration(600 * BATCH / 42)}" in ta.measured.text()
+    assert ta.estimate.text() == "600 steps at 16 px, about 20 min: rough colours and blobs."
     assert "easuring" not in _estimate_box(ta) and len(client.commands("estimate")) == 1
     # a training run remembers its speed for these settings, and the box follows it
     job = window.app.training.start()
     client.run_job(job, "train", P.Metric(id=job, step=10, values={"loss": 0.5, "img_per_s": 64.0}))
     assert float(settings.value("calibration/pixel-small/16/auto")) == 64.0
-    assert "≈ 64 images/s" in ta.estimate.text()
+    assert ta.measured.text() == "Seen in training here: ≈ 64 images/s at 16 px"
 
 
 def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, client):

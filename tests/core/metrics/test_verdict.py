@@ -52,4 +52,4 @@ def test_rule_order_not_learning_loss_beats_copying():
 
 
 def test_every_label_has_the_issues_wording():
-    assert set(MESSAGES) == {"learning", "copying", "not_learning"}
+    assert set(MESSAGES) == {"learning", "copying", "not_learning", "too_little"}
