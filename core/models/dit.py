@@ -21,6 +21,8 @@ from diffusers.models.modeling_outputs import Transformer2DModelOutput
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from core.models.augment_labels import embed_labels, label_map
+
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale[:, None]) + shift[:, None]
@@ -79,10 +81,9 @@ class NoisebloomDiT(ModelMixin, ConfigMixin):
         for layer in (self.ada_out[1], self.proj_out):  # adaLN-Zero: the network starts as zero
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-        self.augment_embed: nn.Linear | None = None
-        if augment_dim:  # built last and zeroed: the other initial weights and the outputs stay as without it
-            self.augment_embed = nn.Linear(augment_dim, hidden_size, bias=False)
-            nn.init.zeros_(self.augment_embed.weight)
+        self.augment_embed = label_map(
+            augment_dim, hidden_size
+        )  # built last: other initial weights unchanged
 
     def forward(
         self,
@@ -98,12 +99,9 @@ class NoisebloomDiT(ModelMixin, ConfigMixin):
         if t.ndim == 0:
             t = t.expand(b)
         c = self.time_embed(self.time_proj(t).to(sample.dtype))
-        if self.augment_embed is not None:  # None is all zeros, through the map so DDP sees it used
-            weight = self.augment_embed.weight
-            labels = weight.new_zeros(b, weight.shape[1]) if augment_labels is None else augment_labels
-            c = c + self.augment_embed(labels.to(weight.dtype))
-        elif augment_labels is not None:
-            raise ValueError("this network was built with augment_dim 0, so it takes no augment_labels")
+        extra = embed_labels(self.augment_embed, augment_labels, b)
+        if extra is not None:
+            c = c + extra
         x = self.patch(sample)
         for block in self.blocks:
             x = block(x, c)

@@ -28,7 +28,8 @@ from diffusers import UNet2DModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_outputs import BaseOutput
 from diffusers.models.modeling_utils import ModelMixin
-from torch import nn
+
+from core.models.augment_labels import embed_labels, label_map
 
 PREDICTIONS = ("velocity", "sample")
 MIN_NOISE_LEVEL = 0.05  # the velocity from a predicted clean picture divides by the noise level
@@ -82,10 +83,8 @@ class NoisebloomPixelUNet(ModelMixin, ConfigMixin):
             attention_head_dim=attention_head_dim,
             class_embed_type="identity" if augment_dim else None,  # adds augment_embed's output to temb
         )
-        self.augment_embed: nn.Linear | None = None
-        if augment_dim:  # built last and zeroed: the UNet's initial weights and outputs stay as without it
-            self.augment_embed = nn.Linear(augment_dim, 4 * block_out_channels[0], bias=False)
-            nn.init.zeros_(self.augment_embed.weight)
+        # built last: the UNet's initial weights stay as without it
+        self.augment_embed = label_map(augment_dim, 4 * block_out_channels[0])
 
     def forward(
         self,
@@ -97,15 +96,7 @@ class NoisebloomPixelUNet(ModelMixin, ConfigMixin):
     ):
         p = self.config.patch_size
         x = F.pixel_unshuffle(sample, p) if p > 1 else sample
-        extra = None
-        if self.augment_embed is not None:  # None is all zeros, through the map so DDP sees it used
-            weight = self.augment_embed.weight
-            labels = (
-                weight.new_zeros(len(sample), weight.shape[1]) if augment_labels is None else augment_labels
-            )
-            extra = self.augment_embed(labels.to(weight.dtype))
-        elif augment_labels is not None:
-            raise ValueError("this network was built with augment_dim 0, so it takes no augment_labels")
+        extra = embed_labels(self.augment_embed, augment_labels, len(sample))
         out = self.unet(x, timestep, class_labels=extra).sample
         out = F.pixel_shuffle(out, p) if p > 1 else out
         if self.config.prediction == "sample":

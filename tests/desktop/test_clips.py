@@ -345,7 +345,12 @@ def test_export_clips_is_offered_only_for_clips(window, client):
 def test_the_training_defaults_the_window_sends_are_the_trainers():
     """desktop/ never imports torch, so it keeps its own copy of TrainConfig's defaults: pinned here."""
     from core.training.config import TrainConfig
-    from desktop.model.training import DEFAULT_CONFIG
+    from desktop.model.training import AUTO, DEFAULT_CONFIG
 
     trainer = TrainConfig().to_dict()
-    assert DEFAULT_CONFIG == {k: trainer[k] for k in DEFAULT_CONFIG}
+    # Auto resolution is the window's own choice, resolved to a size before Start: not a trainer key value
+    sent = dict(
+        DEFAULT_CONFIG,
+        resolution=None if DEFAULT_CONFIG["resolution"] == AUTO else DEFAULT_CONFIG["resolution"],
+    )
+    assert sent == {k: trainer[k] for k in DEFAULT_CONFIG}
