@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from core import __version__
+from core.engine import jobs
 from core.engine import protocol as P
+from core.engine.job import LIVE_STATES, Job
 from core.errors import Cancelled, NoisebloomError, OutputExists, resource_error
 from core.workspace import lock
 from core.workspace.catalog import Catalog
@@ -36,56 +38,6 @@ LINE_TOO_LONG = (
     f"a command line is longer than {P.MAX_LINE_BYTES} bytes and was skipped; send shorter commands"
 )
 WORKSPACE_LOCKED_FIX = "close the other Noisebloom window (or engine), or pass --workspace DIR / set NOISEBLOOM_HOME to use another workspace"
-
-
-class Job:
-    """A queued or running job and its controls. Job code calls :meth:`checkpoint` between steps."""
-
-    def __init__(self, id: str, kind: str, args: dict[str, Any]) -> None:
-        self.id = id
-        self.kind = kind
-        self.args = args
-        self.state = "queued"
-        self.created = time.time()
-        self._resume = threading.Event()
-        self._resume.set()
-        self.stop_requested = False
-        self.stop_reason = "stop"  # "shutdown" when the engine stops it on exit (the run stays resumable)
-        self.cancel_requested = False
-        self.discard = False  # a cancel that deletes the run: "discard": true, or no checkpoint when it came
-        self.has_checkpoint: Callable[[], bool] = lambda: False  # set by training jobs
-        self.writes: Path | None = None  # the folder the job writes, named in resource errors
-        self.cleanup: list[Callable[[], None]] = []  # run when the job is cancelled or fails
-        self.on_state: Callable[[str], None] = lambda s: None
-
-    def pause(self) -> None:
-        self._resume.clear()
-
-    def resume(self) -> None:
-        self._resume.set()
-
-    def stop(self, reason: str = "stop") -> None:
-        self.stop_requested = True
-        self.stop_reason = reason
-        self._resume.set()
-
-    def cancel(self) -> None:
-        self.cancel_requested = True
-        self._resume.set()
-
-    def checkpoint(self) -> bool:
-        """Block while paused; raise Cancelled if cancelled; return True if asked to stop."""
-        if not self._resume.is_set():
-            self.on_state("paused")
-            self._resume.wait()
-            if not self.cancel_requested:
-                self.on_state("running")
-        if self.cancel_requested:
-            raise Cancelled()
-        return self.stop_requested
-
-    def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "state": self.state, "created": self.created}
 
 
 class Engine:
@@ -110,6 +62,10 @@ class Engine:
         self._current: Job | None = None
         self._closing = threading.Event()
         self._device = "unknown"
+
+    def live_jobs(self) -> list[Job]:
+        """The jobs queued, running or paused."""
+        return [j for j in self._jobs.values() if j.state in LIVE_STATES]
 
     # --- output ----------------------------------------------------------------------------------
     def emit(self, event: P.Event) -> None:
@@ -256,14 +212,12 @@ class Engine:
 
     # --- jobs ------------------------------------------------------------------------------------
     def _submit(self, cmd: P.Command) -> None:
-        from core.engine import jobs
-
         if cmd.id in self._jobs:
             raise NoisebloomError(f"job id {cmd.id!r} is already in use", fix="give each command a new id")
         jobs.validate(cmd.cmd, cmd.args, self)  # fast checks before queueing: errors come at once
         job = Job(cmd.id, cmd.cmd, cmd.args)
         job.on_state = lambda s, job=job: self._set_state(job, s)
-        position = sum(1 for j in self._jobs.values() if j.state in ("queued", "running", "paused"))
+        position = len(self.live_jobs())
         self._jobs[job.id] = job
         self.emit(P.Accepted(id=job.id, job=job.id, kind=job.kind, position=position))
         self.emit(P.State(id=job.id, state="queued"))
@@ -274,8 +228,6 @@ class Engine:
         self.emit(P.State(id=job.id, state=state))
 
     def _worker(self) -> None:
-        from core.engine import jobs
-
         while True:
             job = self._queue.get()
             if job is None:
@@ -330,7 +282,7 @@ class Engine:
             raise NoisebloomError(
                 f"{cmd.cmd}: no job {cmd.args.get('job')!r}", fix="pass the id of a queued or running job"
             )
-        if job.state not in ("queued", "running", "paused"):
+        if job.state not in LIVE_STATES:
             raise NoisebloomError(f"{cmd.cmd}: job {job.id} has already ended ({job.state})")
         discard = cmd.args.get("discard", False)
         if cmd.cmd == "cancel" and not isinstance(discard, bool):
@@ -351,8 +303,6 @@ class Engine:
         self.emit(P.Result(id=cmd.id, data={"ok": True, "job": job.id}))
 
     def _estimate(self, cmd: P.Command) -> None:
-        from core.engine import jobs
-
         try:
             self.emit(P.Result(id=cmd.id, data=jobs.estimate(self, cmd.args)))
         except NoisebloomError as e:
@@ -406,8 +356,6 @@ class Engine:
                 )
             return {"series": self.catalog.metrics(run, names, since)}
         if cmd.cmd == "delete":
-            from core.engine import jobs
-
             return jobs.delete_item(self, what, str(a.get("id")))
         raise NoisebloomError(f"unknown query {cmd.cmd!r}")
 

@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from core.engine import protocol as P
-from core.engine.jobs import _preview_image, png_b64
+from core.engine.jobs.common import png_b64, preview_image
 from desktop.model.training import PRESET_KINDS, PRESETS, presets_for
 from desktop.ui.clips import filmstrip_frames, split_filmstrip
 from desktop.ui.images import array_to_qimage
@@ -39,7 +39,7 @@ def moving_squares(n: int = 2, frames: int = T, res: int = RES, level: int = 255
 
 def steps_of(clips: np.ndarray) -> list[str]:
     """What a ``step`` event carries for these clips: one base64 filmstrip PNG per clip."""
-    return [png_b64(_preview_image(c)) for c in clips]
+    return [png_b64(preview_image(c)) for c in clips]
 
 
 def frames_over_ticks(view, player, ticks: int) -> list[QImage]:
@@ -58,7 +58,7 @@ def clip_model(window, client) -> None:
 
 def test_a_filmstrip_cuts_back_into_its_frames():
     clip = moving_squares(1)[0]
-    strip = array_to_qimage(_preview_image(clip))
+    strip = array_to_qimage(preview_image(clip))
     assert (strip.width(), strip.height()) == (T * RES, RES)
     frames = split_filmstrip(strip, T)
     assert [f.size().toTuple() for f in frames] == [(RES, RES)] * T

@@ -63,12 +63,12 @@ def test_clip_previews_are_filmstrips_and_images_stay_as_they_are():
     import numpy as np
     from PIL import Image
 
-    from core.engine.jobs import _preview_image, png_b64
+    from core.engine.jobs.common import png_b64, preview_image
 
     clip = np.zeros((4, 8, 6, 3), np.uint8)
     clip[2] = 255  # the third frame is white
-    strip = np.asarray(Image.open(io.BytesIO(base64.b64decode(png_b64(_preview_image(clip))))))
+    strip = np.asarray(Image.open(io.BytesIO(base64.b64decode(png_b64(preview_image(clip))))))
     assert strip.shape == (8, 4 * 6, 3)
     assert strip[:, 12:18].min() == 255 and strip[:, :12].max() == 0
     image = np.full((8, 6, 3), 7, np.uint8)
-    assert _preview_image(image) is image
+    assert preview_image(image) is image

@@ -1,0 +1,151 @@
+"""The ``sample`` and ``branch`` jobs: images (or clips) drawn by :mod:`core.sampling.sample`, every
+step sent as a ``step`` event, the result recorded as a sample set with its trajectory."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.config import MAX_SEED
+from core.engine import protocol as P
+from core.engine.job import Context, Job, JobKind
+from core.engine.jobs.common import (
+    MAX_PREVIEW_IMAGES,
+    find_model,
+    int_in,
+    number_or_none,
+    png_b64,
+    preview_image,
+    require,
+    sample_config,
+)
+from core.errors import NoisebloomError
+from core.sampling.sample import branch, sample
+from core.sampling.samplers import MAX_STEPS
+from core.sampling.trajectory import to_uint8
+from core.workspace.catalog import new_id
+from core.workspace.paths import samples_dir
+
+
+def validate_sample(args: dict[str, Any], ctx: Context) -> None:
+    find_model(ctx, str(require(args, "model", str, "sample")), "sample")
+    sample_config(args)
+
+
+def validate_branch(args: dict[str, Any], ctx: Context) -> None:
+    int_in(args, "step", 0, MAX_STEPS, "branch", default=0)
+    int_in(args, "seed", 0, MAX_SEED, "branch")
+    int_in(args, "steps", 1, MAX_STEPS, "branch")
+    if ctx.catalog.get("sample_sets", str(require(args, "sample_set", str, "branch"))) is None:
+        raise NoisebloomError(
+            f"branch: no sample set {args['sample_set']!r}", fix="list sample_sets to see the ids"
+        )
+
+
+def _step_callback(job: Job, ctx: Context) -> Callable[[Any], None]:
+
+    def callback(info: Any) -> None:
+        final = info.i + 1 == info.n  # StepInfo.i is 0-based; the protocol's i is 1-based
+        xt = to_uint8(info.x_t[:MAX_PREVIEW_IMAGES])
+        x0 = to_uint8(info.x0[:MAX_PREVIEW_IMAGES])
+        i, n, t, sigma = (
+            int(info.i) + 1,
+            int(info.n),
+            number_or_none(info.t),
+            number_or_none(getattr(info, "sigma", None)),
+        )
+        ctx.emit_throttled(
+            lambda: P.Step(
+                id=job.id,
+                i=i,
+                n=n,
+                t=t,
+                sigma=sigma,
+                xt=[png_b64(preview_image(a)) for a in xt],
+                x0=[png_b64(preview_image(a)) for a in x0],
+            ),
+            key=(job.id, "step"),
+            force=final,
+        )
+
+    return callback
+
+
+def _record_sample_set(
+    ctx: Context,
+    set_id: str,
+    model_id: str | None,
+    model_path: Path,
+    config: dict,
+    out_dir: Path,
+    result: Any,
+) -> dict[str, Any]:
+    images = [str(p) for p in getattr(result, "paths", [])]
+    ctx.catalog.insert(
+        "sample_sets",
+        id=set_id,
+        model_id=model_id,
+        model_path=str(model_path),
+        config=config,
+        path=str(out_dir),
+        n_images=len(images),
+        created=time.time(),
+    )
+    traj = getattr(result, "trajectory_dir", None)
+    return {
+        "sample_set": set_id,
+        "out_dir": str(out_dir),
+        "images": images,
+        "trajectory": str(traj) if traj else None,
+    }
+
+
+def run_sample(job: Job, ctx: Context) -> dict[str, Any]:
+    model_id, model_path = find_model(ctx, str(job.args["model"]), "sample")
+    config = sample_config(job.args)
+    set_id = new_id("samples")
+    out_dir = samples_dir(ctx.root) / set_id
+    job.writes = out_dir
+    try:
+        result = sample(
+            model_path,
+            config,
+            out_dir=out_dir,
+            callback=_step_callback(job, ctx),
+            should_stop=job.checkpoint,
+        )
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return _record_sample_set(ctx, set_id, model_id, model_path, config.to_dict(), out_dir, result)
+
+
+def run_branch(job: Job, ctx: Context) -> dict[str, Any]:
+    parent = ctx.catalog.get("sample_sets", str(job.args["sample_set"]))
+    assert parent is not None
+    set_id = new_id("samples")
+    out_dir = samples_dir(ctx.root) / set_id
+    job.writes = out_dir
+    try:
+        result = branch(
+            Path(parent["path"]) / "trajectory",
+            int(job.args.get("step", 0)),
+            seed=job.args.get("seed"),
+            steps=job.args.get("steps"),
+            out_dir=out_dir,
+            callback=_step_callback(job, ctx),
+            should_stop=job.checkpoint,
+        )
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    config = dict(parent["config"], branch_of=parent["id"], branch_step=job.args.get("step"))
+    return _record_sample_set(
+        ctx, set_id, parent["model_id"], Path(parent["model_path"]), config, out_dir, result
+    )
+
+
+KINDS = {"sample": JobKind(validate_sample, run_sample), "branch": JobKind(validate_branch, run_branch)}
