@@ -60,6 +60,8 @@ def _png_b64(a: np.ndarray) -> str:
 
 def build_demo_workspace(root: Path) -> dict[str, object]:
     """Write the synthetic files the demo state points at; returns the catalog items."""
+    from desktop.scripted import scan_report
+
     ds = root / "datasets" / "ds-flowers"
     ds.mkdir(parents=True)
     data = blossoms(48)
@@ -79,27 +81,17 @@ def build_demo_workspace(root: Path) -> dict[str, object]:
             }
         )
     )
-    report = {
-        "accepted": items,
-        "rejected": [
-            {
-                "path": "/home/me/Pictures/garden/IMG_4007.jpg",
-                "reason": "truncated JPEG data; re-export or remove it",
-            },
-            {"path": "/home/me/Pictures/garden/notes.txt", "reason": "not an image or video; skipped"},
-            {
-                "path": "/home/me/Pictures/garden/thumb.png",
-                "reason": "12x9 px is smaller than 32 px; use --small upscale",
-            },
+    report = scan_report(
+        "ds-flowers",
+        items,
+        rejected=[
+            ("/home/me/Pictures/garden/IMG_4007.jpg", "truncated JPEG data; re-export or remove it"),
+            ("/home/me/Pictures/garden/notes.txt", "not an image or video; skipped"),
+            ("/home/me/Pictures/garden/thumb.png", "12x9 px is smaller than 32 px; use --small upscale"),
         ],
-        "duplicates": [
-            {
-                "path": "/home/me/Pictures/garden/IMG_4101 (1).jpg",
-                "duplicate_of": "/home/me/Pictures/garden/IMG_4101.jpg",
-            }
-        ],
-        "near_duplicates": [{"path": items[7], "similar_to": items[8]}],
-        "statistics": {
+        duplicates=[("/home/me/Pictures/garden/IMG_4101 (1).jpg", "/home/me/Pictures/garden/IMG_4101.jpg")],
+        near=[(items[7], items[8], 4)],
+        stats={
             "images": 48,
             "resolution": "32 px",
             "crop": "center",
@@ -107,9 +99,8 @@ def build_demo_workspace(root: Path) -> dict[str, object]:
             "source sizes": "3024x4032 (41), 4032x3024 (7)",
             "scan time": "1.9 s",
         },
-        "dataset_id": "ds-flowers",
-        "dataset_dir": str(ds),
-    }
+        dataset_dir=str(ds),
+    )
     # a recorded trajectory: x_t from noise to the clean image, x0 sharpening
     ss = root / "samples" / "ss-demo"
     traj = ss / "trajectory"
@@ -236,7 +227,12 @@ def demo_window(root: Path, settings_path: Path):  # noqa: ANN201 - (MainWindow,
         job,
         "scan",
         P.Progress(id=job, done=52, total=52, unit="files"),
-        P.Done(id=job, results={"dataset": "ds-flowers", "report": demo["report"]}),
+        P.Done(
+            id=job,
+            results=P.ScanDone(
+                dataset="ds-flowers", path=str(root / "datasets" / "ds-flowers"), report=demo["report"]
+            ).to_dict(),
+        ),
     )
 
     # Train: a run in progress with a loss curve and previews
@@ -271,7 +267,14 @@ def demo_window(root: Path, settings_path: Path):  # noqa: ANN201 - (MainWindow,
         sj,
         "sample",
         P.Step(id=sj, i=30, n=30),
-        P.Done(id=sj, results={"sample_set": "ss-demo", "trajectory": demo["trajectory"]}),
+        P.Done(
+            id=sj,
+            results=P.SampleDone(
+                sample_set="ss-demo",
+                out_dir=str(Path(demo["trajectory"]).parent),
+                trajectory=demo["trajectory"],
+            ).to_dict(),
+        ),
     )
     gm.scrub(17)
 

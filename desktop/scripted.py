@@ -14,6 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.data.result import AcceptedFile, Duplicate, NearDuplicate, RejectedFile, ScanResult
+from core.data.settings import DatasetSettings
 from core.engine import protocol as P
 
 
@@ -65,6 +67,9 @@ class ScriptedClient(QObject):
 
     # --- scripting -------------------------------------------------------------------------------
     def push(self, ev: P.Event) -> None:
+        if isinstance(ev, P.Done) and ev.id in self._in_flight:
+            # only what the engine sends: the job's own result type, every field it requires, no other key
+            P.JOB_RESULTS[self._in_flight[ev.id]](**ev.results)
         if isinstance(ev, P.Hello):
             self.hello_received.emit(ev)
         if ev.id is not None and ev.type in ("result", "error", "done"):
@@ -115,3 +120,37 @@ class ScriptedClient(QObject):
         if cmd == "metrics":
             return P.Result(id=cid, data={"series": self.metrics.get(args.get("run"), {})})
         return P.Result(id=cid, data={"ok": True, "job": args.get("job"), **self.replies.get(cmd, {})})
+
+
+def scan_report(
+    dataset: str,
+    accepted: list[str],
+    *,
+    rejected: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    duplicates: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    near: list[tuple[str, str, int]] = (),  # type: ignore[assignment]
+    kind: str = "image",
+    stats: dict[str, Any] | None = None,
+    dataset_dir: str | None = None,
+) -> dict[str, Any]:
+    """A scan report as the engine sends it (``core.data.result.ScanResult.to_dict()``), for scripts."""
+
+    def name(path: str) -> str:
+        return path.rsplit("/", 1)[-1]
+
+    result = ScanResult(
+        dataset_id=dataset,
+        dataset_dir=dataset_dir or f"/ws/datasets/{dataset}",  # type: ignore[arg-type]
+        sources=sorted({p.rsplit("/", 1)[0] for p in accepted}),
+        settings=DatasetSettings(),
+        kind=kind,
+        accepted=[
+            AcceptedFile(p, name(p), k, 1, 32, 32, "PNG", False, "0" * 64) for k, p in enumerate(accepted)
+        ],
+        rejected=[RejectedFile(p, name(p), reason) for p, reason in rejected],
+        duplicates=[Duplicate(p, name(p), of) for p, of in duplicates],
+        near_duplicates=[NearDuplicate(a, b, d) for a, b, d in near],
+        stats=dict(stats or {}),
+        rows=len(accepted),
+    )
+    return result.to_dict()

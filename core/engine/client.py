@@ -58,6 +58,7 @@ class EngineClient:
         self._lock = threading.Lock()
         self.all_events: list[tuple[float, P.Event]] = []
         self.bad_lines: list[str] = []
+        self.kinds: dict[str, str] = {}  # job id -> its command, to read its results with their type
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.hello: P.Hello = self.next_event(None, timeout=120)  # type: ignore[assignment]
@@ -79,6 +80,8 @@ class EngineClient:
     # --- sending ---------------------------------------------------------------------------------
     def send(self, cmd: str, args: dict[str, Any] | None = None, *, id: str | None = None) -> str:
         cid = id or f"c{next(self._ids)}"
+        if cmd in P.JOB_COMMANDS:
+            self.kinds[cid] = cmd
         self.send_raw(P.Command(id=cid, cmd=cmd, args=args or {}).to_json())
         return cid
 
@@ -119,6 +122,12 @@ class EngineClient:
                 return ev
             if isinstance(ev, P.Error):
                 raise EngineError(ev)
+
+    def result(self, cid: str, timeout: float = 300) -> Any:
+        """Wait for job ``cid``'s ``done`` and return its results as the job's result type
+        (:data:`core.engine.protocol.JOB_RESULTS`): exactly its fields, or a TypeError."""
+        done = self.wait(cid, "done", timeout)
+        return P.JOB_RESULTS[self.kinds[cid]](**done.results)  # type: ignore[union-attr]
 
     def request(self, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60) -> dict[str, Any]:
         """Send a query or control command and return its result's data."""

@@ -99,7 +99,7 @@ class JobKind:
     the worker thread and returns the ``done`` event's results."""
 
     validate: Callable[[dict[str, Any], Context], None]
-    run: Callable[[Job, Context], dict[str, Any]]
+    run: Callable[[Job, Context], P.Payload]
 
 
 class Rate:

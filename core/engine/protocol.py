@@ -121,7 +121,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 PROTOCOL_VERSION = 1
@@ -374,3 +374,196 @@ def event_from_json(line: str) -> Event:
         raise ProtocolError(f"unknown event type {obj.get('type')!r}")
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in obj.items() if k in names})
+
+
+# --- Job arguments and results -------------------------------------------------------------------
+# One dataclass per job's ``args`` and per job's ``done`` results: the engine sends results built
+# from them and the window reads them back with ``from_dict``, so neither side guesses key names.
+# ``to_dict`` leaves out fields that are None (the engine's defaults apply); ``from_dict`` takes the
+# known keys and refuses a missing required one. The engine's validators (core/engine/jobs/) check
+# the values.
+
+
+class Payload:
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Any:
+        d = d or {}
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        missing = [
+            f.name
+            for f in fields(cls)  # type: ignore[arg-type]
+            if f.default is MISSING and f.default_factory is MISSING and f.name not in d
+        ]
+        if missing:
+            raise ProtocolError(f"{cls.__name__} has no {', '.join(repr(m) for m in missing)}")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}  # type: ignore[arg-type]
+
+
+@dataclass
+class ScanArgs(Payload):
+    sources: list[str]
+    settings: dict[str, Any] | None = None  # DatasetSettings fields
+    name: str | None = None
+
+
+@dataclass
+class TrainArgs(Payload):
+    dataset: str
+    config: dict[str, Any] | None = None  # TrainConfig fields
+    name: str | None = None
+
+
+@dataclass
+class FinetuneArgs(Payload):
+    dataset: str
+    model: str
+    config: dict[str, Any] | None = None
+    name: str | None = None
+
+
+@dataclass
+class ResumeRunArgs(Payload):
+    run: str
+    extra_steps: int | None = None
+    name: str | None = None
+
+
+@dataclass
+class SampleArgs(Payload):
+    model: str  # a model id or a model folder
+    config: dict[str, Any] | None = None  # SampleConfig fields
+    name: str | None = None
+
+
+@dataclass
+class BranchArgs(Payload):
+    sample_set: str
+    step: int | None = None
+    seed: int | None = None
+    steps: int | None = None
+    name: str | None = None
+
+
+@dataclass
+class ExportArgs(Payload):
+    sample_set: str | None = None  # or run: a run's training timelapse
+    run: str | None = None
+    what: str | None = None  # "denoising" (default) or "clips"
+    out: str | None = None
+    format: str | None = None
+    show: str | None = None
+    hold_s: float | None = None
+    fps: float | None = None
+    scale: int | None = None
+    resample: str | None = None
+    indices: list[int] | None = None
+    loops: int | None = None
+    overwrite: bool | None = None
+    name: str | None = None
+
+
+@dataclass
+class EvaluateArgs(Payload):
+    model: str
+    dataset: str | None = None
+    num: int | None = None
+    steps: int | None = None
+    sampler: str | None = None
+    seed: int | None = None
+    device: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class ScanDone(Payload):
+    dataset: str
+    path: str
+    report: dict[str, Any]  # core.data.result.ScanResult.to_dict()
+
+
+@dataclass
+class TrainDone(Payload):
+    run: str
+    model: str
+    run_dir: str
+    model_dir: str
+    steps: int
+
+
+@dataclass
+class SampleDone(Payload):
+    sample_set: str
+    out_dir: str
+    images: list[str] = field(default_factory=list)  # PNG (or clip GIF) paths in sample order
+    trajectory: str | None = None  # core/sampling/trajectory.py's folder
+
+
+@dataclass
+class ExportDone(Payload):
+    export: str
+    path: str  # the video; for what "clips" the folder
+    what: str = "denoising"
+    paths: list[str] | None = None  # what "clips": the files written, in clip order
+
+
+@dataclass
+class EvaluateDone(Payload):
+    """The health check (core/metrics/evaluate.py's figures and the window's extras); also the JSON
+    file kept in the workspace's evaluations (``evaluation``)."""
+
+    verdict: dict[str, Any]  # label, message, reason
+    num_samples: int
+    memorized_share: float
+    memorized_count: int
+    ratio_threshold: float
+    model: str | None = None  # the catalog id; None for a folder outside it
+    model_dir: str | None = None
+    dataset: str | None = None
+    dataset_dir: str | None = None
+    dataset_name: str | None = None
+    created: float | None = None
+    sampler: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    reference_split: str | None = None
+    reference_count: int | None = None
+    train_count: int | None = None
+    swd: dict[str, Any] | None = None  # core/metrics/swd.py's figures
+    fd: float | None = None
+    fd_real: float | None = None
+    fd_noise: float | None = None
+    kid: float | None = None
+    kid_std: float | None = None
+    features: Any = None
+    heldout_loss: dict[str, Any] | None = None
+    heldout_history: Any = None
+    seconds: float | None = None
+    heldout_series: dict[str, list[list[float]]] = field(default_factory=dict)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    summary: str = ""
+    evaluation: str | None = None  # the JSON file that keeps this result
+
+
+JOB_ARGS: dict[str, type[Payload]] = {
+    "scan": ScanArgs,
+    "train": TrainArgs,
+    "finetune": FinetuneArgs,
+    "resume_run": ResumeRunArgs,
+    "sample": SampleArgs,
+    "branch": BranchArgs,
+    "export": ExportArgs,
+    "evaluate": EvaluateArgs,
+}
+JOB_RESULTS: dict[str, type[Payload]] = {
+    "scan": ScanDone,
+    "train": TrainDone,
+    "finetune": TrainDone,
+    "resume_run": TrainDone,
+    "sample": SampleDone,
+    "branch": SampleDone,
+    "export": ExportDone,
+    "evaluate": EvaluateDone,
+}

@@ -243,7 +243,7 @@ class Engine:
                 self.flush_pending(job.id)
                 final = "stopped" if job.stop_requested else "done"
                 job.state = final
-                self.emit(P.Done(id=job.id, state=final, results=results or {}))
+                self.emit(P.Done(id=job.id, state=final, results=results.to_dict()))
             except Cancelled:
                 self.flush_pending(job.id, drop=True)
                 _run_cleanup(job)

@@ -158,9 +158,9 @@ class AppModel(QObject):
                 self.use_dataset(str(ds))  # what was just scanned is what Train starts on
             if ev.id in self._exports:
                 self._exports.pop(ev.id)
-                path = str(ev.results.get("path") or "")
-                files = ev.results.get("paths")
-                if isinstance(files, list):  # clips: one file each, into a folder
+                done = P.ExportDone.from_dict(ev.results)
+                path, files = done.path, done.paths
+                if files is not None:  # clips: one file each, into a folder
                     self.info.emit(f"Exported {len(files)} clip(s) to {path}")
                 else:
                     self.info.emit(f"Exported {path}" if path else "Export done")

@@ -79,7 +79,7 @@ class HealthModel(QObject):
         self.done = 0.0
         self.total = 0.0
         self.message = ""
-        self.result: dict[str, Any] | None = None
+        self.result: P.EvaluateDone | None = None
         self.series: dict[str, list[list[float]]] = {}
         self.num = CHECK_NUM
         self.steps: int | None = None  # None: the sampler's default
@@ -100,20 +100,20 @@ class HealthModel(QObject):
             return
         self.model = model_id
         self.result = self._kept_result()
-        self.series = dict((self.result or {}).get("heldout_series") or {})
+        self.series = dict(self.result.heldout_series) if self.result else {}
         self.model_changed.emit()
         self.result_changed.emit()
         self.curve_changed.emit()
         self.refresh_curve()
 
-    def _kept_result(self) -> dict[str, Any] | None:
+    def _kept_result(self) -> P.EvaluateDone | None:
         ev = (self.item() or {}).get("evaluation") or {}
         path = ev.get("path") if isinstance(ev, dict) else None
         if not path:
             return None
         try:
-            return json.loads(Path(str(path)).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+            return P.EvaluateDone.from_dict(json.loads(Path(str(path)).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:  # ProtocolError is a ValueError
             self.app.report_error(
                 f"{path}: cannot read the last health check ({e}); press Check to run it again"
             )
@@ -162,8 +162,8 @@ class HealthModel(QObject):
             self.progress_changed.emit()
         elif isinstance(ev, P.Done):
             if self.job_model == self.model:
-                self.result = dict(ev.results)
-                self.series = {**dict(self.result.get("heldout_series") or {}), **self.series}
+                self.result = P.EvaluateDone.from_dict(ev.results)
+                self.series = {**self.result.heldout_series, **self.series}
                 self.result_changed.emit()
                 self.curve_changed.emit()
             self._set_state(ev.state)
@@ -176,11 +176,10 @@ class HealthModel(QObject):
 
     # --- what the view shows ---------------------------------------------------------------------
     def verdict(self) -> dict[str, str] | None:
-        v = (self.result or {}).get("verdict")
-        return v if isinstance(v, dict) else None
+        return self.result.verdict if self.result else None
 
     def pairs(self) -> list[dict[str, Any]]:
-        return sorted_pairs(list((self.result or {}).get("pairs") or []))
+        return sorted_pairs(list(self.result.pairs)) if self.result else []
 
     def training_copies(self) -> dict[str, Any] | None:
         """The latest copying check of the training in this window: ``step``, ``share``, ``count``,

@@ -2,8 +2,8 @@
 
 A scan is an engine job (``scan``); this object sends it, follows its events and, when it ends,
 holds the dataset's report: accepted items, rejected files with their reasons, duplicates and
-statistics (``ScanReport``, read leniently from the ``ScanResult.to_dict()`` the engine stores in
-the catalog, so a new field never breaks the window).
+statistics (``ScanReport``, read from the ``ScanResult.to_dict()`` the engine sends and stores in the
+catalog).
 """
 
 from __future__ import annotations
@@ -32,50 +32,22 @@ class ScanReport:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> ScanReport:
-        d = dict(d or {})
-        stats = d.get("statistics") or d.get("stats") or {}
+        """Read a ``core.data.result.ScanResult.to_dict()`` (the engine's ``report``); a key an
+        older report lacks reads as empty."""
+        d = d or {}
         return cls(
-            accepted=[_path_of(x) for x in d.get("accepted") or []],
-            rejected=[_pair(x, ("reason", "message", "why")) for x in d.get("rejected") or []],
-            duplicates=[
-                _pair(x, ("duplicate_of", "kept", "of", "original", "same_as"))
-                for x in d.get("duplicates") or d.get("exact_duplicates") or []
+            accepted=[str(a["path"]) for a in d.get("accepted", [])],
+            rejected=[(str(r["path"]), str(r["reason"])) for r in d.get("rejected", [])],
+            duplicates=[(str(x["path"]), str(x["duplicate_of"])) for x in d.get("duplicates", [])],
+            near_duplicates=[
+                (str(n["a"]), f"{n['b']} ({n['distance']} bits apart)") for n in d.get("near_duplicates", [])
             ],
-            near_duplicates=[_near(x) for x in d.get("near_duplicates") or []],
-            warnings=[str(w) for w in d.get("warnings") or []],
-            stats=dict(stats) if isinstance(stats, dict) else {},
-            dataset_id=d.get("dataset_id") or d.get("id"),
-            dataset_dir=d.get("dataset_dir") or d.get("path"),
-            kind=str(d.get("kind") or stats.get("kind") or "image") if isinstance(stats, dict) else "image",
+            warnings=[str(w) for w in d.get("warnings", [])],
+            stats=dict(d.get("stats") or {}),
+            dataset_id=d.get("dataset_id"),
+            dataset_dir=d.get("dataset_dir"),
+            kind=str(d.get("kind") or "image"),
         )
-
-
-def _path_of(x: Any) -> str:
-    if isinstance(x, dict):
-        return str(x.get("path") or x.get("source") or x.get("file") or next(iter(x.values()), ""))
-    if isinstance(x, (list, tuple)):
-        return str(x[0]) if x else ""
-    return str(x)
-
-
-def _near(x: Any) -> tuple[str, str]:
-    if isinstance(x, dict) and "a" in x and "b" in x:
-        bits = f" ({x['distance']} bits apart)" if "distance" in x else ""
-        return (str(x["a"]), f"{x['b']}{bits}")
-    return _pair(x, ("similar_to", "near", "of", "other"))
-
-
-def _pair(x: Any, second_keys: tuple[str, ...]) -> tuple[str, str]:
-    if isinstance(x, dict):
-        other = next((x[k] for k in second_keys if k in x), "")
-        if isinstance(other, list):
-            other = ", ".join(map(str, other))
-        return (_path_of(x), str(other))
-    if isinstance(x, (list, tuple)):
-        if len(x) >= 2:
-            return (str(x[0]), ", ".join(map(str, x[1:])) if len(x) > 2 else str(x[1]))
-        return (str(x[0]) if x else "", "")
-    return (str(x), "")
 
 
 class ScanModel(QObject):
@@ -145,13 +117,9 @@ class ScanModel(QObject):
             self.progress = (ev.done, ev.total, ev.message)
             self.progress_changed.emit(ev.done, ev.total, ev.message)
         elif isinstance(ev, P.Done):
-            results = dict(ev.results)
-            report = results.get("report") if isinstance(results.get("report"), dict) else results
-            self.report = ScanReport.from_dict(report)
-            ds = results.get("dataset") or results.get("dataset_id") or self.report.dataset_id
-            if isinstance(ds, dict):
-                self.dataset, ds = ds, ds.get("id")
-            self.report.dataset_id = ds
+            done = P.ScanDone.from_dict(ev.results)
+            self.report = ScanReport.from_dict(done.report)
+            ds = self.report.dataset_id = done.dataset
             self._set_state(ev.state)
             self.report_changed.emit()
             if ds:

@@ -414,10 +414,7 @@ class TrainingModel(QObject):
             self.timelapse.append((ev.step, list(ev.images)))
             self.preview_changed.emit()
         elif isinstance(ev, P.Done):
-            run = ev.results.get("run") or ev.results.get("run_id")
-            if isinstance(run, dict):
-                run = run.get("id")
-            self.run_id = str(run) if run else self.run_id
+            self.run_id = P.TrainDone.from_dict(ev.results).run
             self._set_state(ev.state)
             if self.kept:
                 self._announce_kept()

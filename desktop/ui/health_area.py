@@ -444,7 +444,7 @@ class HealthArea(QWidget):
     def _checked_when(self) -> None:
         import time
 
-        created = (self.hm.result or {}).get("created")
+        created = self.hm.result.created if self.hm.result else None
         if isinstance(created, (int, float)):
             self.status.setText(f"checked {_ago(time.time() - created)}")
         else:
@@ -480,7 +480,7 @@ class HealthArea(QWidget):
         self.verdict_reason.setText(reason)
 
     def _result(self) -> None:
-        r = self.hm.result or {}
+        r = self.hm.result
         self._verdict()
         self._buttons()
         if not self.hm.live:
@@ -496,26 +496,22 @@ class HealthArea(QWidget):
             )
             self.pairs_hint.show()
             return
-        share = float(r.get("memorized_share") or 0.0)
-        n = int(r.get("num_samples") or 0)
-        count = int(r.get("memorized_count", round(share * n)))
+        share, n, count = float(r.memorized_share), int(r.num_samples), int(r.memorized_count)
         self.share.setText(share_text(share))
         self.share_line.setText(
             f"{count} of {n} samples {'copies' if count == 1 else 'copy'} a training picture"
         )
         bits = []
-        if r.get("fd") is not None:
-            bits.append(
-                f"FD {_fmt(r.get('fd'))} (real pictures {_fmt(r.get('fd_real'))}, noise {_fmt(r.get('fd_noise'))})"
-            )
-        if r.get("kid") is not None:
-            bits.append(f"KID {_fmt(r.get('kid'))}")
-        swd = r.get("swd")
+        if r.fd is not None:
+            bits.append(f"FD {_fmt(r.fd)} (real pictures {_fmt(r.fd_real)}, noise {_fmt(r.fd_noise)})")
+        if r.kid is not None:
+            bits.append(f"KID {_fmt(r.kid)}")
+        swd = r.swd
         if isinstance(swd, dict) and swd.get("swd") is not None:
             bits.append(f"SWD×1e3 {_fmt(swd['swd'])}")
-        sampler = f"{n} samples, {r.get('sampler', '')} {r.get('steps', '')} steps".strip()
-        if r.get("guidance"):
-            sampler += f", autoguidance {r['guidance']:g}"
+        sampler = f"{n} samples, {r.sampler or ''} {r.steps or ''} steps".strip()
+        if r.guidance:
+            sampler += f", autoguidance {r.guidance:g}"
         self.figures.setText(" · ".join(bits) + (f"\n{sampler}" if bits else sampler))
         pairs = self.hm.pairs()
         self.pairs.set_pairs(pairs)

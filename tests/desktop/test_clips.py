@@ -136,7 +136,14 @@ def test_scrubbing_a_clip_trajectory_plays_the_clip_at_that_step(window, client,
     traj, x0 = _clip_trajectory(tmp_path / "ss")
     gifs = [str(tmp_path / "ss" / f"sample_{k:05d}.gif") for k in range(2)]
     client.run_job(
-        job, "sample", P.Done(id=job, results={"sample_set": "ss", "trajectory": str(traj), "images": gifs})
+        job,
+        "sample",
+        P.Done(
+            id=job,
+            results=P.SampleDone(
+                sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj), images=gifs
+            ).to_dict(),
+        ),
     )
     assert ga.scrub.isEnabled() and ga.scrub.maximum() == 4
     assert ga.play_btn.isVisibleTo(window) and ga.player.timer.isActive()  # the finished clips play
@@ -289,7 +296,14 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
     ga.generate_btn.click()
     job = client.last("sample").id
     traj, _ = _clip_trajectory(tmp_path / "ss", num=3)
-    client.run_job(job, "sample", P.Done(id=job, results={"sample_set": "ss", "trajectory": str(traj)}))
+    client.run_job(
+        job,
+        "sample",
+        P.Done(
+            id=job,
+            results=P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj)).to_dict(),
+        ),
+    )
     assert ga.export_clips_btn.isEnabled()
     asked: list[str] = []
 
@@ -319,7 +333,11 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
     paths = [f"{answer}/ss-sample_0000{k}.webm" for k in (0, 2)]
     with qtbot.waitSignal(window.app.generation.exported) as sig:
         client.run_job(
-            cmd.id, "export", P.Done(id=cmd.id, results={"path": answer, "what": "clips", "paths": paths})
+            cmd.id,
+            "export",
+            P.Done(
+                id=cmd.id, results=P.ExportDone(export="e1", path=answer, what="clips", paths=paths).to_dict()
+            ),
         )
     assert sig.args == [answer]
     # none selected: all of them; the denoising export stays one video (the engine plays the clip)

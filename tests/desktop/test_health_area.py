@@ -56,6 +56,7 @@ def _results(train: np.ndarray) -> dict:
         "swd": {"swd": 5.0},
         "memorized_share": 0.5,
         "memorized_count": 1,
+        "ratio_threshold": 1 / 3,
         "verdict": {
             "label": "copying",
             "message": "copying your pictures — add data or stop earlier",

@@ -62,7 +62,15 @@ def test_quit_while_training_keep_stops_the_run_and_waits_before_shutting_down(w
 
     def engine_stops() -> None:
         waiting.append(window.message.text.text())
-        client.push(P.Done(id=job, state="stopped", results={"run": "r1"}))
+        client.push(
+            P.Done(
+                id=job,
+                state="stopped",
+                results=P.TrainDone(
+                    run="r1", model="m1", run_dir="/ws/runs/r1", model_dir="/ws/runs/r1/model", steps=10
+                ).to_dict(),
+            )
+        )
 
     answers = Answers("keep", then=engine_stops)
     monkeypatch.setattr(dialogs, "ask", answers)
@@ -123,7 +131,15 @@ def test_a_cancel_that_keeps_the_run_says_so_and_not_cancelled(window, client):
     window.job_cancel.click()
     assert client.last("cancel").args == {"job": job}  # a plain cancel never asks to discard
     client.push(P.Log(id=job, level="warning", message=engine_says))
-    client.push(P.Done(id=job, state="stopped", results={"run": "r1"}))
+    client.push(
+        P.Done(
+            id=job,
+            state="stopped",
+            results=P.TrainDone(
+                run="r1", model="m1", run_dir="/ws/runs/r1", model_dir="/ws/runs/r1/model", steps=10
+            ).to_dict(),
+        )
+    )
     assert tm.state == "stopped" and tm.kept
     assert window.message.text.text() == (
         "Run r1 was stopped and kept, not deleted: it had saved a checkpoint, so you can resume or "
@@ -144,7 +160,14 @@ def test_an_export_refused_for_existing_files_asks_and_resends_only_on_replace(
     ga.generate_btn.click()
     job = client.last("sample").id
     traj, _ = _clip_trajectory(tmp_path / "ss", num=3)
-    client.run_job(job, "sample", P.Done(id=job, results={"sample_set": "ss", "trajectory": str(traj)}))
+    client.run_job(
+        job,
+        "sample",
+        P.Done(
+            id=job,
+            results=P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj)).to_dict(),
+        ),
+    )
     out = tmp_path / "out"
     existing = [str(out / f"ss-sample_{k:05d}.mp4") for k in range(3)]
 
@@ -180,7 +203,12 @@ def test_an_export_refused_for_existing_files_asks_and_resends_only_on_replace(
     sent = client.commands("export")
     assert len(sent) == 3 and sent[-1].args == dict(sent[-2].args, overwrite=True)
     client.run_job(
-        sent[-1].id, "export", P.Done(id=sent[-1].id, results={"path": str(out), "paths": existing})
+        sent[-1].id,
+        "export",
+        P.Done(
+            id=sent[-1].id,
+            results=P.ExportDone(export="e1", path=str(out), what="clips", paths=existing).to_dict(),
+        ),
     )
     assert window.message.text.text() == f"Exported 3 clip(s) to {out}"
 
@@ -198,7 +226,11 @@ def test_save_selected_never_replaces_files_without_asking(window, client, tmp_p
     job = client.last("sample").id
     (tmp_path / "ss").mkdir()
     pngs = [_png(tmp_path / "ss" / f"sample_{k}.png", 60 * (k + 1)) for k in range(2)]
-    client.run_job(job, "sample", P.Done(id=job, results={"sample_set": "ss", "images": pngs}))
+    client.run_job(
+        job,
+        "sample",
+        P.Done(id=job, results=P.SampleDone(sample_set="ss", out_dir=str(tmp_path), images=pngs).to_dict()),
+    )
     out = tmp_path / "saved"
     answers = Answers("cancel", "replace")
     monkeypatch.setattr(dialogs, "ask", answers)

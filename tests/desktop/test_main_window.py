@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.engine import protocol as P
 from desktop.model.training import DEFAULT_CONFIG
+from desktop.scripted import scan_report
 from tests.desktop.conftest import delete_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,15 +66,18 @@ def test_scan_result_shows_thumbnails_rejections_and_duplicates(window, client, 
     job = client.last("scan").id
     client.run_job(job, "scan", P.Progress(id=job, done=4, total=8, unit="files"))
     assert window.data_area.scan_bar.value() == 500
-    report = {
-        "accepted": [f"/p/{k}.png" for k in range(6)],
-        "rejected": [
-            {"path": "/p/bad.jpg", "reason": "truncated JPEG data; re-export or remove it"},
-            {"path": "/p/notes.txt", "reason": "not an image or video"},
+    report = scan_report(
+        "ds1",
+        [f"/p/{k}.png" for k in range(6)],
+        rejected=[
+            ("/p/bad.jpg", "truncated JPEG data; re-export or remove it"),
+            ("/p/notes.txt", "not an image or video"),
         ],
-        "duplicates": [{"path": "/p/6.png", "duplicate_of": "/p/0.png"}],
-    }
-    client.push(P.Done(id=job, results={"dataset": "ds1", "report": report}))
+        duplicates=[("/p/6.png", "/p/0.png")],
+    )
+    client.push(
+        P.Done(id=job, results=P.ScanDone(dataset="ds1", path="/ws/datasets/ds1", report=report).to_dict())
+    )
     da = window.data_area
     assert da.stack.currentIndex() == 2
     assert da.grid.count() == 6
@@ -139,7 +143,16 @@ def test_dropping_a_folder_on_a_model_sets_up_a_finetune(window, client, tmp_pat
     pos = tree.visualItemRect(node).center()
     drop_files(tree.viewport(), [tmp_path], pos)
     job = client.last("scan").id
-    client.run_job(job, "scan", P.Done(id=job, results={"dataset": "ds9"}))
+    client.run_job(
+        job,
+        "scan",
+        P.Done(
+            id=job,
+            results=P.ScanDone(
+                dataset="ds9", path="/ws/datasets/ds9", report=scan_report("ds9", [])
+            ).to_dict(),
+        ),
+    )
     assert window.app.training.base_model == "m1"
     assert window.app.training.dataset_id == "ds9"
     assert window.current_area() == "Train"
@@ -174,7 +187,15 @@ def test_training_view_updates_and_controls_follow_the_state(window, client):
     client.push(P.State(id=job, state="running"))
     ta.stop_btn.click()
     assert [c.cmd for c in client.sent if c.cmd in P.CONTROL_COMMANDS] == ["pause", "resume", "stop"]
-    client.push(P.Done(id=job, state="stopped", results={"run": "r1"}))
+    client.push(
+        P.Done(
+            id=job,
+            state="stopped",
+            results=P.TrainDone(
+                run="r1", model="m1", run_dir="/ws/runs/r1", model_dir="/ws/runs/r1/model", steps=10
+            ).to_dict(),
+        )
+    )
     assert ta.start_btn.isEnabled() and ta.extend_btn.isEnabled()
     ta.extend_n.setValue(250)
     ta.extend_btn.click()
@@ -219,7 +240,12 @@ def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_
         np.save(traj / f"{name}.npy", x)
     np.save(traj / "final.npy", x[-1])
     (traj / "trajectory.json").write_text(json.dumps({"n_steps": 10, "steps": list(range(10))}))
-    client.push(P.Done(id=job, results={"sample_set": "ss", "trajectory": str(traj)}))
+    client.push(
+        P.Done(
+            id=job,
+            results=P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj)).to_dict(),
+        )
+    )
     assert ga.scrub.isEnabled() and ga.scrub.maximum() == 9
     ga.scrub.setValue(4)
     assert ga.x0_view.image.pixelColor(0, 0).red() == 40
@@ -464,7 +490,7 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
 
     # a finished job refreshes the whole library (datasets included): no new measurement
     job = window.app.submit("export", {"sample_set": "ss"})
-    client.run_job(job, "export", P.Done(id=job, results={"path": "/x.gif"}))
+    client.run_job(job, "export", P.Done(id=job, results=P.ExportDone(export="e1", path="/x.gif").to_dict()))
     window.app.library.refresh()
     quiet()
     assert ta.measured.text() == shown

@@ -11,6 +11,7 @@ from core.engine import protocol as P
 from desktop.model.jobs import JobInfo, format_duration
 from desktop.model.scan import ScanReport
 from desktop.model.training import smooth
+from desktop.scripted import scan_report
 
 
 def test_scan_sends_sources_and_settings_and_follows_progress(app_model, client):
@@ -32,13 +33,15 @@ def test_scan_done_holds_the_report_and_fetches_the_dataset(app_model, client):
     client.start()
     client.catalog["datasets"] = [{"id": "ds1", "path": "/ws/datasets/ds1", "kind": "image", "n_items": 2}]
     job = app_model.scan_paths(["/photos"])
-    report = {
-        "accepted": [{"path": "/photos/a.png"}, {"path": "/photos/b.png"}],
-        "rejected": [{"path": "/photos/c.jpg", "reason": "truncated JPEG data; re-export or remove it"}],
-        "duplicates": [["/photos/d.png", "/photos/a.png"]],
-        "statistics": {"images": 2},
-    }
-    client.run_job(job, "scan", P.Done(id=job, results={"dataset": "ds1", "report": report}))
+    report = scan_report(
+        "ds1",
+        ["/photos/a.png", "/photos/b.png"],
+        rejected=[("/photos/c.jpg", "truncated JPEG data; re-export or remove it")],
+        duplicates=[("/photos/d.png", "/photos/a.png")],
+        stats={"images": 2},
+    )
+    done = P.ScanDone(dataset="ds1", path="/ws/datasets/ds1", report=report)
+    client.run_job(job, "scan", P.Done(id=job, results=done.to_dict()))
     rep = app_model.scan.report
     assert rep.accepted == ["/photos/a.png", "/photos/b.png"]
     assert rep.rejected == [("/photos/c.jpg", "truncated JPEG data; re-export or remove it")]
@@ -50,17 +53,20 @@ def test_scan_done_holds_the_report_and_fetches_the_dataset(app_model, client):
     assert app_model.training.dataset_id == "ds1"  # Start trains on what was just scanned
 
 
-def test_scan_report_reads_pairs_and_dicts_alike():
-    rep = ScanReport.from_dict(
-        {
-            "rejected": [["x.jpg", "not an image"], {"path": "y.png", "reason": "too small"}],
-            "near_duplicates": [{"path": "a", "similar_to": "b"}],
-            "stats": {"n": 1},
-        }
+def test_scan_report_reads_what_the_scan_writes():
+    report = scan_report(
+        "ds2",
+        ["/a/x.png"],
+        rejected=[("/a/y.png", "too small")],
+        near=[("/a/x.png", "/a/z.png", 3)],
+        stats={"n": 1},
     )
-    assert rep.rejected == [("x.jpg", "not an image"), ("y.png", "too small")]
-    assert rep.near_duplicates == [("a", "b")]
-    assert rep.stats == {"n": 1}
+    rep = ScanReport.from_dict(report)
+    assert rep.accepted == ["/a/x.png"]
+    assert rep.rejected == [("/a/y.png", "too small")]
+    assert rep.near_duplicates == [("/a/x.png", "/a/z.png (3 bits apart)")]
+    assert rep.stats == {"n": 1} and rep.dataset_id == "ds2" and rep.dataset_dir == "/ws/datasets/ds2"
+    assert ScanReport.from_dict({}).accepted == []  # a report older than a field reads it as empty
 
 
 def test_training_start_sends_dataset_and_config_then_curve_and_previews_follow(app_model, client):
@@ -103,7 +109,15 @@ def test_training_controls_send_the_job_id_and_extend_resumes_the_run(app_model,
         ("resume", job),
         ("stop", job),
     ]
-    client.push(P.Done(id=job, state="stopped", results={"run": "run-7", "model": "m-7"}))
+    client.push(
+        P.Done(
+            id=job,
+            state="stopped",
+            results=P.TrainDone(
+                run="run-7", model="m-7", run_dir="/ws/runs/run-7", model_dir="/ws/runs/run-7/model", steps=10
+            ).to_dict(),
+        )
+    )
     assert app_model.training.state == "stopped"
     assert app_model.training.run_id == "run-7"
     app_model.training.extend(300)
@@ -153,7 +167,14 @@ def test_ten_steps_arrive_in_order_then_the_trajectory_opens_for_scrubbing(app_m
     assert gm.x0 == ["z10"] and gm.xt == ["t10"]
     xt, x0 = _write_trajectory(tmp_path / "ss1" / "trajectory")
     client.push(
-        P.Done(id=job, results={"sample_set": "ss1", "trajectory": str(tmp_path / "ss1" / "trajectory")})
+        P.Done(
+            id=job,
+            results=P.SampleDone(
+                sample_set="ss1",
+                out_dir=str(tmp_path / "ss1"),
+                trajectory=str(tmp_path / "ss1" / "trajectory"),
+            ).to_dict(),
+        )
     )
     assert gm.sample_set == "ss1"
     assert len(gm.trajectory) == 10 and gm.scrub_row == 9

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.engine import protocol as P
 from core.engine.job import Context, Job, JobKind
 from core.engine.jobs import evaluate, export, sample, scan, train
 from core.engine.jobs.common import optional
@@ -31,5 +32,5 @@ def validate(kind: str, args: dict[str, Any], ctx: Context) -> None:
     JOBS[kind].validate(args, ctx)
 
 
-def run(job: Job, ctx: Context) -> dict[str, Any]:
+def run(job: Job, ctx: Context) -> P.Payload:
     return JOBS[job.kind].run(job, ctx)

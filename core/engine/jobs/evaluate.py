@@ -120,7 +120,7 @@ def _health_pairs(report: Any, data: Any, resolution: int, channels: int) -> lis
     return pairs
 
 
-def run(job: Job, ctx: Context) -> dict[str, Any]:
+def run(job: Job, ctx: Context) -> P.EvaluateDone:
     """Sample the model and measure it against its dataset (core/metrics/evaluate.py); keep the result."""
     a = job.args
     model_id, model_path = find_model(ctx, str(a["model"]), "evaluate")
@@ -218,7 +218,7 @@ def run(job: Job, ctx: Context) -> dict[str, Any]:
         )
     progress["stage"], progress["message"] = 4, "done"
     send(force=True)
-    return {**result, "evaluation": str(out)}
+    return P.EvaluateDone(**result, evaluation=str(out))
 
 
 KINDS = {"evaluate": JobKind(validate, run)}

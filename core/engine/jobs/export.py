@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from core.engine import protocol as P
 from core.engine.job import Context, Job, JobKind
 from core.engine.jobs.common import require
 from core.errors import NoisebloomError
@@ -129,14 +130,14 @@ def _holds_clips(folder: Path) -> bool:
     return any(folder.glob("sample_*.gif"))
 
 
-def run(job: Job, ctx: Context) -> dict[str, Any]:
+def run(job: Job, ctx: Context) -> P.ExportDone:
     _validate_export_options(job.args)
     fmt = str(job.args.get("format", "mp4")).lower().lstrip(".")
     what = str(job.args.get("what", "denoising"))
     opts = {k: job.args[k] for k in ("fps", "scale", "resample") if k in job.args}
     hold = job.args.get("hold_s")
     export_id = new_id("export")
-    results: dict[str, Any] = {"what": what}
+    paths: list[str] | None = None
     chosen = _absolute(job.args["out"], "export") if job.args.get("out") else None
     overwrite = bool(job.args.get("overwrite", False))
     if not overwrite:  # again: a file may have appeared since the job was accepted
@@ -157,8 +158,8 @@ def run(job: Job, ctx: Context) -> dict[str, Any]:
             opts["indices"] = [int(i) for i in job.args["indices"]]
         if what == "clips":  # each finished clip as its own file, at the clip's fps
             out = chosen or exports_dir(ctx.root) / export_id
-            paths = export_clips(folder, fmt, out_dir=out, prefix=f"{source_id}-", overwrite=True, **opts)
-            results["paths"] = [str(p) for p in paths]
+            written = export_clips(folder, fmt, out_dir=out, prefix=f"{source_id}-", overwrite=True, **opts)
+            paths = [str(p) for p in written]
         else:
             out = chosen or exports_dir(ctx.root) / f"{export_id}.{fmt}"
             if "show" in job.args:
@@ -180,7 +181,7 @@ def run(job: Job, ctx: Context) -> dict[str, Any]:
         format=fmt,
         created=time.time(),
     )
-    return {"export": export_id, "path": str(out), **results}
+    return P.ExportDone(export=export_id, path=str(out), what=what, paths=paths)
 
 
 KINDS = {"export": JobKind(validate, run)}

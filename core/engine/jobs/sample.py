@@ -82,7 +82,7 @@ def _record_sample_set(
     config: dict,
     out_dir: Path,
     result: Any,
-) -> dict[str, Any]:
+) -> P.SampleDone:
     images = [str(p) for p in getattr(result, "paths", [])]
     ctx.catalog.insert(
         "sample_sets",
@@ -95,15 +95,12 @@ def _record_sample_set(
         created=time.time(),
     )
     traj = getattr(result, "trajectory_dir", None)
-    return {
-        "sample_set": set_id,
-        "out_dir": str(out_dir),
-        "images": images,
-        "trajectory": str(traj) if traj else None,
-    }
+    return P.SampleDone(
+        sample_set=set_id, out_dir=str(out_dir), images=images, trajectory=str(traj) if traj else None
+    )
 
 
-def run_sample(job: Job, ctx: Context) -> dict[str, Any]:
+def run_sample(job: Job, ctx: Context) -> P.SampleDone:
     model_id, model_path = find_model(ctx, str(job.args["model"]), "sample")
     config = sample_config(job.args)
     set_id = new_id("samples")
@@ -123,7 +120,7 @@ def run_sample(job: Job, ctx: Context) -> dict[str, Any]:
     return _record_sample_set(ctx, set_id, model_id, model_path, config.to_dict(), out_dir, result)
 
 
-def run_branch(job: Job, ctx: Context) -> dict[str, Any]:
+def run_branch(job: Job, ctx: Context) -> P.SampleDone:
     parent = ctx.catalog.get("sample_sets", str(job.args["sample_set"]))
     assert parent is not None
     set_id = new_id("samples")

@@ -29,7 +29,7 @@ def validate(args: dict[str, Any], ctx: Context) -> None:
     DatasetSettings.from_dict(config_args(args, "settings", "scan"))
 
 
-def run(job: Job, ctx: Context) -> dict[str, Any]:
+def run(job: Job, ctx: Context) -> P.ScanDone:
     settings = DatasetSettings.from_dict(job.args.get("settings") or {})
     sources = [Path(str(s)).expanduser().resolve() for s in job.args["sources"]]
     rate = Rate()
@@ -64,7 +64,7 @@ def run(job: Job, ctx: Context) -> dict[str, Any]:
         n_items=len(data),
         created=time.time(),
     )
-    return {"dataset": result.dataset_id, "path": str(result.dataset_dir), "report": report}
+    return P.ScanDone(dataset=result.dataset_id, path=str(result.dataset_dir), report=report)
 
 
 KINDS = {"scan": JobKind(validate, run)}

@@ -96,7 +96,7 @@ def _train_hooks(job: Job, ctx: Context, run_id: str, run_dir: Path) -> dict[str
 
 def _run_training(
     job: Job, ctx: Context, run_id: str, config: Any, data: Any, run_dir: Path, *, resume: bool, fresh: bool
-) -> dict[str, Any]:
+) -> P.TrainDone:
 
     def has_checkpoint() -> bool:
         return (run_dir / "state" / "trainer.json").is_file()
@@ -124,13 +124,9 @@ def _run_training(
     ctx.catalog.update("runs", run_id, status=status, finished=time.time(), steps=int(result.steps))
     model_dir = Path(result.model_dir)
     model_id = _register_model(ctx, run_id, model_dir, ctx.catalog.get("runs", run_id)["name"])
-    return {
-        "run": run_id,
-        "model": model_id,
-        "run_dir": str(run_dir),
-        "model_dir": str(model_dir),
-        "steps": int(result.steps),
-    }
+    return P.TrainDone(
+        run=run_id, model=model_id, run_dir=str(run_dir), model_dir=str(model_dir), steps=int(result.steps)
+    )
 
 
 def _forget_run(ctx: Context, run_id: str, run_dir: Path) -> None:
@@ -160,7 +156,7 @@ def _register_model(ctx: Context, run_id: str, model_dir: Path, name: str) -> st
     return model_id
 
 
-def _new_run(job: Job, ctx: Context, *, parent_model: str | None = None) -> dict[str, Any]:
+def _new_run(job: Job, ctx: Context, *, parent_model: str | None = None) -> P.TrainDone:
 
     ds = dataset_row(ctx, job.args["dataset"], job.kind)
     data = PreparedDataset.open(ds["path"])
@@ -185,15 +181,15 @@ def _new_run(job: Job, ctx: Context, *, parent_model: str | None = None) -> dict
     return _run_training(job, ctx, run_id, config, data, run_dir, resume=False, fresh=True)
 
 
-def run_train(job: Job, ctx: Context) -> dict[str, Any]:
+def run_train(job: Job, ctx: Context) -> P.TrainDone:
     return _new_run(job, ctx)
 
 
-def run_finetune(job: Job, ctx: Context) -> dict[str, Any]:
+def run_finetune(job: Job, ctx: Context) -> P.TrainDone:
     return _new_run(job, ctx, parent_model=str(job.args["model"]))
 
 
-def run_resume(job: Job, ctx: Context) -> dict[str, Any]:
+def run_resume(job: Job, ctx: Context) -> P.TrainDone:
     row = ctx.catalog.get("runs", str(job.args["run"]))
     assert row is not None
     ds = dataset_row(ctx, row["dataset_id"], "resume_run")

@@ -108,6 +108,7 @@ def test_evaluate_measures_the_model_flags_its_copies_and_keeps_the_result(engin
     assert progress and progress[-1].done == progress[-1].total > 0
     assert any("nearest training" in e.message for e in progress)
     r = done.results
+    P.EvaluateDone(**r)  # exactly the typed result's fields
     assert r["dataset"] == "ds-a"  # taken from the run the model trained on
     assert r["num_samples"] == 6 and r["verdict"]["label"] == "not_learning"
     assert r["verdict"]["message"] == "not learning — check the learning rate"

@@ -50,10 +50,8 @@ def dataset(engine, tmp_path_factory):
     from tests.core.engine.conftest import make_folder
 
     folder = make_folder(tmp_path_factory.mktemp("pics") / "blobs", n=16, size=16)
-    done = engine.wait(
-        engine.send("scan", {"sources": [str(folder)], "settings": {"resolution": 16}}), "done", 120
-    )
-    return done.results["dataset"]
+    done = engine.result(engine.send("scan", {"sources": [str(folder)], "settings": {"resolution": 16}}), 120)
+    return done.dataset
 
 
 def train(engine, dataset, steps, **over):
@@ -69,8 +67,8 @@ def test_scan_train_sample_export_end_to_end(engine, dataset, ws):
     assert any("loss" in e.values for e in events if e.type == "metric")
     copying = [e.step for e in events if e.type == "metric" and "memorized_share" in e.values]
     assert copying == [5, 10]  # the copying check reaches the window as the held-out loss does
-    done = events[-1]
-    run, model = done.results["run"], done.results["model"]
+    done = P.TrainDone(**events[-1].results)  # exactly the typed result's fields
+    run, model = done.run, done.model
     assert engine.request("get", {"what": "runs", "id": run})["item"]["status"] == "done"
     series = engine.request("metrics", {"run": run, "names": ["loss", "memorized_share"]})["series"]
     loss_steps = [s for s, _ in series["loss"]]
@@ -90,13 +88,14 @@ def test_scan_train_sample_export_end_to_end(engine, dataset, ws):
     steps = [e for e in sev if e.type == "step"]
     assert steps and steps[-1].i == steps[-1].n == 6  # the last step is always delivered
     assert [e.i for e in steps] == sorted(e.i for e in steps) and len(steps[-1].x0) == 2
-    sample_set = sev[-1].results["sample_set"]
-    assert len(sev[-1].results["images"]) == 2
+    sampled = P.SampleDone(**sev[-1].results)
+    sample_set = sampled.sample_set
+    assert len(sampled.images) == 2 and sampled.trajectory
 
     ejob = engine.send(
         "export", {"sample_set": sample_set, "format": "gif", "fps": 10, "scale": 2, "hold_s": 0}
     )
-    path = engine.wait(ejob, "done", 120).results["path"]
+    path = engine.result(ejob, 120).path
     frames = iio.imread(path, index=None)
     assert frames.shape[0] == 6  # one frame per recorded step (hold_s=0)
     assert (

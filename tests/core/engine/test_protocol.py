@@ -72,3 +72,22 @@ def test_clip_previews_are_filmstrips_and_images_stay_as_they_are():
     assert strip[:, 12:18].min() == 255 and strip[:, :12].max() == 0
     image = np.full((8, 6, 3), 7, np.uint8)
     assert preview_image(image) is image
+
+
+def test_every_job_has_an_argument_type_and_a_result_type_and_they_round_trip():
+    from core.engine.jobs import JOBS
+
+    assert set(P.JOB_ARGS) == set(P.JOB_RESULTS) == set(P.JOB_COMMANDS) == set(JOBS)
+    done = P.SampleDone(sample_set="s1", out_dir="/ws/samples/s1", images=["/a.png"])
+    assert done.to_dict() == {"sample_set": "s1", "out_dir": "/ws/samples/s1", "images": ["/a.png"]}
+    assert P.SampleDone.from_dict(done.to_dict()) == done
+    args = P.BranchArgs(sample_set="s1", step=3)
+    assert args.to_dict() == {
+        "sample_set": "s1",
+        "step": 3,
+    }  # None fields stay out: the engine's defaults apply
+    assert (
+        P.BranchArgs.from_dict({"sample_set": "s1", "step": 3, "later": 1}) == args
+    )  # newer keys are ignored
+    with pytest.raises(P.ProtocolError, match="'run'"):
+        P.TrainDone.from_dict({"model": "m"})
