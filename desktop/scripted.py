@@ -3,7 +3,8 @@
 ``ScriptedClient`` has the signals and ``send`` of :class:`desktop.engine_client.EngineClient`
 but no process: it records every command, answers ``list`` / ``get`` / ``metrics`` and control
 commands from an in-memory catalog (``replies`` adds fields to the answer of a control command,
-e.g. cancel's ``kept``), and ``push(event)`` delivers a protocol event as if the engine
+e.g. cancel's ``kept``); a job's arguments and its ``done`` results must be exactly their types in
+:mod:`core.engine.protocol`, and ``push(event)`` delivers a protocol event as if the engine
 had written it. UI-state tests and the screenshot command drive the window with it.
 """
 
@@ -42,6 +43,8 @@ class ScriptedClient(QObject):
     # --- the EngineClient surface ----------------------------------------------------------------
     def send(self, cmd: str, args: dict[str, Any] | None = None, *, on_result=None, on_error=None) -> str:  # noqa: ANN001
         cid = f"s{next(self._ids)}"
+        if cmd in P.JOB_COMMANDS:  # only what the engine reads: the job's argument type, no other key
+            P.JOB_ARGS[cmd](**(args or {}))
         self.sent.append(P.Command(id=cid, cmd=cmd, args=dict(args or {})))
         self._in_flight[cid] = cmd
         if on_result or on_error:

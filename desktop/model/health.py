@@ -142,10 +142,8 @@ class HealthModel(QObject):
             raise ValueError("choose a model first (train one in the Train area)")
         self.done, self.total, self.message = 0.0, 0.0, "waiting for the engine"
         self.job_model = self.model
-        args: dict[str, Any] = {"model": self.model, "num": self.num}
-        if self.steps is not None:
-            args["steps"] = self.steps
-        self.job_id = self.app.submit("evaluate", args, self)
+        args = P.EvaluateArgs(model=self.model, num=self.num, steps=self.steps)
+        self.job_id = self.app.submit("evaluate", args.to_dict(), self)
         self._set_state("submitted")
         self.progress_changed.emit()
         return self.job_id

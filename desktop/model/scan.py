@@ -77,10 +77,10 @@ class ScanModel(QObject):
     def start(self, sources: list[str], name: str | None = None) -> str:
         self.sources = [str(s) for s in sources]
         self.report, self.dataset, self.error = None, None, ""
-        args: dict[str, Any] = {"sources": self.sources, "settings": dict(self.settings)}
+        args = P.ScanArgs(sources=list(self.sources), settings=dict(self.settings))
         if name:
-            args["name"] = name
-        self.job_id = self.app.submit("scan", args, self)
+            args.name = name
+        self.job_id = self.app.submit("scan", args.to_dict(), self)
         self.progress = (0, 0, "starting")
         self._set_state("submitted")
         self.report_changed.emit()
@@ -103,7 +103,8 @@ class ScanModel(QObject):
             self.settings.update(changed)
             self.settings_changed.emit()
         report = item.get("report") if isinstance(item.get("report"), dict) else {}
-        self.report = ScanReport.from_dict({"dataset_id": item.get("id"), "path": item.get("path"), **report})
+        self.report = ScanReport.from_dict(report)
+        self.report.dataset_id = self.report.dataset_id or item.get("id")
         if not self.report.dataset_dir:
             self.report.dataset_dir = item.get("path")
         self.report.kind = item.get("kind") or self.report.kind

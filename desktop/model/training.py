@@ -318,27 +318,28 @@ class TrainingModel(QObject):
         if problem:
             raise ValueError(problem)
         self.reset_series()
-        args: dict[str, Any] = {"dataset": self.dataset_id, "config": self.train_config()}
-        self.run_resolution = args["config"].get("resolution") or self.prepared_resolution()
+        config = self.train_config()
+        self.run_resolution = config.get("resolution") or self.prepared_resolution()
         self.kind = "finetune" if self.base_model else "train"
-        if self.base_model:
-            args["model"] = self.base_model
+        args = (
+            P.FinetuneArgs(dataset=self.dataset_id, model=self.base_model, config=config)
+            if self.base_model
+            else P.TrainArgs(dataset=self.dataset_id, config=config)
+        )
         self.run_id = None
         self.kept = False
-        self.job_id = self.app.submit(self.kind, args, self)
+        self.job_id = self.app.submit(self.kind, args.to_dict(), self)
         self._set_state("submitted")
         return self.job_id
 
     def resume_run(self, run_id: str, extra_steps: int | None = None) -> str:
-        args: dict[str, Any] = {"run": run_id}
-        if extra_steps:
-            args["extra_steps"] = int(extra_steps)
+        args = P.ResumeRunArgs(run=run_id, extra_steps=int(extra_steps) if extra_steps else None)
         if run_id != self.run_id:
             self.reset_series()
         self.kind = "resume_run"
         self.run_id = run_id
         self.kept = False
-        self.job_id = self.app.submit("resume_run", args, self)
+        self.job_id = self.app.submit("resume_run", args.to_dict(), self)
         self._set_state("submitted")
         self.app.client.send("metrics", {"run": run_id}, on_result=self._got_history)
         return self.job_id
