@@ -95,32 +95,34 @@ clip-cpu       629,540      1.652                0.826               2-core CPU:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from torch import nn
 
+from core.catalogue.training import AUGMENT_NETWORKS
+from core.catalogue.training import PRESETS as CATALOGUE
 from core.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A catalogue preset (:class:`core.catalogue.training.PresetInfo`'s fields) with the builder of
+    its network."""
+
     name: str
-    network: str  # "unet" | "dit": the folder's denoiser kind
+    network: str
     description: str
     make: Callable[..., nn.Module]  # (channels, resolution[, augment_dim]) -> network
     default_lr: float = 1e-3
-    data_kind: str = "image"  # "image" networks take (B, C, H, W); "clip" networks (B, T, C, H, W)
-    default_optimizer: str = "adamw"  # "adamw" or "muon" (core.training.optim)
-    default_ema_power: float = 2 / 3  # the EMA's warmup exponent (TrainConfig.ema_power)
+    data_kind: str = "image"
+    default_optimizer: str = "adamw"
+    default_ema_power: float = 2 / 3
 
     @property
     def takes_augment_labels(self) -> bool:
         """Whether its networks can be built with ``augment_dim`` (told which augmentation was applied)."""
         return self.network in AUGMENT_NETWORKS
-
-
-AUGMENT_NETWORKS = ("pixel-unet", "dit")  # the kinds with an ``augment_dim`` (core.training.augment)
 
 
 def _unet(
@@ -220,80 +222,21 @@ def _video(
     return make
 
 
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "unet-tiny": _unet((16, 16), (False, True), 1, norm_num_groups=8),
+    "unet-cpu": _unet((32, 64, 128), (False, False, True), 1),
+    "pixel-cpu": _pixel_unet((32, 64, 128), (False, False, True)),
+    "pixel-small": _pixel_unet((24, 48, 96), (False, False, True), norm_num_groups=8),
+    "unet-laptop": _unet((64, 128, 128, 256), (False, False, True, True), 2),
+    "unet-gpu": _unet((128, 256, 256, 512), (False, True, True, True), 2, attention_head_dim=64),
+    "dit-tiny": _dit(64, 2, 2, 2),
+    "dit-s": _dit(384, 12, 6, 2),
+    "clip-tiny": _video((16, 32), 8, 16),
+    "clip-cpu": _video((32, 64), 8, 32),
+}
 PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset(
-            "unet-tiny",
-            "unet",
-            "a few thousand parameters, for tests and smoke runs",
-            _unet((16, 16), (False, True), 1, norm_num_groups=8),
-        ),
-        Preset(
-            "unet-cpu",
-            "unet",
-            "small UNet for a 2-core CPU: useful samples at 32 px in minutes",
-            _unet((32, 64, 128), (False, False, True), 1),
-        ),
-        Preset(
-            "pixel-cpu",
-            "pixel-unet",
-            "a UNet on 2x2-unshuffled pixels: unet-cpu's widths at 3.5x its images/s",
-            _pixel_unet((32, 64, 128), (False, False, True)),
-            default_lr=2e-3,
-        ),
-        Preset(
-            "pixel-small",
-            "pixel-unet",
-            "the default on a CPU: pixel-cpu at three quarters of its widths, 1.5x the steps per minute",
-            _pixel_unet((24, 48, 96), (False, False, True), norm_num_groups=8),
-            default_lr=2e-3,
-            default_optimizer="muon",
-            default_ema_power=0.85,
-        ),
-        Preset(
-            "unet-laptop",
-            "unet",
-            "mid-size UNet for a laptop GPU or a fast CPU, 32-64 px",
-            _unet((64, 128, 128, 256), (False, False, True, True), 2),
-            default_lr=3e-4,
-        ),
-        Preset(
-            "unet-gpu",
-            "unet",
-            "large UNet for one big GPU, 32-256 px",
-            _unet((128, 256, 256, 512), (False, True, True, True), 2, attention_head_dim=64),
-            default_lr=2e-4,
-        ),
-        Preset(
-            "dit-tiny",
-            "dit",
-            "a tiny DiT (2 blocks of width 64), for tests and smoke runs",
-            _dit(64, 2, 2, 2),
-            default_lr=3e-4,
-        ),
-        Preset(
-            "dit-s",
-            "dit",
-            "DiT-S/2: 12 blocks of width 384, 2x2 patches (Peebles & Xie 2023)",
-            _dit(384, 12, 6, 2),
-            default_lr=3e-4,
-        ),
-        Preset(
-            "clip-tiny",
-            "video",
-            "a tiny factorised space-time UNet for clips, for tests and smoke runs",
-            _video((16, 32), 8, 16),
-            data_kind="clip",
-        ),
-        Preset(
-            "clip-cpu",
-            "video",
-            "space-time UNet for clips on a 2-core CPU: 8-16 frames at 32 px",
-            _video((32, 64), 8, 32),
-            data_kind="clip",
-        ),
-    )
+    name: Preset(**{f.name: getattr(info, f.name) for f in fields(info)}, make=BUILDERS[name])
+    for name, info in CATALOGUE.items()
 }
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from core.catalogue import training as C
+from core.catalogue.training import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_GRAD_ACCUM, MAX_MINUTES, MAX_TRAIN_STEPS
 from core.config import MAX_SEED, Config
 from core.errors import ConfigError
 from core.sampling.samplers import MAX_STEPS as MAX_SAMPLE_STEPS
@@ -28,26 +30,19 @@ yet measured here on 300 or 2,000 colour pictures (issue 23)."""
 AUTO_AUGMENT_MAX_PICTURES = 2_000
 """Folders with fewer pictures than this (held-out ones included) are augmented when ``augment`` is None."""
 
-# Upper bounds of a run, checked before anything is allocated (far beyond any real run on one machine).
-MAX_BATCH_SIZE = 4096
-MAX_GRAD_ACCUM = 1024
-MAX_TRAIN_STEPS = 100_000_000
-MAX_EPOCHS = 1_000_000
-MAX_MINUTES = 7 * 24 * 60  # a week
-
 
 @dataclass(frozen=True)
 class TrainConfig(Config):
     kind = "train"
 
-    preset: str = "pixel-small"
-    """Network preset (core.models.presets.PRESETS)."""
-    objective: Literal["eps", "v", "x0", "flow"] = "flow"
-    schedule: Literal["linear", "cosine"] = "cosine"
+    preset: str = C.DEFAULT_PRESET
+    """Network preset (core.catalogue.training.PRESETS, built by core.models.presets)."""
+    objective: Literal["eps", "v", "x0", "flow"] = C.DEFAULT_OBJECTIVE  # type: ignore[assignment]
+    schedule: Literal["linear", "cosine"] = C.DEFAULT_SCHEDULE  # type: ignore[assignment]
     """Noise schedule of the DDPM objectives (ignored by flow)."""
     resolution: int | None = None
     """Training side in px; None trains at the dataset's resolution (otherwise batches are resized)."""
-    batch_size: int = 64
+    batch_size: int = C.DEFAULT_BATCH_SIZE
     """Images per optimizer step and process (times grad_accum). 64: on a 2-core CPU, Muon's fixed
     cost per step (about a fifth of a batch-32 step) is spread over twice the images, 1.2-1.3x the
     images per second; three training seeds of 15 minutes each, paired with batch 32 under the same
@@ -83,7 +78,7 @@ class TrainConfig(Config):
     0.15 FD 7.75 / 72% confident, **0.25 FD 7.19 / 67%**, 0.4 FD 8.42 / 66%."""
     max_steps: int | None = None
     max_epochs: float | None = None
-    max_minutes: float | None = 10.0
+    max_minutes: float | None = C.DEFAULT_MINUTES
     """Wall-clock budget in minutes, the final save included; counts the whole run across resumes."""
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

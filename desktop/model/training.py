@@ -24,62 +24,36 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.catalogue import training as C
 from core.engine import protocol as P
 from core.training import forecast as F
 
-OBJECTIVES = ("eps", "v", "x0", "flow")
-PRESETS = (
-    "unet-tiny",
-    "pixel-small",
-    "pixel-cpu",
-    "unet-cpu",
-    "unet-laptop",
-    "unet-gpu",
-    "dit-s",
-    "clip-tiny",
-    "clip-cpu",
-)
-# core.models.presets' ``data_kind`` of each preset (the desktop never imports torch; a test keeps
-# this table equal to the core's).
-PRESET_KINDS = {
-    "unet-tiny": "image",
-    "pixel-small": "image",
-    "pixel-cpu": "image",
-    "unet-cpu": "image",
-    "unet-laptop": "image",
-    "unet-gpu": "image",
-    "dit-s": "image",
-    "clip-tiny": "clip",
-    "clip-cpu": "clip",
-}
+PRESETS = C.OFFERED
+PRESET_KINDS = {name: C.PRESETS[name].data_kind for name in PRESETS}
 KIND_WORDS = {"image": "images", "clip": "clips"}
-DEVICES = ("auto", "cpu", "cuda", "mps")
 RESOLUTIONS = (16, 24, 32, 48, 64, 96, 128, 256)  # the sizes offered, and Auto's candidates
 LIVE = ("submitted", "queued", "running", "paused")
 
-# core.training.TrainConfig's defaults; None = the engine decides (the dataset's resolution, the
-# preset's learning rate). The budget keys are always sent, so the one not chosen is cleared.
-# "auto" resolution is the window's: resolved to a number before Start (``resolved_resolution``).
+# What the window sets of core.training.TrainConfig, at the catalogue's defaults; None = the engine
+# decides (the dataset's resolution, the preset's learning rate). The budget keys are always sent,
+# so the one not chosen is cleared. "auto" resolution is the window's own: resolved to a number
+# before Start (``resolved_resolution``).
 AUTO = "auto"
 DEFAULT_CONFIG: dict[str, Any] = {
-    "preset": "pixel-small",
-    "objective": "flow",
-    "schedule": "cosine",
+    "preset": C.DEFAULT_PRESET,
+    "objective": C.DEFAULT_OBJECTIVE,
+    "schedule": C.DEFAULT_SCHEDULE,
     "resolution": AUTO,
-    "batch_size": 64,
+    "batch_size": C.DEFAULT_BATCH_SIZE,
     "lr": None,
-    "device": "auto",
+    "device": C.DEVICES[0],
     "max_steps": None,
-    "max_minutes": 10.0,
+    "max_minutes": C.DEFAULT_MINUTES,
 }
 BUDGET_KEYS = ("max_steps", "max_minutes")
-DEFAULT_PRESET = {"image": DEFAULT_CONFIG["preset"], "clip": "clip-cpu"}
-# A clip is T frames: 8 clips of 8-16 frames per step is what benchmarks/bench_video.py trains with.
-DEFAULT_BATCH = {"image": DEFAULT_CONFIG["batch_size"], "clip": 8}
-
-
-def presets_for(kind: str) -> tuple[str, ...]:
-    return tuple(p for p in PRESETS if PRESET_KINDS[p] == kind)
+DEFAULT_PRESET = {"image": C.DEFAULT_PRESET, "clip": C.DEFAULT_CLIP_PRESET}
+DEFAULT_BATCH = {"image": C.DEFAULT_BATCH_SIZE, "clip": C.DEFAULT_CLIP_BATCH_SIZE}
+presets_for = C.presets_for
 
 
 def preset_mismatch(preset: str, kind: str | None) -> str:

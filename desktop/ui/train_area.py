@@ -29,12 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.catalogue.training import DEVICES, OBJECTIVES
 from desktop.model.app import AppModel
 from desktop.model.training import (
     AUTO,
-    DEVICES,
     KIND_WORDS,
-    OBJECTIVES,
     PRESET_KINDS,
     PRESETS,
     RESOLUTIONS,

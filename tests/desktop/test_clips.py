@@ -13,7 +13,6 @@ from PySide6.QtGui import QImage
 
 from core.engine import protocol as P
 from core.engine.jobs.common import png_b64, preview_image
-from desktop.model.training import PRESET_KINDS, PRESETS, presets_for
 from desktop.ui.clips import filmstrip_frames, split_filmstrip
 from desktop.ui.images import array_to_qimage
 
@@ -247,13 +246,6 @@ def test_a_clip_dataset_estimate_counts_clips_and_its_previews_play(window, clie
     assert ta.preview.caption.startswith("step 10 · frame")
 
 
-def test_the_desktop_preset_table_matches_the_core_presets():
-    from core.models.presets import PRESETS as CORE
-
-    assert {p: CORE[p].data_kind for p in PRESETS} == PRESET_KINDS
-    assert set(presets_for("clip")) == {n for n, p in CORE.items() if p.data_kind == "clip"}
-
-
 def test_a_finetune_of_an_image_model_on_clips_is_refused_with_the_reason(window, client, tmp_path):
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow", "kind": "image"}}]
     _datasets(client, tmp_path)
@@ -358,17 +350,3 @@ def test_export_clips_is_offered_only_for_clips(window, client):
     assert not ga.export_clips_btn.isVisibleTo(window)
     assert ga.export_clips_to("/anywhere") is None and not client.commands("export")
     assert window.app.last_error.startswith("No clips to export yet")
-
-
-def test_the_training_defaults_the_window_sends_are_the_trainers():
-    """desktop/ never imports torch, so it keeps its own copy of TrainConfig's defaults: pinned here."""
-    from core.training.config import TrainConfig
-    from desktop.model.training import AUTO, DEFAULT_CONFIG
-
-    trainer = TrainConfig().to_dict()
-    # Auto resolution is the window's own choice, resolved to a size before Start: not a trainer key value
-    sent = dict(
-        DEFAULT_CONFIG,
-        resolution=None if DEFAULT_CONFIG["resolution"] == AUTO else DEFAULT_CONFIG["resolution"],
-    )
-    assert sent == {k: trainer[k] for k in DEFAULT_CONFIG}
