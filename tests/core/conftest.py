@@ -1,4 +1,4 @@
-"""Fixtures shared by the core tests."""
+"""Fixtures shared by the core tests: one torch thread for every test, a small real disk."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models on a shared 2-core machine: one torch thread is several times faster than two
+    when other jobs load the cores (OpenMP threads wait on each other)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

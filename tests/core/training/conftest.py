@@ -1,5 +1,4 @@
-"""Tiny models on a shared 2-core machine: one torch thread is several times faster than two
-when other jobs load the cores (OpenMP threads wait on each other)."""
+"""Fixtures for the training tests (one torch thread: ``tests/core/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -7,17 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from core.data.prepared import PreparedDataset
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Tiny clips and a tiny trained clip model, shared by the video tests (one torch thread: the
-machine is shared, and tiny models run faster on one)."""
+"""Tiny clips and a tiny trained clip model, shared by the video tests (one torch thread:
+``tests/core/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -27,14 +27,6 @@ def moving_squares(n: int = 12, frames: int = FRAMES, res: int = RES, seed: int 
             yy, xx = min(y + dy * t, res - 4), min(x + dx * t, res - 4)
             out[i, t, yy : yy + 4, xx : xx + 4] = 255
     return out
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
