@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,8 @@ def _refused(model: Path, file: Path, field: str | None, *, load: Any = load_mod
 
 @pytest.fixture
 def never_built(monkeypatch):
-    """Fail the test if a network is constructed or weights are read."""
+    """Fail the test if a network is constructed or weights are read: a refusal comes before any
+    costly step (checked by these events, not by the wall clock)."""
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("built a network or read weights before refusing the folder")
@@ -98,12 +98,10 @@ def test_frames_of_1e6_are_refused(tmp_path):
     _refused(m, m / "transformer" / "config.json", "num_frames")
 
 
-def test_layers_per_block_of_1e6_is_refused_fast_and_without_building(tmp_path, never_built):
+def test_layers_per_block_of_1e6_is_refused_without_building(tmp_path, never_built):
     m = _save(tmp_path / "m")
     _edit(m / "unet" / "config.json", layers_per_block=1000000)
-    start = time.perf_counter()
     _refused(m, m / "unet" / "config.json", "layers_per_block")
-    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize(
@@ -117,13 +115,11 @@ def test_layers_per_block_of_1e6_is_refused_fast_and_without_building(tmp_path, 
         ("dit-tiny", {"patch_size": 3}, "patch_size"),  # does not divide 16 px
     ],
 )
-def test_absurd_network_fields_are_refused_fast(tmp_path, never_built, preset, changes, field):
+def test_absurd_network_fields_are_refused_without_building(tmp_path, never_built, preset, changes, field):
     m = _save(tmp_path / "m", preset)
     sub = "unet" if PRESETS[preset].network == "unet" else "transformer"
     _edit(m / sub / "config.json", **changes)
-    start = time.perf_counter()
     _refused(m, m / sub / "config.json", field)
-    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize(
@@ -143,9 +139,7 @@ def test_a_network_above_the_size_cap_is_refused_by_its_estimate(
     m = _save(tmp_path / "m", preset)
     sub = "unet" if PRESETS[preset].network == "unet" else "transformer"
     _edit(m / sub / "config.json", **changes)
-    start = time.perf_counter()
     message = _refused(m, m / sub / "config.json", fields[0])
-    assert time.perf_counter() - start < 0.5
     assert all(repr(f) in message for f in fields) and f"at most {MAX_PARAMS:,}" in message
 
 
