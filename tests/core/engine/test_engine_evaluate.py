@@ -143,7 +143,10 @@ def test_evaluate_is_refused_at_once_without_a_model_or_with_too_few_samples(eng
 
 
 def test_cancel_ends_a_check_and_keeps_the_previous_result(engine):
+    first = engine.wait(engine.send("evaluate", {"model": "model-a", "num": 2, "steps": 1, "seed": 0}))[-1]
+    assert first.type == "done", first  # this test's own previous result, not another test's
     before = engine.engine.catalog.get("models", "model-a")["evaluation"]
+    assert before["path"] == first.results["evaluation"]
     cid = engine.send("evaluate", {"model": "model-a", "num": 64, "steps": 400})
     deadline = time.monotonic() + 60
     while not any(e.type == "progress" and e.done > 0 for e in engine.events(cid)):

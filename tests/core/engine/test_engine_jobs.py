@@ -58,6 +58,12 @@ def train(engine, dataset, steps, **over):
     return engine.send("train", {"dataset": dataset, "config": {**TINY, "max_steps": steps, **over}})
 
 
+@pytest.fixture(scope="module")
+def model(engine, dataset) -> str:
+    """A model trained 4 steps, for the tests that sample one (none relies on another test's model)."""
+    return engine.result(train(engine, dataset, 4), 300).model
+
+
 def test_scan_train_sample_export_end_to_end(engine, dataset, ws):
     job = train(engine, dataset, 10, memorization_every=5)
     events = engine.events(job, timeout=300)
@@ -105,14 +111,10 @@ def test_scan_train_sample_export_end_to_end(engine, dataset, ws):
     assert integrity(ws) == "ok"
 
 
-def test_pause_resume_stop_and_queries_while_busy(engine, dataset, ws):
+def test_pause_resume_stop_and_queries_while_busy(engine, dataset, model, ws):
     job = train(engine, dataset, 10_000)
     second = engine.send(
-        "sample",
-        {
-            "model": engine.request("list", {"what": "models"})["items"][0]["id"],
-            "config": {"num": 1, "steps": 2, "sampler": "flow_euler"},
-        },
+        "sample", {"model": model, "config": {"num": 1, "steps": 2, "sampler": "flow_euler"}}
     )
     assert engine.wait(second, "accepted").position == 1  # queued behind the training job
     engine.wait(job, "metric", 120)
