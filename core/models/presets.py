@@ -1,95 +1,15 @@
 """Network presets, chosen by name: ``build(preset, channels, resolution) -> nn.Module``.
 
 Every network is called as ``network(x, t).sample`` (x: (B, C, H, W), or (B, T, C, H, W) for the
-clip presets; t: (B,) timesteps, ints
-0..999 for DDPM objectives or floats 1000*sigma for flow). UNets are diffusers' ``UNet2DModel``
-(Ho et al. 2020's architecture as packaged by diffusers); ``dit-s`` is a small DiT
-(Peebles & Xie 2023, see :mod:`core.models.dit`).
+clip presets; t: (B,) timesteps, ints 0..999 for DDPM objectives or floats 1000*sigma for flow).
+UNets are diffusers' ``UNet2DModel``; ``pixel-*`` are :mod:`core.models.pixel_unet` (a UNet on
+2x2-unshuffled pixels: a quarter of the FLOPs); ``dit-*`` a small DiT (:mod:`core.models.dit`);
+clip presets :class:`core.models.video.NoisebloomVideoNet`, a factorised space-time UNet.
 
-Measured here with ``benchmarks/bench_train.py --presets --preset-seconds 8 --threads 1`` (grayscale,
-32 px; training images/s = forward + backward + AdamW, float32, batch 32 below 2 GFLOPs/image and 8
-above, torch 2.13 CPU, one torch thread) on that day's 2-core CPU (2026-11-28) with the machine otherwise
-idle (load average 0.1 at the start). The FLOPs and parameter counts are exact (``describe(preset)``;
-FlopCounterMode counts a multiply-add as 2).
-
-=============  ===========  ==================  =================  ==============================
-preset         params       GFLOPs/img (fwd)    train img/s (CPU)  intended for
-=============  ===========  ==================  =================  ==============================
-unet-tiny      72,113       0.063               65.3               tests and smoke runs
-unet-cpu       2,734,945    0.753               21.3               full-resolution UNet, 32 px
-pixel-cpu      2,736,676    0.189               76.2               unet-cpu's widths, 2x2-unshuffled
-pixel-small    1,541,980    0.107               88.0               the CPU default (issue 8)
-unet-laptop    18,534,017   3.257               4.1                laptop GPU / fast CPU, 32-64 px
-unet-gpu       75,365,121   13.696              1.1                one big GPU, 32-256 px
-dit-tiny       178,884      0.051               109.3              tests and smoke runs
-dit-s          32,465,284   10.896              1.3                patch transformer (GPU)
-=============  ===========  ==================  =================  ==============================
-
-``pixel-cpu`` (:mod:`core.models.pixel_unet`) is unet-cpu's widths on 2x2-unshuffled pixels: the
-same parameters at a quarter of the FLOPs and 3.6x the training images/s.
-``benchmarks/bench_quality.py`` holds the quality-per-minute measurements that made it the default
-before ``pixel-small``.
-
-``pixel-small``, the default, is pixel-cpu at widths (24, 48, 96) with norm groups of 8: 0.56x its
-FLOPs and parameters. In a 10-minute budget the extra steps matter more than the width. Paired
-10-minute runs on this CPU, two at a time on one core each (UniPC 8, autoguidance 0.75, 500
-samples, FD of the digit classifier's features; issue 8's notes): pixel-cpu made about 1,200 steps
-for FD 6.43 / 9.74 (training seeds 0 / 1); pixel-small about 1,800 for FD 4.46 / 5.68 / 3.21 (seeds
-0 / 1 / 2). Narrower still, (16, 32, 64) made about 2,950 steps for 4.84 / 3.30: as good on digits,
-and pixel-small keeps more capacity for pictures harder than digits. Wider or deeper was worse
-(attention at 8x8 as well: FD 11.05; a fourth level at 2x2: 23.5). On two CPU threads the widths
-matter less: (16, 32, 64) trained only 1.1-1.3x pixel-small's steps/s, and with AdamW batch 64 no
-more images/s than batch 32 (``benchmarks/bench_train.py``-style timings of the trainer, noisy by
-+-15%). With Muon, whose cost per step does not depend on the batch, batch 64 made 1.15-1.28x
-the images of batch 32 in paired 15-minute runs on one thread each (``TrainConfig.batch_size``).
-
-pixel-small trains with Muon (:mod:`core.training.optim`, ``default_optimizer``) and averages its
-weights over longer (``default_ema_power`` 0.85): in fixed-step runs on this CPU (``bench_quality.py
-posthoc``, ``benchmarks/results/quality_posthoc_*.json``) AdamW's 2,426 steps (10 minutes on two
-threads) ended at held-out loss 0.2316 and FD 2.85 (2.82 / 3.07 at EMA exponent 0.75 / 0.85);
-Muon's 1,940 steps (its steps/s are about 0.8x AdamW's) at 0.2196 and FD 2.97 / 2.54 / 2.38 / 2.35
-at EMA exponent 2/3 / 0.75 / 0.85 / 0.9 (UniPC 8, autoguidance 0.75, 500 samples, one training
-seed). At twice the rate Muon's loss was lower still (0.2117) but its FD worse (3.5 to 6.0); at half
-it was 0.2298, FD 2.8 to 3.0. The headline is ``benchmarks/results/quality_per_minute.json``: 10
-minutes on two threads at batch 64, then 500 samples with each of three sampling seeds, sampled as
-the app samples by default (UniPC 20 steps, ``core.sampling.samplers.DEFAULT_STEPS``; autoguidance
-1.5 between noise levels 0.15 and 0.9). On a 2-core Xeon (AVX-512; commit cb3387b, 2026-11-29):
-3,328 Muon steps (212,992 images), FD 3.53 / 3.35 / 2.91, mean 3.27, 2.31x the FD of 500 real
-digits (1.41, the mean of 50 draws: FD shrinks with the set size, ``benchmarks/digits.py``), and
-88.6 / 87.0 / 84.8% of samples confidently recognised, mean 86.8% (real digits: 93.5%); the same
-model at the training previews' 8 steps: FD 3.14, 84.3%. The earlier headlines ran on a 2-core AVX2
-EPYC that made 1,544 steps in the same 10 minutes and sampled at 8 steps (FD 1.75, 80.9% over three
-sampling seeds, commit 0d86d8e). That budget on the Xeon (``max_steps`` 1,544, two training seeds x
-three sampling seeds, ``quality_pool_epyc_budget.json``) gives 84.2% at 20 steps and 81.2% at 8: on
-a CPU half as fast, 10 minutes falls just short of 85%. Sampling seed 0 is the most legible draw on
-most models (over eight, ``quality_pool_defaults_sampling.json``: 83.5% confident against 80.3 /
-80.0% for seeds 1 / 2), and the earlier single-draw headlines used it alone: 1,528 steps, FD 1.32 /
-85% at commit f1e0ac1, against a single draw of 1,000 real digits (0.457). Training seeds spread as
-widely: in paired 15-minute runs on one thread each (``quality_batch.json``, sampling seed 0, the
-EPYC) seeds 0 / 1 / 2 gave FD 1.64 / 2.54 / 3.52 and 85 / 85 / 82% confident at batch 64, 1.91 /
-2.80 / 2.72 and 78 / 83 / 81% at batch 32. At batch 32 the headline had been 2,167 steps, FD 1.95 /
-77% (at commit e230c64, one draw). With AdamW and full-range guidance 0.75 it had been FD 4.06 / 74%
-(2,426 steps; at commit a6821bb).
-
-On a GPU (an H200, bf16, batch 256 at 32 px and 128 at 64 px; ``benchmarks/bench_gpu.py --speed``,
-``benchmarks/results/gpu_speed.json``): unet-gpu trains 2,337 img/s at 32 px (9.7% of the bf16 peak)
-and 824 at 64 px (13.7%), dit-s 3,325 (11.0%), unet-laptop 3,134 (3.1%); diffusers' CIFAR-10 UNet
-3,184 (11.7%). Through Noisebloom's trainer unet-gpu makes 1,802 img/s (7.5%).
-
-Clip presets (``data_kind="clip"``) are :class:`core.models.video.NoisebloomVideoNet`, a factorised
-space-time UNet taking (B, T, C, H, W); parameters do not depend on T, FLOPs grow linearly with it
-(``describe(preset, channels, resolution, frames)``, grayscale, 32 px, forward, per clip).
-clip-cpu trained 692 steps of 8 clips in 14 min (6.6 clips/s) in ``benchmarks/bench_video.py``
-(16 frames, 32 px, one torch thread, this 2-core CPU on 2026-11-28 beside one other benchmark).
-Above 32 px the clip presets fold 4x4 pixels instead of 2x2 (:func:`clip_patch_size`): clip-cpu
-costs 1.71 GFLOPs per 16-frame clip at 64 px, about what it costs at 32 px.
-
-=============  ===========  ===================  ==================  ==============================
-preset         params       GFLOPs/clip, 16 f    GFLOPs/clip, 8 f    intended for
-=============  ===========  ===================  ==================  ==============================
-clip-tiny      159,380      0.418                0.209               tests and smoke runs
-clip-cpu       629,540      1.652                0.826               2-core CPU: 8-16 frames, 32 px
-=============  ===========  ===================  ==================  ==============================
+The presets' names, kinds and defaults are in :mod:`core.catalogue.training`; this module adds the
+builder of each. Parameters and FLOPs: ``describe(preset)``; speeds:
+``benchmarks/results/train_presets.json`` and ``gpu_speed.json``; why pixel-small (with Muon and EMA
+exponent 0.85) is the CPU default: ``docs/decisions.md`` and ``benchmarks/results/quality_per_minute.json``.
 """
 
 from __future__ import annotations
