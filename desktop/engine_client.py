@@ -58,6 +58,44 @@ def default_engine_command() -> list[str]:
     return [sys.executable, "-m", "core.engine"]
 
 
+class Dispatch:
+    """The commands in flight and their callbacks: what answers a command (its ``result``, ``error``
+    or a job's ``done``) and what a dead engine fails. The real client and the scripted one
+    (:mod:`desktop.scripted`) both route every event through one of these."""
+
+    def __init__(self) -> None:
+        self.in_flight: dict[str, str] = {}  # id -> command name, until done/error/result
+        self._callbacks: dict[str, tuple[ResultCallback | None, ErrorCallback | None]] = {}
+
+    def sent(
+        self, cid: str, cmd: str, on_result: ResultCallback | None, on_error: ErrorCallback | None
+    ) -> None:
+        self.in_flight[cid] = cmd
+        if on_result or on_error:
+            self._callbacks[cid] = (on_result, on_error)
+
+    def answer(self, ev: P.Event) -> None:
+        """An event that ends a command calls its callback once and takes it out of flight."""
+        if ev.id is not None and ev.type in ("done", "error", "result"):
+            self.in_flight.pop(ev.id, None)
+            on_result, on_error = self._callbacks.pop(ev.id, (None, None))
+            if isinstance(ev, P.Result) and on_result:
+                on_result(ev.data)
+            elif isinstance(ev, P.Error) and on_error:
+                on_error(ev)
+
+    def failures(self, message: str) -> list[P.Error]:
+        """One error per command in flight (a job's fails it), for an engine that died."""
+        return [
+            P.Error(id=cid, message=f"{cmd}: {message}", state="failed" if cmd in P.JOB_COMMANDS else None)
+            for cid, cmd in list(self.in_flight.items())
+        ]
+
+    def jobs(self) -> list[str]:
+        """Ids of the jobs sent and not yet ended (done or error)."""
+        return [cid for cid, cmd in self.in_flight.items() if cmd in P.JOB_COMMANDS]
+
+
 class EngineClient(QObject):
     """Start, talk to and restart the engine. States: stopped, starting, ready, dead (and being
     restarted), failed (not restarted by itself: it could not start, or kept dying)."""
@@ -87,8 +125,7 @@ class EngineClient(QObject):
         self._ids = itertools.count(1)
         self._buffer = bytearray()
         self._err_buffer = bytearray()
-        self._in_flight: dict[str, str] = {}  # id -> command name, until done/error/result
-        self._callbacks: dict[str, tuple[ResultCallback | None, ErrorCallback | None]] = {}
+        self.dispatch = Dispatch()
         self._restarts: list[float] = []
         self.fatal = ""  # why the engine could not start (its fatal error event), until the next start
         self._closing = False
@@ -140,7 +177,7 @@ class EngineClient(QObject):
 
     def jobs_in_flight(self) -> list[str]:
         """Ids of the jobs sent and not yet ended (done or error)."""
-        return [cid for cid, cmd in self._in_flight.items() if cmd in P.JOB_COMMANDS]
+        return self.dispatch.jobs()
 
     def kill(self) -> None:
         """Kill the engine process as a crash would (tests, the "restart engine" action)."""
@@ -176,9 +213,7 @@ class EngineClient(QObject):
         """Send a command; returns its id. ``on_result`` / ``on_error`` are called once for the
         answer of a query or control command (jobs report through ``event_received``)."""
         cid = f"g{next(self._ids)}"
-        if on_result or on_error:
-            self._callbacks[cid] = (on_result, on_error)
-        self._in_flight[cid] = cmd
+        self.dispatch.sent(cid, cmd, on_result, on_error)
         if self.state != "ready" or self._closing:
             message = f"{cmd}: {self._not_running()}"
             QTimer.singleShot(
@@ -241,13 +276,7 @@ class EngineClient(QObject):
             self.hello = ev
             self._set_state("ready")
             self.hello_received.emit(ev)
-        if ev.id is not None and ev.type in ("done", "error", "result"):
-            self._in_flight.pop(ev.id, None)
-            on_result, on_error = self._callbacks.pop(ev.id, (None, None))
-            if isinstance(ev, P.Result) and on_result:
-                on_result(ev.data)
-            elif isinstance(ev, P.Error) and on_error:
-                on_error(ev)
+        self.dispatch.answer(ev)
         self.event_received.emit(ev)
 
     # --- death and restart -----------------------------------------------------------------------
@@ -295,13 +324,8 @@ class EngineClient(QObject):
             self.start()
 
     def _fail_in_flight(self, message: str) -> None:
-        for cid, cmd in list(self._in_flight.items()):
-            self._deliver(
-                P.Error(
-                    id=cid, message=f"{cmd}: {message}", state="failed" if cmd in P.JOB_COMMANDS else None
-                )
-            )
-        self._in_flight.clear()
+        for ev in self.dispatch.failures(message):
+            self._deliver(ev)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:

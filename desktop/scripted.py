@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from core.data.result import AcceptedFile, Duplicate, NearDuplicate, RejectedFile, ScanResult
 from core.data.settings import DatasetSettings
 from core.engine import protocol as P
+from desktop.engine_client import Dispatch
 
 
 class ScriptedClient(QObject):
@@ -37,8 +38,7 @@ class ScriptedClient(QObject):
         self.estimate: dict[str, Any] | None = None  # when set, the answer to every ``estimate``
         self.replies: dict[str, dict[str, Any]] = {}  # control command -> extra fields of its answer
         self._ids = itertools.count(1)
-        self._callbacks: dict[str, tuple[Any, Any]] = {}
-        self._in_flight: dict[str, str] = {}
+        self.dispatch = Dispatch()  # the real client's: the same answers reach the same callbacks
 
     # --- the EngineClient surface ----------------------------------------------------------------
     def send(self, cmd: str, args: dict[str, Any] | None = None, *, on_result=None, on_error=None) -> str:  # noqa: ANN001
@@ -46,9 +46,7 @@ class ScriptedClient(QObject):
         if cmd in P.JOB_COMMANDS:  # only what the engine reads: the job's argument type, no other key
             P.JOB_ARGS[cmd](**(args or {}))
         self.sent.append(P.Command(id=cid, cmd=cmd, args=dict(args or {})))
-        self._in_flight[cid] = cmd
-        if on_result or on_error:
-            self._callbacks[cid] = (on_result, on_error)
+        self.dispatch.sent(cid, cmd, on_result, on_error)
         if self.answer_queries and cmd in {"list", "get", "metrics", "delete", "hello"} | P.CONTROL_COMMANDS:
             self.push(self._answer(cid, cmd, args or {}))
         elif cmd == "estimate" and self.estimate is not None:
@@ -70,30 +68,20 @@ class ScriptedClient(QObject):
 
     # --- scripting -------------------------------------------------------------------------------
     def push(self, ev: P.Event) -> None:
-        if isinstance(ev, P.Done) and ev.id in self._in_flight:
+        if isinstance(ev, P.Done) and ev.id in self.dispatch.in_flight:
             # only what the engine sends: the job's own result type, every field it requires, no other key
-            P.JOB_RESULTS[self._in_flight[ev.id]](**ev.results)
+            P.JOB_RESULTS[self.dispatch.in_flight[ev.id]](**ev.results)
         if isinstance(ev, P.Hello):
             self.hello_received.emit(ev)
-        if ev.id is not None and ev.type in ("result", "error", "done"):
-            self._in_flight.pop(ev.id, None)
-            on_result, on_error = self._callbacks.pop(ev.id, (None, None))
-            if isinstance(ev, P.Result) and on_result:
-                on_result(ev.data)
-            elif isinstance(ev, P.Error) and on_error:
-                on_error(ev)
+        self.dispatch.answer(ev)
         self.event_received.emit(ev)
 
     def die(self, message: str = "the engine crashed") -> None:
         """As EngineClient does when the process dies: fail what is in flight, then say so."""
         self.state = "dead"
         self.state_changed.emit("dead")
-        for cid, cmd in list(self._in_flight.items()):
-            self.push(
-                P.Error(
-                    id=cid, message=f"{cmd}: {message}", state="failed" if cmd in P.JOB_COMMANDS else None
-                )
-            )
+        for ev in self.dispatch.failures(message):
+            self.push(ev)
         self.died.emit(message)
 
     def last(self, cmd: str) -> P.Command:
