@@ -1,0 +1,424 @@
+"""One training run's state and the work done beside the optimizer steps.
+
+:class:`Run` holds what :func:`core.training.trainer.train` builds once and then advances: the
+accelerator, the network and its EMA, the optimizer, the batch stream, the step and time counters,
+the run folder and its metrics log. Its methods are the pieces of the loop: one optimizer step,
+the train-metrics window, the stop decision, and the side work (checkpoint, preview, held-out
+loss, copying check, autoguidance's guide), each timed so a ``max_minutes`` budget can leave room
+for them. The refusals (resolution, resume, preset) happen before a ``Run`` is made.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from core.data.prepared import PreparedDataset
+from core.errors import NoisebloomError
+from core.training.config import TrainConfig
+from core.training.optim import make_optimizer
+
+if TYPE_CHECKING:
+    from core.training.checkpoint import TrainerState
+
+PreviewFn = Callable[[int, np.ndarray], None]
+MetricFn = Callable[[int, dict], None]
+
+
+class Run:
+    """A run from its first (or resumed) step to its last; see the module docstring.
+
+    ``writing["folder"]`` names the folder being written while a checkpoint or a preview is saved,
+    so a failed write can say where it failed."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: PreparedDataset,
+        run_dir: Path,
+        *,
+        accelerator: Any,
+        network: torch.nn.Module,
+        lineage: dict[str, Any],
+        optimizer_kind: str,
+        resolution: int,
+        sample_shape: tuple[int, ...],
+        previous: TrainerState | None,
+        t_begin: float,
+        should_stop: Callable[[], bool] | None,
+        on_preview: PreviewFn | None,
+        on_metric: MetricFn | None,
+        writing: dict[str, Path | None],
+    ) -> None:
+        from diffusers.training_utils import EMAModel
+
+        from core.diffusion.objectives import make_objective
+        from core.training.batches import BatchStream
+        from core.training.metrics_log import MetricsLog
+        from core.training.validation import HeldOut
+
+        self.config, self.data, self.run_dir = config, data, run_dir
+        self.state_dir, self.model_dir = run_dir / "state", run_dir / "model"
+        self.accelerator = accelerator
+        self.main, self.rank, self.world, self.device = (
+            accelerator.is_main_process,
+            accelerator.process_index,
+            accelerator.num_processes,
+            accelerator.device,
+        )
+        self.resolution, self.sample_shape = resolution, sample_shape
+        self.should_stop, self.on_preview, self.on_metric = should_stop, on_preview, on_metric
+        self.writing = writing
+        self.t_begin = t_begin
+
+        self.objective = make_objective(config.objective, config.schedule)
+        self.peak = config.peak_lr()
+        optimizer = make_optimizer(
+            optimizer_kind,
+            network.parameters(),
+            lr=self.peak,
+            betas=(0.9, config.adam_beta2),
+            weight_decay=config.weight_decay,
+        )
+        self.model, self.optimizer = accelerator.prepare(network, optimizer)
+        self.net = accelerator.unwrap_model(self.model)
+        self.net.train()
+        self.ema: Any = None
+        if config.ema_decay > 0:
+            self.ema = EMAModel(
+                self.net.parameters(),
+                decay=config.ema_decay,
+                use_ema_warmup=True,
+                power=config.ema_power_value(),
+                foreach=True,
+            )
+            self.ema.to(self.device)
+        self.sample_net = copy.deepcopy(self.net).eval().requires_grad_(False)
+        # autoguidance's guide: the sampling weights from ``guide_at`` of the run (main process only)
+        self.guide_net: torch.nn.Module | None = None
+        self.guide_step = 0
+        self.amp_dtype = torch.float32
+
+        seed = config.seed * 1_000_003 + 7919 * (self.rank + 1)
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(seed)
+        # reseeded per batch from its stream position (core.training.augment)
+        self.aug_gen = torch.Generator()
+        self.step, position, self.elapsed_before = 0, 0, 0.0
+        if previous is not None:
+            position = self._restore(previous)
+
+        if self.main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            config.save(run_dir / "config.json")
+            (run_dir / "samples").mkdir(exist_ok=True)
+        resume_step = self.step if previous else None
+        self.log = MetricsLog(run_dir / "metrics.jsonl", resume_step=resume_step, enabled=self.main)
+
+        flip = data.flip if config.flip is None else config.flip
+        self.stream = BatchStream(
+            data, config.batch_size, seed=config.seed, rank=self.rank, world=self.world, flip=flip,
+            resolution=resolution, position=position,
+        )  # fmt: skip
+        self.held_out = HeldOut(data, resolution) if self.main and config.val_every else None
+        self.per_step = config.batch_size * self.world * config.grad_accum
+        self.step_budget = config.max_steps
+        if config.max_epochs is not None:
+            by_epochs = max(1, math.ceil(config.max_epochs * len(self.stream.rows) / self.per_step))
+            self.step_budget = by_epochs if self.step_budget is None else min(self.step_budget, by_epochs)
+        self.time_budget = config.max_minutes * 60.0 if config.max_minutes else None
+        self.info = {
+            "preset": lineage["preset"],
+            "kind": data.kind,
+            "frames": data.frames,
+            "fps": data.fps,
+            "resolution": resolution,
+            "channels": data.channels,
+            "parent": lineage["parent"],
+        }
+        # seconds, last measured: the margin a time budget keeps for the next step and the side work
+        self.cost = {"step": 0.0, "save": 2.0, "preview": 0.0, "val": 0.0, "copying": 0.0}
+        self.saved_step = self.step if previous is not None else -1
+        self.last: dict[str, Any] = {}  # the last train metrics written
+        self.bad_steps = 0
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._loss_n, self._window_images, self._window_t = 0, 0, 0.0
+
+    def _restore(self, previous: TrainerState) -> int:
+        """Load the checkpoint's weights, optimizer, EMA, noise generator and guide; the stream position."""
+        self.net.load_state_dict(previous.weights)
+        self.optimizer.optimizer.load_state_dict(previous.optimizer)
+        if self.ema is not None and previous.ema is not None:
+            self.ema.load_state_dict(previous.ema)
+            self.ema.to(self.device)
+        if previous.rng is not None and previous.rng.shape[0] == self.world:
+            self.noise_gen.set_state(previous.rng[self.rank].clone())
+        self.step, self.elapsed_before = previous.step, previous.elapsed_s
+        if previous.guide is not None and self.main:
+            self.guide_net = copy.deepcopy(self.sample_net)
+            self.guide_net.load_state_dict(previous.guide)
+            self.guide_step = previous.guide_step
+        return previous.position
+
+    # --- time and budgets ---------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Seconds of training, the resumed run's included."""
+        return self.elapsed_before + time.monotonic() - self.t_begin
+
+    def progress_fraction(self) -> float:
+        """How far through its step or time budget the run is (the larger of the two, 0 without)."""
+        fracs = [0.0]
+        if self.step_budget:
+            fracs.append(self.step / self.step_budget)
+        if self.time_budget:
+            fracs.append(self.elapsed() / self.time_budget)
+        return max(fracs)
+
+    def total(self) -> int:
+        """The step count the run is expected to reach (the step budget, or what the time allows)."""
+        totals = []
+        if self.step_budget is not None:
+            totals.append(self.step_budget)
+        if self.time_budget is not None and self.cost["step"] > 0:
+            totals.append(self.step + max(0, int((self.time_budget - self.elapsed()) / self.cost["step"])))
+        return max(self.step, min(totals)) if totals else self.step
+
+    def progress(self) -> dict[str, Any]:
+        """What ``on_progress`` reports beside the step: the last train metrics, elapsed and ETA."""
+        elapsed = self.elapsed()
+        eta = (self.total() - self.step) * self.cost["step"]
+        if self.time_budget is not None:
+            eta = min(eta, max(0.0, self.time_budget - elapsed))
+        last = self.last
+        return {
+            "loss": last.get("loss"),
+            "lr": last.get("lr"),
+            "img_per_s": last.get("img_per_s"),
+            "epoch": last.get("epoch"),
+            "elapsed_s": elapsed,
+            "eta_s": eta,
+        }
+
+    def decide_stop(self) -> tuple[bool, bool]:
+        """(stop, early): the same answer in every process (rank 0 decides)."""
+        stop, early = False, False
+        if self.step_budget is not None and self.step >= self.step_budget:
+            stop = True
+        elif self.should_stop is not None and self.should_stop():
+            stop, early = True, True
+        elif self.time_budget is not None:
+            cost = self.cost
+            extras = cost["preview"] + cost["val"] + cost["copying"]
+            margin = cost["step"] * 1.5 + cost["save"] * 1.2 + extras + 0.5
+            stop = self.elapsed() + margin >= self.time_budget
+        if self.world > 1:
+            flag = torch.tensor([int(stop) + 2 * int(early)], device=self.device)
+            torch.distributed.broadcast(flag, 0)
+            stop, early = bool(flag.item() & 1), bool(flag.item() & 2)
+        return stop, early
+
+    def at_budget(self) -> bool:
+        return self.step_budget is not None and self.step >= self.step_budget
+
+    # --- the optimizer step -------------------------------------------------------------------------
+    def train_step(self, lr: float) -> tuple[torch.Tensor, Any] | None:
+        """One optimizer step at ``lr`` over ``grad_accum`` batches: (the last batch's loss, the
+        gradient norm), or None when the loss or gradient was not finite (the step is skipped and
+        logged; ``max_bad_steps`` of them in a row stop the run)."""
+        from core.diffusion.objectives import noisy_batch
+        from core.diffusion.weighting import loss_weights, weighted_mse
+        from core.training.augment import augment as augment_batch
+        from core.training.augment import batch_seed
+
+        config, accelerator, model = self.config, self.accelerator, self.model
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        for _ in range(config.grad_accum):
+            x0 = self.stream.next_batch(self.device)
+            told: dict[str, torch.Tensor] = {}  # the augment labels, for a network that is augmented
+            if config.augment:
+                self.aug_gen.manual_seed(batch_seed(config.seed, self.stream.position, self.rank))
+                x0, told["augment_labels"] = augment_batch(x0, config.augment, self.aug_gen)
+            with accelerator.accumulate(model):
+                nb = noisy_batch(self.objective, x0, self.noise_gen, t_sampling=config.t_sampling)
+                with accelerator.autocast():
+                    pred = model(nb.x_t, nb.timesteps, **told).sample
+                weights = loss_weights(nb.snr, config.objective, config.loss_weighting, config.snr_gamma)
+                loss = weighted_mse(pred, nb.target, weights)
+                accelerator.backward(loss)
+        norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
+        if not torch.isfinite(torch.as_tensor(norm)).item():
+            self.optimizer.zero_grad(set_to_none=True)
+            self.bad_steps += 1
+            self.log.write({"step": self.step, "kind": "skipped", "reason": "non-finite loss or gradient"})
+            if self.bad_steps >= config.max_bad_steps:
+                raise NoisebloomError(
+                    f"training: the loss was NaN or infinite for {self.bad_steps} steps in a row at step {self.step}",
+                    fix=f"lower the learning rate (now {self.peak:g}) or check the data; "
+                    f"the last checkpoint in {self.run_dir} is intact",
+                )
+            return None
+        self.bad_steps = 0
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.step(self.net.parameters())
+        return loss, norm
+
+    def count(self, loss: torch.Tensor, t0: float) -> None:
+        """Count a finished step begun at ``t0`` (time.monotonic) into the step and the metrics window."""
+        self.step += 1
+        self._loss_sum += loss.detach()
+        self._loss_n += 1
+        self._window_images += self.per_step
+        dt = time.monotonic() - t0
+        self._window_t += dt
+        self.cost["step"] = dt if self.cost["step"] == 0 else 0.8 * self.cost["step"] + 0.2 * dt
+
+    def log_train(self, lr: float, norm: Any) -> None:
+        """Write the window's train metrics (mean loss over every process) and start a new window."""
+        mean_loss = self.accelerator.reduce(self._loss_sum / max(self._loss_n, 1), "mean").item()
+        img_s = self._window_images / self._window_t if self._window_t > 0 else 0.0
+        self.last = {
+            "step": self.step,
+            "kind": "train",
+            "loss": mean_loss,
+            "lr": lr,
+            "img_per_s": img_s,
+            "epoch": self.stream.epoch,
+            "grad_norm": float(norm),
+            "elapsed_s": round(self.elapsed(), 3),
+        }
+        self.log.write(self.last)
+        self._loss_sum.zero_()
+        self._loss_n, self._window_images, self._window_t = 0, 0, 0.0
+
+    # --- the side work ------------------------------------------------------------------------------
+    def _refresh_sample_net(self) -> None:
+        """The sampling copy takes the EMA weights (the trained ones without an EMA)."""
+        if self.ema is not None:
+            self.ema.copy_to(self.sample_net.parameters())
+        else:
+            self.sample_net.load_state_dict(self.net.state_dict())
+
+    def checkpoint(self) -> None:
+        """Save ``state/`` (everything an exact resume needs) and the model folder ``model/``."""
+        from core.models.folder import save_model_folder
+        from core.training.checkpoint import save_state
+
+        config = self.config
+        t0 = time.monotonic()
+        rng = self.noise_gen.get_state()
+        if self.world > 1:
+            rng = self.accelerator.gather(rng[None].to(self.device)).cpu()
+        else:
+            rng = rng[None]
+        if self.main:
+            self._refresh_sample_net()
+            guide_state = self.guide_net.state_dict() if self.guide_net is not None else None
+            self.writing["folder"] = self.state_dir
+            save_state(
+                self.state_dir,
+                step=self.step,
+                position=self.stream.position,
+                elapsed_s=self.elapsed() + self.cost["save"],
+                weights=self.net.state_dict(),
+                optimizer_state=self.optimizer.optimizer.state_dict(),
+                ema_state=self.ema.state_dict() if self.ema is not None else None,
+                rng=rng,
+                extra={"world": self.world, "epoch": self.stream.epoch},
+                guide=guide_state,
+                guide_step=self.guide_step,
+            )
+            self.writing["folder"] = self.model_dir
+            save_model_folder(
+                self.sample_net, config.objective, dict(self.info, trained_steps=self.step), self.model_dir,
+                schedule=None if config.objective == "flow" else config.schedule,
+                guide=guide_state, guide_steps=self.guide_step,
+            )  # fmt: skip
+            self.writing["folder"] = None
+        self.cost["save"] = time.monotonic() - t0
+        self.saved_step = self.step
+
+    def guide_due(self) -> bool:
+        """Whether the run has reached ``guide_at`` without a guide yet."""
+        guide_at = self.config.guide_at
+        return bool(guide_at) and self.guide_net is None and self.progress_fraction() >= guide_at
+
+    def keep_guide(self) -> None:
+        """Keep the sampling weights of this step as autoguidance's guide (``TrainConfig.guide_at``)."""
+        self._refresh_sample_net()
+        self.guide_net = copy.deepcopy(self.sample_net)
+        self.guide_step = self.step
+        self.log.write({"step": self.step, "kind": "guide", "elapsed_s": round(self.elapsed(), 3)})
+
+    def preview(self) -> None:
+        """Sample the preview seeds as Generate would by default; write ``samples/step_NNNNNNN.png``."""
+        from core.export.png import write_png
+        from core.sampling.guidance import DEFAULT_GUIDANCE, guided
+        from core.training.preview import grid, preview_samples
+
+        config = self.config
+        t0 = time.monotonic()
+        self._refresh_sample_net()
+        # what Generate samples by default
+        network = guided(self.sample_net, self.guide_net, DEFAULT_GUIDANCE)
+        with self.accelerator.autocast():
+            images = preview_samples(
+                network, config.objective, config.schedule, config.preview_seeds, config.preview_steps,
+                self.sample_shape, device=self.device,
+            )  # fmt: skip
+        self.writing["folder"] = self.run_dir / "samples"
+        path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+        write_png(path, grid(images))  # atomic: never half a file
+        self.writing["folder"] = None
+        self.cost["preview"] = time.monotonic() - t0
+        if self.on_preview is not None:
+            self.on_preview(self.step, images)
+
+    def validate(self) -> dict[str, float]:
+        """The held-out loss of the sampling weights (:class:`core.training.validation.HeldOut`)."""
+        assert self.held_out is not None
+        t0 = time.monotonic()
+        self._refresh_sample_net()
+        with self.accelerator.autocast():
+            vals = self.held_out.losses(
+                self.sample_net, self.objective, device=self.device, dtype=self.amp_dtype
+            )
+        self.cost["val"] = time.monotonic() - t0
+        if vals:
+            self.log.write({"step": self.step, "kind": "val", "elapsed_s": round(self.elapsed(), 3), **vals})
+            if self.on_metric is not None:
+                self.on_metric(self.step, vals)
+        return vals
+
+    def check_copying(self) -> None:
+        """The memorised share of fixed-seed samples from the EMA weights (:mod:`core.training.copying`)."""
+        from core.training.copying import memorized_share
+        from core.training.preview import preview_samples
+
+        config = self.config
+        t0 = time.monotonic()
+        self._refresh_sample_net()
+
+        def draw(seeds: Any) -> np.ndarray:
+            with self.accelerator.autocast():
+                return preview_samples(
+                    self.sample_net, config.objective, config.schedule, seeds, config.preview_steps,
+                    self.sample_shape, device=self.device,
+                )  # fmt: skip
+
+        copying = memorized_share(draw, self.data, self.resolution)
+        self.cost["copying"] = time.monotonic() - t0
+        if copying:
+            self.log.write(
+                {"step": self.step, "kind": "memorization", "elapsed_s": round(self.elapsed(), 3), **copying}
+            )
+            if self.on_metric is not None:
+                self.on_metric(self.step, copying)
