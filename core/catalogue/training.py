@@ -99,6 +99,13 @@ DEFAULT_BATCH_SIZE = 64  # benchmarks/results/quality_batch.json
 DEFAULT_CLIP_BATCH_SIZE = 8  # clips of 8-16 frames, as benchmarks/bench_video.py trains
 DEFAULT_MINUTES = 10.0
 
+# What a number of optimizer steps buys, in the forecast's words (core.training.forecast) and the
+# Health verdict's "trained too little" (core.metrics.verdict); docs/decisions.md, "The forecast's
+# step thresholds".
+TOO_FEW_STEPS = 300
+RECOGNISABLE_STEPS = 1_000
+CLEAN_STEPS = 2_500
+
 # Upper bounds of a run, checked before anything is allocated (far beyond any real run on one machine).
 MAX_BATCH_SIZE = 4096
 MAX_GRAD_ACCUM = 1024

@@ -18,7 +18,7 @@ The rule, checked in this order (the first that holds decides):
 4. otherwise **learning**.
 
 A "not learning" finding (1 or 3) for a model trained fewer than
-:data:`core.training.forecast.TOO_FEW_STEPS` optimizer steps reads **trained too little**
+:data:`core.catalogue.training.TOO_FEW_STEPS` optimizer steps reads **trained too little**
 (``"trained too little — extend the training"``) instead: that few steps cannot learn anything, so
 the learning rate is not the thing to change.
 
@@ -43,7 +43,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.training.forecast import TOO_FEW_STEPS
+from core.catalogue.training import TOO_FEW_STEPS
 
 NOT_LEARNING_LOSS_RATIO = 0.9
 COPYING_SHARE = 0.05

@@ -13,10 +13,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-# Step thresholds of the quality words, from benchmarks/results/colour_*.json and quality_per_minute.json.
-TOO_FEW_STEPS = 300
-RECOGNISABLE_STEPS = 1_000
-CLEAN_STEPS = 2_500
+from core.catalogue.training import CLEAN_STEPS, RECOGNISABLE_STEPS, TOO_FEW_STEPS
+
 QUALITY = (
     (TOO_FEW_STEPS, "too few steps to learn anything"),
     (RECOGNISABLE_STEPS, "rough colours and blobs"),
