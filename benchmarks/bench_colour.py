@@ -113,10 +113,10 @@ def judge_digits(samples: np.ndarray, d: dict[str, Any], sigma: float) -> dict[s
     from benchmarks.digits import DigitJudge
 
     judge = DigitJudge.build(samples.shape[1], d["data"])
-    n = len(samples)
+    n = min(len(samples), len(judge.train))  # FD depends on the set's size: real digits at the same n
     return {
         "judge": {"kind": "digit classifier (benchmarks/digits.py), FD against the 1,000 held-out digits"},
-        "samples": judge.score(samples),
+        "samples": judge.score(samples[:n]),
         "real_training_digits": judge.real_fd(n, draws=10),
     }
 
