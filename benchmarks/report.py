@@ -1,29 +1,79 @@
-"""Regenerate the results table in ``benchmarks/README.md`` from ``benchmarks/results/*.json``.
+"""Regenerate the headline figures and the results table in ``benchmarks/README.md`` from
+``benchmarks/results/*.json``.
 
     python -m benchmarks.report
 
-One block of rows per result file (``benchmarks.common.write_result``'s layout): its ``summary``
-(headline figures), then, on the block's first row, the date, the machine (cores, processor or GPU,
-torch threads, the 1-minute load average at the start) and the command. The digit classifier's cache
-(``digit_classifier_*.json``, read by ``benchmarks/digits.py``) is not a result and is skipped. The
-README text outside the markers is left as it is.
+The headline (between ``HEAD_BEGIN`` and ``HEAD_END``): one row per entry of ``HEADLINES``, what is
+measured, the chosen figures of that result's ``summary``, the command, the machine and the file.
+The table (between ``BEGIN`` and ``END``): one block of rows per result file
+(``benchmarks.common.write_result``'s layout): its ``summary`` (headline figures), then, on the
+block's first row, the date, the machine (cores, processor or GPU, torch threads, the 1-minute load
+average at the start) and the command. The digit classifier's cache (``digit_classifier_*.json``,
+read by ``benchmarks/digits.py``) is not a result and is skipped. The README text outside the
+markers is left as it is.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+HEAD_BEGIN, HEAD_END = "<!-- headline:begin -->", "<!-- headline:end -->"
 CACHE_PREFIXES = ("digit_classifier_",)  # caches kept beside the results, not results
 HEADER = [
     "| result | figure | value | date | machine | command |",
     "| --- | --- | --- | --- | --- | --- |",
 ]
+HEADLINE_HEADER = [
+    "| what is measured | figure | command | machine | date | result |",
+    "| --- | --- | --- | --- | --- | --- |",
+]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline row: ``what`` is measured, shown by these ``figures`` of ``results/<result>.json``
+    (each the first key of its ``summary`` that is or starts with that text: a key that carries its
+    own figures, such as ``300 emoji at 32 px, 1544 steps in 1092 s``, is named by its start)."""
+
+    what: str
+    result: str
+    figures: tuple[str, ...]
+
+
+HEADLINES = (
+    Headline("digits, 10 min of training on a 2-core CPU, Noisebloom's defaults", "quality_per_minute",
+             ("noisebloom-defaults", "real digits, 500 of them", "targets missed")),
+    Headline("digits, the same 10 min, diffusers' unconditional-training recipe", "quality_per_minute",
+             ("diffusers-recipe",)),
+    Headline("digits, sampling steps (the headline model)", "quality_steps_headline_xeon",
+             ("unipc 8 steps,", "unipc 20 steps,", "unipc 100 steps,")),
+    Headline("colour emoji, 32 px, 1,855 pictures, defaults", "colour_emoji_32px_2000_defaults",
+             ("1855 emoji at 32 px", "sampled with")),
+    Headline("colour emoji, 32 px, 300 pictures, defaults (augmentation on)", "colour_emoji_32px_300_defaults",
+             ("300 emoji at 32 px",)),
+    Headline("colour emoji, 32 px, 300 pictures, augmentation off", "colour_emoji_32px_300_no_augment",
+             ("300 emoji at 32 px",)),
+    Headline("colour emoji, 32 px: autoguidance weight", "colour_guidance_emoji_32px_2000",
+             ("20 steps, guidance 0", "20 steps, guidance 1", "two artists / blurred")),
+    Headline("colour photo crops, 32 px, defaults", "colour_photo_32px_2000_defaults", ("2000 photo at 32 px",)),
+    Headline("training speed: Noisebloom's trainer vs the bare diffusers loop", "train_speed",
+             ("preset, batch", "ratio noisebloom/bare")),
+    Headline("training speed on a GPU", "gpu_speed", ("unet-gpu 32px, Noisebloom trainer", "unet-gpu 32px")),
+    Headline("sampling loop vs diffusers' pipeline, and with a live preview", "sample",
+             ("ddim_50 ratio", "ddim_50 preview ratio")),
+    Headline("the window while training; its start-up", "gui",
+             ("event-loop lateness train: p99 / max ms", "window start-up median / max s", "GUI process loaded torch")),
+    Headline("first scan of 1,000 camera-sized JPEGs; re-scan", "scan", ("first scan s", "rescan unchanged s")),
+    Headline("video: motion of sampled clips vs the data", "video", ("clip model error vs data, MAFD / displacement",)),
+    Headline("the built bundle: size, window start-up", "package", ("bundle MiB", "bundle window shown median / max s")),
+)  # fmt: skip
 
 
 def is_result(path: Path) -> bool:
@@ -100,19 +150,52 @@ def rows(results: Path = RESULTS) -> list[str]:
     return out
 
 
-def render(text: str, table: list[str]) -> str:
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def headline(results: Path = RESULTS, entries: tuple[Headline, ...] = HEADLINES) -> list[str]:
+    """The headline table: one row per entry whose result file is there, with the figures it has."""
+    out = list(HEADLINE_HEADER)
+    for h in entries:
+        data = _load(results / f"{h.result}.json")
+        if data is None:
+            continue
+        summary = data.get("summary") or {}
+        keys = [next((k for k in summary if k.startswith(f)), None) for f in h.figures]
+        figures = "; ".join(f"{k}: {_fmt(summary[k])}" for k in keys if k is not None)
+        date = str(data.get("date") or "")[:10]
+        where = describe_machine(data.get("machine") or {})
+        cmd = f"`{data['command']}`" if data.get("command") else ""
+        cells = [h.what, figures, cmd, where, date, f"`results/{h.result}.json`"]
+        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return out
+
+
+def render(text: str, table: list[str], begin: str = BEGIN, end: str = END) -> str:
     """``text`` with the table between the markers replaced (markers appended if missing)."""
-    if BEGIN not in text:
-        text += f"\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + BEGIN + "\n" + "\n".join(table) + "\n" + END + tail
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + "\n".join(table) + "\n" + end + tail
 
 
 def main() -> int:
     readme = HERE / "README.md"
-    text = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    readme.write_text(render(text, rows()))
+    text = (
+        readme.read_text()
+        if readme.exists()
+        else f"# Benchmarks\n\n{HEAD_BEGIN}\n{HEAD_END}\n\n{BEGIN}\n{END}\n"
+    )
+    text = render(text, rows())
+    if HEAD_BEGIN in text:  # the headline goes where the README puts its markers
+        text = render(text, headline(), HEAD_BEGIN, HEAD_END)
+    readme.write_text(text)
     print(readme)
     return 0
 

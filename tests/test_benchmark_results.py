@@ -1,5 +1,6 @@
-"""benchmarks/: every result file shares write_result's layout, and report.py builds the README
-table from them (one block of rows per file; the digit classifier's cache is skipped)."""
+"""benchmarks/: every result file shares write_result's layout, and report.py builds the README's
+headline (the HEADLINES entries) and table from them (one block of rows per file; the digit
+classifier's cache is skipped)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,33 @@ def test_render_replaces_only_the_text_between_the_markers():
     text = f"# B\n\nintro\n\n{report.BEGIN}\nold\n{report.END}\n\nafter\n"
     out = report.render(text, ["| a |", "| b |"])
     assert out == f"# B\n\nintro\n\n{report.BEGIN}\n| a |\n| b |\n{report.END}\n\nafter\n"
+
+
+def test_headline_rows_name_their_figures_by_key_or_by_its_start_and_skip_missing_files(tmp_path):
+    data = _result(
+        "colour", {"300 emoji at 32 px, 1544 steps in 1092 s": "FD 649.18", "sampled with": "unipc 20"}
+    )
+    (tmp_path / "colour_x.json").write_text(json.dumps(data))
+    entries = (
+        report.Headline("emoji", "colour_x", ("300 emoji at 32 px", "sampled with", "not there")),
+        report.Headline("gone", "missing", ("a",)),
+    )
+    assert report.headline(tmp_path, entries) == [
+        *report.HEADLINE_HEADER,
+        "| emoji | 300 emoji at 32 px, 1544 steps in 1092 s: FD 649.18; sampled with: unipc 20"
+        " | `python benchmarks/bench_colour.py --x 1` | 2-core x86_64 | 2026-11-28 | `results/colour_x.json` |",
+    ]
+
+
+def test_every_headline_names_a_stored_result_and_figures_it_has():
+    for h in report.HEADLINES:
+        summary = json.loads((report.RESULTS / f"{h.result}.json").read_text())["summary"]
+        assert all(any(k.startswith(f) for k in summary) for f in h.figures), h
+
+
+def test_the_headline_markers_are_in_the_readme_above_the_table():
+    text = (report.HERE / "README.md").read_text()
+    assert text.index(report.HEAD_BEGIN) < text.index(report.HEAD_END) < text.index(report.BEGIN)
 
 
 def test_write_result_names_sections_and_records_the_load_at_start(tmp_path, monkeypatch):
