@@ -1,8 +1,11 @@
-"""Export: PNGs with their sampling parameters, grids, and MP4 / WebM / GIF writers.
+"""Export: recorded trajectories, sampled clips and training timelapses out as MP4 / WebM / GIF.
 
-- ``png``: ``write_png(path, image_u8, params)`` / ``read_png_params(path)``.
-- ``grid``: ``make_grid(images, nrow)``.
-- ``video``: ``write_video(frames_u8 (T,H,W,C), path, fps, hold_last_s=, scale=, resample=)``.
 - ``trajectory``: ``export_trajectory(trajectory_dir, out_path, show=, fps=, scale=, indices=)``.
+- ``clips``: ``export_clips(samples_dir, fmt)``, ``export_clip_denoising(trajectory_dir, out_path)``.
+- ``timelapse``: ``export_timelapse(run_dir, out_path)``.
 - ``commands``: ``noisebloom export``.
+
+Reads trajectories through :mod:`core.sampling.trajectory` (numpy only) and writes through
+:mod:`core.media` (PNG, grid, video writers); sampling never imports export. ``png`` and ``video``
+here are re-exports of :mod:`core.media` for callers outside core/sampling and core/export.
 """

@@ -22,10 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError, NoisebloomError
-from core.export.grid import make_grid
 from core.export.trajectory import pick_samples
-from core.export.video import FORMATS, write_video
 from core.fsutil import refuse_existing
+from core.media.grid import SHOW, make_grid, panel
+from core.media.grid import (
+    filmstrip as filmstrip,  # moved to core.media; core/engine/jobs/common.py imports it here
+)
+from core.media.video import FORMATS, write_video
+from core.sampling.trajectory import open_trajectory
 
 DEFAULT_FPS = 8.0
 
@@ -94,14 +98,6 @@ def read_clips(samples_dir: str | Path) -> tuple[np.ndarray, float, list[str]]:
     return np.stack([a for a, _ in read]), fps or gif_fps or DEFAULT_FPS, [p.stem for p in gifs]
 
 
-def filmstrip(clip: np.ndarray) -> np.ndarray:
-    """(T, H, W, C) uint8 -> (H, T*W, C): a clip's frames side by side, e.g. one PNG per clip preview
-    that a viewer slices back into T frames of width W and plays."""
-    clip = np.asarray(clip)
-    t, h, w, c = clip.shape
-    return np.ascontiguousarray(clip.transpose(1, 0, 2, 3).reshape(h, t * w, c))
-
-
 def export_clips(
     samples_dir: str | Path,
     fmt: str,
@@ -156,9 +152,6 @@ def clip_denoising_frames(
     loops: int = 2,
 ) -> Iterator[np.ndarray]:
     """Animation frames (H, W, C) of a clip trajectory: the clip playing while it denoises."""
-    from core.export.trajectory import SHOW, _panel
-    from core.sampling.trajectory import open_trajectory
-
     if show not in SHOW:
         raise ConfigError(f"export.show: unknown {show!r}", fix=f"use one of {', '.join(SHOW)}")
     if not 1 <= loops <= 100:
@@ -176,10 +169,10 @@ def clip_denoising_frames(
         r = round(k * (rows - 1) / (total - 1)) if total > 1 else 0
         f = k % frames
         xt, x0 = np.asarray(traj.xt[r, picked, f]), np.asarray(traj.x0[r, picked, f])
-        yield make_grid(_panel(xt, x0, show), nrow, pad=pad)
+        yield make_grid(panel(xt, x0, show), nrow, pad=pad)
     final = np.asarray(traj.final[picked])
     for f in range(frames):
-        yield make_grid(_panel(final[:, f], final[:, f], show), nrow, pad=pad)
+        yield make_grid(panel(final[:, f], final[:, f], show), nrow, pad=pad)
 
 
 def export_clip_denoising(

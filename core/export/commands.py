@@ -132,9 +132,9 @@ def run(args: argparse.Namespace) -> int:
     if args.grid:
         import numpy as np
 
-        from core.export.grid import make_grid
-        from core.export.png import write_png
-        from core.export.video import upscale
+        from core.media.grid import make_grid
+        from core.media.png import write_png
+        from core.media.video import upscale
         from core.sampling.trajectory import open_trajectory
 
         final = np.asarray(open_trajectory(args.trajectory_dir).final)

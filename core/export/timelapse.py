@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import NoisebloomError
-from core.export.video import write_video
+from core.media.video import write_video
 
 
 def timelapse_frames(run_dir: str | Path) -> list[np.ndarray]:

@@ -15,19 +15,9 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError
-from core.export.grid import make_grid
-from core.export.video import write_video
-
-SHOW = ("x0", "xt", "both")
-
-
-def _panel(xt: np.ndarray, x0: np.ndarray, show: str, gap: int = 2) -> np.ndarray:
-    if show == "x0":
-        return x0
-    if show == "xt":
-        return xt
-    spacer = np.zeros((*xt.shape[:-2], gap, xt.shape[-1]), dtype=np.uint8)
-    return np.concatenate([xt, spacer, x0], axis=-2)
+from core.media.grid import SHOW, make_grid, panel
+from core.media.video import write_video
+from core.sampling.trajectory import open_trajectory
 
 
 def pick_samples(traj: Any, indices: Sequence[int] | None) -> list[int]:
@@ -51,8 +41,6 @@ def trajectory_frames(
     nrow: int | None = None,
 ) -> Iterator[np.ndarray]:
     """The animation frames (H, W, C) uint8, one per recorded step plus the finished samples."""
-    from core.sampling.trajectory import open_trajectory
-
     if show not in SHOW:
         raise ConfigError(f"export.show: unknown {show!r}", fix=f"use one of {', '.join(SHOW)}")
     traj = open_trajectory(trajectory_dir)
@@ -68,7 +56,7 @@ def trajectory_frames(
         if is_clip:
             f = r % frames_per_clip
             xt, x0 = xt[:, f], x0[:, f]
-        yield make_grid(_panel(xt, x0, show), nrow, pad=2 if len(picked) > 1 else 0)
+        yield make_grid(panel(xt, x0, show), nrow, pad=2 if len(picked) > 1 else 0)
 
 
 def export_trajectory(

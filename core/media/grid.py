@@ -1,10 +1,13 @@
-"""Grids: many uint8 images tiled into one, row by row (like torchvision's ``make_grid``, in numpy)."""
+"""Tiling uint8 pictures: grids (like torchvision's ``make_grid``, in numpy), x_t / x0 panels and
+clip filmstrips."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+SHOW = ("x0", "xt", "both")  # what a denoising view or export shows: x0, x_t or both side by side
 
 
 def make_grid(images: np.ndarray, nrow: int | None = None, *, pad: int = 2, pad_value: int = 0) -> np.ndarray:
@@ -27,3 +30,22 @@ def make_grid(images: np.ndarray, nrow: int | None = None, *, pad: int = 2, pad_
         y, x = pad + r * (h + pad), pad + col * (w + pad)
         grid[y : y + h, x : x + w] = a[k]
     return grid
+
+
+def panel(xt: np.ndarray, x0: np.ndarray, show: str, gap: int = 2) -> np.ndarray:
+    """What ``show`` (one of :data:`SHOW`) picks from (..., H, W, C) uint8 x_t and x0: one of them, or
+    both side by side with a black ``gap`` between."""
+    if show == "x0":
+        return x0
+    if show == "xt":
+        return xt
+    spacer = np.zeros((*xt.shape[:-2], gap, xt.shape[-1]), dtype=np.uint8)
+    return np.concatenate([xt, spacer, x0], axis=-2)
+
+
+def filmstrip(clip: np.ndarray) -> np.ndarray:
+    """(T, H, W, C) uint8 -> (H, T*W, C): a clip's frames side by side, e.g. one PNG per clip preview
+    that a viewer slices back into T frames of width W and plays."""
+    clip = np.asarray(clip)
+    t, h, w, c = clip.shape
+    return np.ascontiguousarray(clip.transpose(1, 0, 2, 3).reshape(h, t * w, c))

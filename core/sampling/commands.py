@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.karras:
         given["karras"] = True
     if args.from_png:
-        from core.export.png import read_png_params
+        from core.media.png import read_png_params
 
         config = config_from_png_params(read_png_params(args.from_png))
         config = config.replace(**given, device=args.device, trajectory=args.trajectory)

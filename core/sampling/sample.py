@@ -24,13 +24,15 @@ import torch
 from core import __version__
 from core.errors import ConfigError, NoisebloomError
 from core.fsutil import atomic_directory, atomic_write_text, refuse_existing
+from core.media.png import write_png
+from core.media.video import write_video
 from core.sampling.config import SampleConfig, resolve_guidance
 from core.sampling.guidance import guided
 from core.sampling.loop import StepCallback, StepInfo, run_loop
 from core.sampling.model import load_model, model_name, resolve_device, sample_shape
 from core.sampling.samplers import SAMPLERS, build_scheduler, check_sampler, default_sampler
 from core.sampling.seeds import image_generators, initial_noise
-from core.sampling.trajectory import TrajectoryWriter, open_trajectory, to_uint8
+from core.sampling.trajectory import TrajectoryWriter, open_trajectory, tensor_to_uint8
 
 # Schedulers whose sample lives in variance-exploding scale x0 + sigma * eps (k-diffusion style).
 _VE_SCHEDULERS = ("EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler", "HeunDiscreteScheduler")
@@ -251,7 +253,7 @@ def _sample(
                 should_stop=should_stop,
                 indices=indices,
             )
-            images[lo:hi] = to_uint8(x.clamp(-1, 1))
+            images[lo:hi] = tensor_to_uint8(x)
             if writer is not None:
                 writer.record_final(x, slice(lo, hi))
         if writer is not None:
@@ -299,9 +301,6 @@ def output_paths(out: Path, config: SampleConfig, *, clip: bool) -> list[Path]:
 def _write_outputs(
     out: Path, model: Any, config: SampleConfig, name: str, images: np.ndarray, extra
 ) -> list[Path]:
-    from core.export.png import write_png
-    from core.export.video import write_video
-
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for j, img in enumerate(images):

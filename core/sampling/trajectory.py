@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core.errors import NoisebloomError
+from core.media.pixels import to_uint8 as array_to_uint8
 
-if TYPE_CHECKING:  # torch loads only where tensors are recorded; export reads the arrays without it
-    import torch
+# No torch here, not even for annotations: the window (desktop/) and export read trajectories
+# through this module. The writer takes torch tensors (``Tensor`` below) without importing torch.
+Tensor = Any
 
 FORMAT = 1
 
@@ -33,12 +35,15 @@ def recorded_steps(n: int, max_frames: int) -> list[int]:
     return sorted({round(i * (n - 1) / (max_frames - 1)) for i in range(max_frames)})
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float in [-1, 1], channels before the last two axes -> uint8 channels-last numpy."""
-    import torch
+def tensor_to_uint8(x: Tensor) -> np.ndarray:
+    """A torch tensor in [-1, 1], channels before the last two axes -> uint8 channels-last numpy
+    (:func:`core.media.pixels.to_uint8` on the tensor's float32 values)."""
+    return array_to_uint8(x.detach().float().cpu().numpy())
 
-    y = ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round_().to(torch.uint8)
-    return y.movedim(-3, -1).cpu().numpy()
+
+to_uint8 = (
+    tensor_to_uint8  # the old name: core/engine/jobs/sample.py and benchmarks/bench_sample.py import it
+)
 
 
 class TrajectoryWriter:
@@ -68,17 +73,15 @@ class TrajectoryWriter:
     def wants(self, step: int) -> bool:
         return step in self.row
 
-    def record(
-        self, step: int, t: float, sigma: float, x_t: torch.Tensor, x0: torch.Tensor, rows: slice
-    ) -> None:
+    def record(self, step: int, t: float, sigma: float, x_t: Tensor, x0: Tensor, rows: slice) -> None:
         r = self.row[step]
         self.t[r], self.sigma[r] = t, sigma
-        self.xt[r, rows] = to_uint8(x_t)
-        self.x0[r, rows] = to_uint8(x0)
+        self.xt[r, rows] = tensor_to_uint8(x_t)
+        self.x0[r, rows] = tensor_to_uint8(x0)
         self.state[r, rows] = x_t.detach().cpu().numpy().astype(np.float16)
 
-    def record_final(self, x: torch.Tensor, rows: slice) -> None:
-        self.final[rows] = to_uint8(x)
+    def record_final(self, x: Tensor, rows: slice) -> None:
+        self.final[rows] = tensor_to_uint8(x)
 
     def close(self, meta: dict[str, Any]) -> None:
         for a in (self.xt, self.x0, self.final, self.state):
@@ -91,7 +94,7 @@ class TrajectoryWriter:
 
 @dataclass
 class Trajectory:
-    """A recorded trajectory, arrays memory-mapped read-only."""
+    """A recorded trajectory, arrays memory-mapped read-only (export and the window's scrubber read it)."""
 
     folder: Path
     meta: dict[str, Any]
@@ -101,7 +104,35 @@ class Trajectory:
 
     @property
     def steps(self) -> list[int]:
-        return list(self.meta["steps"])
+        """The sampling steps that were recorded, one per row of ``xt`` / ``x0``."""
+        return [int(s) for s in self.meta["steps"]]
+
+    @property
+    def n_steps(self) -> int:
+        """The steps of the run (more than ``len(steps)`` where a stride kept only some)."""
+        return int(self.meta.get("n_steps", len(self.steps)))
+
+    def __len__(self) -> int:
+        return len(self.meta["steps"])
+
+    @property
+    def num(self) -> int:
+        """Samples in the run."""
+        return int(self.xt.shape[1])
+
+    @property
+    def is_clip(self) -> bool:
+        return self.xt.ndim == 6
+
+    @property
+    def frames(self) -> int:
+        """Frames per clip (1 for images)."""
+        return int(self.xt.shape[2]) if self.is_clip else 1
+
+    def frame(self, row: int, which: str = "x0") -> np.ndarray:
+        """uint8 (N, H, W, C) (or (N, T, H, W, C) for clips) of recorded row ``row`` (clamped)."""
+        arr = self.x0 if which == "x0" else self.xt
+        return np.asarray(arr[max(0, min(row, len(self) - 1))])
 
     def state(self) -> np.ndarray:
         return np.load(self.folder / "state.npy", mmap_mode="r")

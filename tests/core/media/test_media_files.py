@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from core.export.grid import make_grid
-from core.export.png import read_png_params, write_png
-from core.export.video import write_video
+from core.media.grid import make_grid
+from core.media.png import read_png_params, write_png
+from core.media.video import write_video
 
 
 def _frames(t=6, h=9, w=11, c=3):

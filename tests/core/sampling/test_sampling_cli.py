@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from core.cli import main
-from core.export.png import read_png_params
+from core.media.png import read_png_params
 from core.models.folder import load_model_folder
 from core.sampling.sample import config_from_png_params, sample
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError, ModelFolderError
-from core.export.png import read_png_params
+from core.media.png import read_png_params
 from core.models.folder import load_model_folder, save_model_folder
 from core.sampling.config import SampleConfig
 from core.sampling.guidance import DEFAULT_GUIDANCE, GUIDE_BANDS, GuidedNetwork, band_factors, guided

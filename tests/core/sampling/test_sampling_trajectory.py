@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError
-from core.export.png import read_png_params
+from core.media.png import read_png_params
 from core.sampling.config import SampleConfig
 from core.sampling.sample import branch, config_from_png_params, sample
 from core.sampling.trajectory import open_trajectory, recorded_steps

@@ -107,7 +107,7 @@ def test_export_clips_of_a_folder_without_clips_says_what_to_do(tmp_path, capsys
 
 
 def test_a_filmstrip_slices_back_into_the_clip_frames():
-    from core.export.clips import filmstrip
+    from core.media.grid import filmstrip
 
     clip = np.random.default_rng(0).integers(0, 256, (5, 4, 3, 2), dtype=np.uint8)
     strip = filmstrip(clip)
