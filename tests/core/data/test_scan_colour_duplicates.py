@@ -9,8 +9,9 @@ import json
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance
 
+from core.data.near_duplicates import find_near_duplicates
 from core.data.preprocess import signature_pil, structure_distance
-from core.data.scan import MANIFEST_NAME, _near_duplicates, scan_folder
+from core.data.scan import MANIFEST_NAME, scan_folder
 
 BLUE, GREEN, ORANGE = (30, 90, 230), (40, 180, 60), (240, 150, 30)
 
@@ -112,7 +113,7 @@ def test_a_file_without_a_colour_signature_falls_back_to_the_grey_hash():
         {"name": "b.png", "dhash": "00ff00ff00ff00ff", "grey": False, "colour": "ff" * 48},
         {"name": "c.png", "dhash": "00ff00ff00ff00ff", "grey": False},
     ]
-    near, count = _near_duplicates(files, 6)
+    near, count = find_near_duplicates(files, 6)
     assert count == 2 and {(n.a, n.b) for n in near} == {("a.png", "c.png"), ("b.png", "c.png")}
 
 
