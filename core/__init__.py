@@ -11,8 +11,9 @@ import os
 
 __version__ = "0.1.0"
 
-# Nothing in Noisebloom downloads weights or data at run time (DESIGN.md). Set before any
-# Hugging Face library is imported, so a stray hub lookup fails fast instead of hanging.
+# Nothing in Noisebloom downloads weights or data at run time (docs/architecture.md, "Ground
+# rules"). Set before any Hugging Face library is imported, so a stray hub lookup fails fast
+# instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,8 +1,8 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, rename into place.
 
 A process killed at any moment leaves either the previous file or the new one, never half of
-one (DESIGN.md, "Workspace on disk"). Directories are replaced the same way: build the new one
-beside the old, then swap with two renames.
+one (docs/architecture.md, "The workspace on disk"). Directories are replaced the same way: build
+the new one beside the old, then swap with two renames.
 """
 
 from __future__ import annotations

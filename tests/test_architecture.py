@@ -1,4 +1,5 @@
-"""The layering rule of DESIGN.md, checked two ways: statically (import-linter) and at run time."""
+"""The layering rule of docs/architecture.md ("Layers"), checked two ways: statically (import-linter)
+and at run time."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The model folder: a diffusers pipeline folder plus ``noisebloom.json`` (DESIGN.md, "Names and
-contracts"). Shared by training (writes it), sampling and the engine (read it).
+"""The model folder: a diffusers pipeline folder plus ``noisebloom.json`` (docs/architecture.md,
+"The model folder"). Shared by training (writes it), sampling and the engine (read it).
 
 Layout::
 

@@ -1,2 +1,2 @@
 """Where Noisebloom keeps things on disk, and the SQLite catalog of datasets, runs, models,
-metrics, sample sets and exports (DESIGN.md, "Workspace on disk")."""
+metrics, sample sets and exports (docs/architecture.md, "The workspace on disk")."""
