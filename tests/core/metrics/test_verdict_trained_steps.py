@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.catalogue.training import TOO_FEW_STEPS
 from core.metrics.evaluate import _trained_steps
 from core.metrics.verdict import verdict
-from core.catalogue.training import TOO_FEW_STEPS
 
 
 def test_few_steps_and_a_bad_loss_ratio_read_trained_too_little() -> None:
