@@ -17,12 +17,13 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from core.catalogue.samplers import (
+    MAX_SEED as MAX_SEED,  # its home is the catalogue; the engine imports it here
+)
 from core.errors import ConfigError
 from core.fsutil import atomic_write_text
 
 C = TypeVar("C", bound="Config")
-
-MAX_SEED = 2**63 - 1  # seeds of training and sampling: numpy's SeedSequence takes any, torch 63 bits
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.sampling.samplers import DEFAULT_STEPS
+from core.catalogue.samplers import DEFAULT_STEPS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,15 +1,20 @@
 """``noisebloom sample MODEL_DIR --out OUT_DIR``: draw N numbered PNGs (and the trajectory when asked).
 
-Imports only argparse at the top; torch and the samplers load inside the command.
+Imports only argparse and the catalogue at the top; torch and the samplers load inside the command.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from core.sampling.samplers import DEFAULT_STEPS, MAX_STEPS
-
-SAMPLER_NAMES = ("ddpm", "ddim", "euler", "euler_a", "heun", "dpmpp_2m", "unipc", "flow_euler", "flow_heun")
+from core.catalogue.samplers import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    MAX_GUIDANCE,
+    MAX_STEPS,
+    SAMPLERS,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--steps", type=int, default=None, help=f"sampling steps, 1 to {MAX_STEPS} (default {DEFAULT_STEPS})"
     )
     p.add_argument(
-        "--sampler", choices=SAMPLER_NAMES, default=None, help="default: ddim, or unipc for flow models"
+        "--sampler",
+        choices=tuple(SAMPLERS),
+        default=None,
+        help=f"default: {DEFAULT_SAMPLER['ddpm']}, or {DEFAULT_SAMPLER['flow']} for flow models",
     )
     p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="images per batch (default 16)")
@@ -43,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--guidance",
         type=float,
         default=None,
-        help="autoguidance weight, 0 to 10 (default 1.5 where the model has a guide network, else 0)",
+        help=f"autoguidance weight, 0 to {MAX_GUIDANCE:g} (default {DEFAULT_GUIDANCE:g} where the model "
+        "has a guide network, else 0)",
     )
     p.add_argument("--eta", type=float, default=None, help="DDIM eta, 0 (deterministic) to 1")
     p.add_argument("--karras", action="store_true", help="Karras sigmas (dpmpp_2m, unipc, euler, heun)")

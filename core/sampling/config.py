@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.config import MAX_SEED, Config
+from core.catalogue.samplers import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_STEPS,
+    SAMPLERS,
+)
+from core.config import Config
 from core.errors import ConfigError
-from core.sampling.guidance import DEFAULT_GUIDANCE, MAX_GUIDANCE
-from core.sampling.samplers import DEFAULT_STEPS, MAX_STEPS, SAMPLERS
 
 MAX_SAMPLES = 10_000  # images one sampling job draws (each is written to disk)
 MAX_SAMPLE_BATCH = 1024

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from core.catalogue.samplers import steps_in
 from core.errors import Cancelled
 
 
@@ -91,11 +92,22 @@ def _prediction_type(scheduler: Any, flow: bool) -> str:
     return "flow_prediction" if flow else scheduler.config.prediction_type
 
 
-def run_loop(
+@dataclass
+class LoopResult:
+    """What one pass made: the final sample, the steps it ran (callbacks fired) and its network
+    evaluations (``order`` per step, less one at the end: Heun runs ``2 * steps - 1``)."""
+
+    x: torch.Tensor
+    steps: int
+    evaluations: int
+
+
+def run_steps(
     network: Callable[..., Any],
     scheduler: Any,
     x: torch.Tensor,
     *,
+    order: int = 1,
     begin: int = 0,
     flow: bool = False,
     generators: Sequence[torch.Generator] | None = None,
@@ -103,29 +115,30 @@ def run_loop(
     callback: StepCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     indices: tuple[int, ...] = (),
-) -> torch.Tensor:
-    """Run ``scheduler`` (``set_timesteps`` already called) from ``x`` and return the final sample.
+) -> LoopResult:
+    """Run ``scheduler`` (``set_timesteps`` already called) from ``x``.
 
-    ``x`` is in the scheduler's own space (already multiplied by ``init_noise_sigma``). ``begin`` is
-    the position in ``scheduler.timesteps`` to start from (a branch from a recorded step). Second-
-    order schedulers (Heun) evaluate the network twice per step; the callback fires once per step,
-    with the first evaluation's x0. ``should_stop()`` is checked before every network evaluation and
-    raises :class:`~core.errors.Cancelled`.
+    ``x`` is in the scheduler's own space (already multiplied by ``init_noise_sigma``). ``order`` is
+    the sampler's network evaluations per step (:attr:`core.catalogue.samplers.SamplerSpec.order`:
+    2 for Heun, whose timestep list holds each later step twice); the callback fires once per step,
+    with the step's first evaluation's x0. ``begin`` is the position in ``scheduler.timesteps`` to
+    start from (a branch from a recorded step: ``order * step``). ``should_stop()`` is checked
+    before every network evaluation and raises :class:`~core.errors.Cancelled`.
     """
     timesteps = scheduler.timesteps
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(begin)
     kw = step_kwargs(scheduler, generators, eta=eta)
-    order2 = hasattr(scheduler, "state_in_first_order")
-    n = _count_steps(len(timesteps), order2)
-    i = _count_steps(begin, order2) if begin else 0
+    n = steps_in(len(timesteps), order)
+    i = steps_in(begin, order)
+    first_i = i
     sigmas = getattr(scheduler, "sigmas", None)
     batch = x.shape[0]
     for pos in range(begin, len(timesteps)):
         if should_stop is not None and should_stop():
             raise Cancelled()
         t = timesteps[pos]
-        first = scheduler.state_in_first_order if order2 else True
+        first = (pos - begin) % order == 0
         x_in = scheduler.scale_model_input(x, t) if hasattr(scheduler, "scale_model_input") else x
         model_output = network(x_in, t.expand(batch)).sample
         out = scheduler.step(model_output, t, x, **kw)
@@ -134,12 +147,12 @@ def run_loop(
         if first:
             i += 1
         x = out.prev_sample
-    return x
+    return LoopResult(x, i - first_i, len(timesteps) - begin)
 
 
-def _count_steps(positions: int, order2: bool) -> int:
-    """How many steps ``positions`` timestep entries make (Heun: 1 + 2 per later step)."""
-    return (positions + 1) // 2 if order2 else positions
+def run_loop(network: Callable[..., Any], scheduler: Any, x: torch.Tensor, **kw: Any) -> torch.Tensor:
+    """:func:`run_steps`' final sample alone (the training previews' call)."""
+    return run_steps(network, scheduler, x, **kw).x
 
 
 def _step_info(scheduler, sigmas, pos, i, n, t, x_in, model_output, out, flow, indices) -> StepInfo:

@@ -22,25 +22,26 @@ import numpy as np
 import torch
 
 from core import __version__
+from core.catalogue.samplers import MAX_STEPS, SAMPLERS, continuing, family_of
 from core.errors import ConfigError, NoisebloomError
 from core.fsutil import atomic_directory, atomic_write_text, refuse_existing
 from core.media.png import write_png
 from core.media.video import write_video
 from core.sampling.config import SampleConfig, resolve_guidance
 from core.sampling.guidance import guided
-from core.sampling.loop import StepCallback, StepInfo, run_loop
+from core.sampling.loop import StepCallback, StepInfo, run_steps
 from core.sampling.model import load_model, model_name, resolve_device, sample_shape
-from core.sampling.samplers import SAMPLERS, build_scheduler, check_sampler, default_sampler
+from core.sampling.samplers import build_scheduler, check_sampler, default_sampler
 from core.sampling.seeds import image_generators, initial_noise
 from core.sampling.trajectory import TrajectoryWriter, open_trajectory, tensor_to_uint8
-
-# Schedulers whose sample lives in variance-exploding scale x0 + sigma * eps (k-diffusion style).
-_VE_SCHEDULERS = ("EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler", "HeunDiscreteScheduler")
 
 
 @dataclass
 class SampleResult:
-    """What ``sample`` made: uint8 samples (N, H, W, C) or clips (N, T, H, W, C), and where they went."""
+    """What ``sample`` made: uint8 samples (N, H, W, C) or clips (N, T, H, W, C), and where they went.
+
+    ``steps_run`` is the steps each sample went through in this call (fewer than ``config.steps``
+    for a branch that keeps the step count), as the loop counted them."""
 
     images: np.ndarray
     config: SampleConfig
@@ -48,6 +49,7 @@ class SampleResult:
     paths: list[Path] = field(default_factory=list)
     trajectory_dir: Path | None = None
     seconds: float = 0.0
+    steps_run: int = 0
 
 
 def image_name(index: int) -> str:
@@ -111,16 +113,16 @@ def _start_scheduler(name: str, model: Any, config: SampleConfig, device: torch.
     return scheduler
 
 
-def _steps_ok(steps: int, scheduler: Any) -> bool:
+def _steps_ok(name: str, steps: int, scheduler: Any) -> bool:
     """True when the schedule has ``steps`` distinct, finite noise levels (Heun: 2 * steps - 1 entries)
     and, for the one-evaluation-per-step samplers, distinct timesteps: multistep solvers find their
     place by the timestep's value, and integer timesteps that repeat (flow models at 999 steps)
     make UniPC fail at its last step and feed the network the wrong noise level."""
+    spec = SAMPLERS[name]
     ts = scheduler.timesteps
-    order2 = hasattr(scheduler, "state_in_first_order")
-    if len(ts) != (2 * steps - 1 if order2 else steps) or not bool(torch.isfinite(ts.float()).all()):
+    if len(ts) != spec.positions(steps) or not bool(torch.isfinite(ts.float()).all()):
         return False
-    if not order2 and len(torch.unique(ts)) != len(ts):
+    if spec.order == 1 and len(torch.unique(ts)) != len(ts):
         return False
     sigmas = getattr(scheduler, "sigmas", None)
     levels = sigmas[:-1] if sigmas is not None else ts
@@ -128,7 +130,7 @@ def _steps_ok(steps: int, scheduler: Any) -> bool:
 
 
 def _check_steps(name: str, model: Any, config: SampleConfig, scheduler: Any) -> None:
-    if _steps_ok(config.steps, scheduler):
+    if _steps_ok(name, config.steps, scheduler):
         return
     best = None
     for m in range(config.steps - 1, 0, -1):  # only on the error path: find the largest count that works
@@ -137,7 +139,7 @@ def _check_steps(name: str, model: Any, config: SampleConfig, scheduler: Any) ->
             probe.set_timesteps(m)
         except (ValueError, IndexError, RuntimeError):
             continue
-        if _steps_ok(m, probe):
+        if _steps_ok(name, m, probe):
             best = m
             break
     fix = f"use at most {best} steps with {name}" if best else "choose another sampler"
@@ -148,9 +150,9 @@ def _check_steps(name: str, model: Any, config: SampleConfig, scheduler: Any) ->
     )
 
 
-def _to_scheduler_space(scheduler: Any, x_vp: torch.Tensor, pos: int) -> torch.Tensor:
+def _to_scheduler_space(name: str, scheduler: Any, x_vp: torch.Tensor, pos: int) -> torch.Tensor:
     """x in network-input scale -> the scheduler's own scale at timestep position ``pos``."""
-    if type(scheduler).__name__ in _VE_SCHEDULERS:
+    if SAMPLERS[name].scales_like_ve:
         sigma = float(scheduler.sigmas[pos])
         return x_vp * math.sqrt(sigma**2 + 1.0)
     return x_vp
@@ -206,11 +208,10 @@ def _sample(
     probe = _start_scheduler(name, model, config, device, schedule)
     if schedule is None:
         _check_steps(name, model, config, probe)
+    spec = SAMPLERS[name]
     begin = start["begin"] if start else 0
-    n_steps = (
-        (len(probe.timesteps) + 1) // 2 if hasattr(probe, "state_in_first_order") else len(probe.timesteps)
-    )
-    first_step = (begin + 1) // 2 if hasattr(probe, "state_in_first_order") else begin
+    n_steps = spec.steps_in(len(probe.timesteps))
+    first_step = spec.steps_in(begin)
     out = Path(out_dir) if out_dir is not None else None
     if config.trajectory and out is None:
         raise ConfigError(
@@ -220,6 +221,7 @@ def _sample(
         refuse_existing(output_paths(out, config, clip=len(shape) == 4), fix=OVERWRITE_FIX)
     images = np.zeros((config.num, *shape[:-3], shape[-2], shape[-1], shape[-3]), dtype=np.uint8)
     traj_ctx = atomic_directory(out / "trajectory") if config.trajectory else nullcontext(None)
+    steps_run = 0
     with traj_ctx as traj_tmp, torch.inference_mode():
         writer = None
         if traj_tmp is not None:
@@ -237,14 +239,15 @@ def _sample(
                     scheduler, "init_noise_sigma", 1.0
                 )
             else:
-                x = _to_scheduler_space(scheduler, start["state"][lo:hi].to(device), begin)
+                x = _to_scheduler_space(name, scheduler, start["state"][lo:hi].to(device), begin)
                 for _ in range(start["advance"]):
                     initial_noise(generators, shape)  # replay the noise the original run drew before step k
             step_cb = _compose(writer, callback, slice(lo, hi), first_step)
-            x = run_loop(
+            ran = run_steps(
                 network,
                 scheduler,
                 x,
+                order=spec.order,
                 begin=begin,
                 flow=flow,
                 generators=generators,
@@ -253,6 +256,7 @@ def _sample(
                 should_stop=should_stop,
                 indices=indices,
             )
+            x, steps_run = ran.x, ran.steps
             images[lo:hi] = tensor_to_uint8(x)
             if writer is not None:
                 writer.record_final(x, slice(lo, hi))
@@ -264,7 +268,11 @@ def _sample(
             }
             writer.close({**meta, **(extra_meta or {})})
     result = SampleResult(
-        images, config, name, trajectory_dir=(out / "trajectory") if config.trajectory else None
+        images,
+        config,
+        name,
+        trajectory_dir=(out / "trajectory") if config.trajectory else None,
+        steps_run=steps_run,
     )
     if out is not None:
         result.paths = _write_outputs(out, model, config, name, images, extra_meta)
@@ -374,8 +382,7 @@ def branch(
     advance = 1 + (begin_step if draws else 0)  # noise draws the original run made before step k
     if steps is None:
         start = {"schedule": meta.get("schedule"), "state": state, "advance": advance}
-        probe = build_scheduler(name, model.scheduler_config, model.objective, karras=base.karras)
-        start["begin"] = 2 * begin_step if hasattr(probe, "state_in_first_order") else begin_step
+        start["begin"] = SAMPLERS[name].position_of(begin_step)
         config = base.replace(**changes)
     else:
         schedule = _continuation(name, model, base, t_k, sigma_k, steps)
@@ -404,33 +411,51 @@ def _continuation(
     name: str, model: Any, base: SampleConfig, t_k: float, sigma_k: float, m: int
 ) -> dict[str, Any]:
     """``set_timesteps`` arguments for ``m`` steps from step k's noise level down to zero."""
-    if not 1 <= m <= 1000:
-        raise ConfigError(f"branch.steps: {m} is out of range", fix="use 1 to 1000")
-    if name == "ddpm":
-        ts = np.unique(np.linspace(t_k, 0, m).round().astype(np.int64))[::-1]
-        if len(ts) != m:
-            raise ConfigError(
-                f"branch.steps: only {int(t_k) + 1} DDPM steps remain after this step", fix="ask fewer"
-            )
-        return {"timesteps": ts.tolist()}
-    if name in ("euler", "heun") and not base.karras:
-        return {"timesteps": np.linspace(t_k, 0, m).tolist()}
-    if name == "dpmpp_2m" and not base.karras and model.objective != "flow":
-        ts = np.unique(np.linspace(t_k, 0, m + 1).round().astype(np.int64)[:-1])[::-1]
-        if len(ts) != m:
-            raise ConfigError(
-                f"branch.steps: too many DPM-Solver steps for what remains ({m})", fix="ask fewer"
-            )
-        return {"timesteps": ts.tolist()}
-    if name == "flow_euler":
-        shift = float(model.scheduler_config.get("shift", 1.0))
-        s = np.linspace(sigma_k, 0, m + 1)[:-1]
-        return {"sigmas": (s / (shift - (shift - 1) * s)).tolist()}
-    usable = "ddpm, euler, heun, dpmpp_2m (no Karras), flow_euler"
-    raise ConfigError(
-        f"branch.steps: sampler {name!r} cannot restart mid-way with a new step count",
-        fix=f"keep the step count (steps=None) or record with one of {usable}",
-    )
+    if not 1 <= m <= MAX_STEPS:
+        raise ConfigError(f"branch.steps: {m} is out of range", fix=f"use 1 to {MAX_STEPS}")
+    if base.karras or family_of(model.objective) not in SAMPLERS[name].continues_in:
+        usable = ", ".join(continuing())
+        raise ConfigError(
+            f"branch.steps: sampler {name!r} cannot restart mid-way with a new step count",
+            fix=f"keep the step count (steps=None) or record with one of {usable} (without Karras sigmas)",
+        )
+    return _RESPACE[name](model, t_k, sigma_k, m)
+
+
+def _ddpm_timesteps(model: Any, t_k: float, sigma_k: float, m: int) -> dict[str, Any]:
+    ts = np.unique(np.linspace(t_k, 0, m).round().astype(np.int64))[::-1]
+    if len(ts) != m:
+        raise ConfigError(
+            f"branch.steps: only {int(t_k) + 1} DDPM steps remain after this step", fix="ask fewer"
+        )
+    return {"timesteps": ts.tolist()}
+
+
+def _float_timesteps(model: Any, t_k: float, sigma_k: float, m: int) -> dict[str, Any]:
+    return {"timesteps": np.linspace(t_k, 0, m).tolist()}
+
+
+def _dpm_timesteps(model: Any, t_k: float, sigma_k: float, m: int) -> dict[str, Any]:
+    ts = np.unique(np.linspace(t_k, 0, m + 1).round().astype(np.int64)[:-1])[::-1]
+    if len(ts) != m:
+        raise ConfigError(f"branch.steps: too many DPM-Solver steps for what remains ({m})", fix="ask fewer")
+    return {"timesteps": ts.tolist()}
+
+
+def _flow_sigmas(model: Any, t_k: float, sigma_k: float, m: int) -> dict[str, Any]:
+    shift = float(model.scheduler_config.get("shift", 1.0))
+    s = np.linspace(sigma_k, 0, m + 1)[:-1]
+    return {"sigmas": (s / (shift - (shift - 1) * s)).tolist()}
+
+
+# How each sampler that a branch can re-space (``SamplerSpec.continues_in``) takes the steps left.
+_RESPACE = {
+    "ddpm": _ddpm_timesteps,
+    "euler": _float_timesteps,
+    "heun": _float_timesteps,
+    "dpmpp_2m": _dpm_timesteps,
+    "flow_euler": _flow_sigmas,
+}
 
 
 __all__ = [

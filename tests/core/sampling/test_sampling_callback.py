@@ -108,6 +108,29 @@ def test_heun_calls_back_once_per_step_with_two_network_evaluations(models, coun
     assert net.calls == 5  # 2 per step, the last step (to sigma 0) is first order
 
 
+@pytest.mark.parametrize("name,objective", [("heun", "eps"), ("flow_heun", "flow"), ("unipc", "flow")])
+def test_the_loop_reports_the_steps_and_network_evaluations_it_ran(models, counting, name, objective):
+    from core.catalogue.samplers import SAMPLERS
+    from core.sampling.loop import run_steps
+
+    m = models[objective]
+    net = counting(m.network)
+    scheduler = build_scheduler(name, m.scheduler_config, objective)
+    scheduler.set_timesteps(4)
+    seen = []
+    x = torch.randn(1, 1, 16, 16) * getattr(scheduler, "init_noise_sigma", 1.0)
+    with torch.inference_mode():
+        ran = run_steps(
+            net, scheduler, x, order=SAMPLERS[name].order, flow=objective == "flow", callback=seen.append
+        )
+    assert (ran.steps, ran.evaluations, net.calls) == (
+        4,
+        7 if SAMPLERS[name].order == 2 else 4,
+        ran.evaluations,
+    )
+    assert [s.i for s in seen] == [0, 1, 2, 3] and {s.n for s in seen} == {4}
+
+
 @pytest.mark.parametrize("k", [0, 1, 4])
 def test_cancel_stops_within_one_step(models, counting, tmp_path, k):
     m = models["eps"]

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from core.catalogue.samplers import DEFAULT_GUIDANCE
 from core.errors import ConfigError, ModelFolderError
 from core.media.png import read_png_params
 from core.models.folder import load_model_folder, save_model_folder
 from core.sampling.config import SampleConfig
-from core.sampling.guidance import DEFAULT_GUIDANCE, GUIDE_BANDS, GuidedNetwork, band_factors, guided
+from core.sampling.guidance import GUIDE_BANDS, GuidedNetwork, band_factors, guided
 from core.sampling.sample import config_from_png_params, sample
 from tests.core.sampling.conftest import make_tiny_model, tiny_unet
 

@@ -87,6 +87,18 @@ def test_branch_with_the_same_seed_replays_the_original(models, tmp_path):
         assert open_trajectory(tmp_path / f"{name}-b").steps == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("name,objective", [("heun", "eps"), ("flow_heun", "flow")])
+def test_a_second_order_branch_restarts_at_step_k_and_replays_the_original(models, tmp_path, name, objective):
+    # The restart position comes from SamplerSpec.order; it was once read off a fresh scheduler,
+    # where FlowMatchHeun does not yet say it is second order, and flow_heun restarted one step early.
+    cfg = SampleConfig(sampler=name, steps=5, num=1, seed=3, device="cpu", trajectory=True)
+    original = sample(models[objective], cfg, out_dir=tmp_path / "a")
+    seen = []
+    again = branch(tmp_path / "a", 2, model=models[objective], callback=lambda s: seen.append((s.i, s.n)))
+    assert seen == [(2, 5), (3, 5), (4, 5)] and again.steps_run == 3
+    assert np.abs(again.images.astype(int) - original.images.astype(int)).max() <= 3
+
+
 def test_branch_with_a_new_seed_changes_a_stochastic_samplers_result(models, tmp_path):
     cfg = SampleConfig(sampler="ddpm", steps=8, num=1, seed=3, device="cpu", trajectory=True)
     original = sample(models["eps"], cfg, out_dir=tmp_path / "a")
