@@ -2,9 +2,11 @@
 
 Each ``step`` event of a ``sample`` or ``branch`` job carries step i of n with x_t and the
 predicted x0 as small PNGs (k-diffusion's ``denoised``); this object keeps the latest ones, the
-order they arrived in and their timing. When the job is done the trajectory folder it recorded
-(core/sampling/trajectory.py: ``trajectory.json`` + uint8 ``xt.npy`` / ``x0.npy`` memory maps,
-shape (R, N, H, W, C)) is opened with numpy, read-only, so the timeline scrubber needs no re-run.
+order they arrived in and their timing. When the job is done the trajectory folder it recorded is
+opened with core's torch-free reader (:func:`core.sampling.trajectory.open_trajectory`: uint8
+``xt.npy`` / ``x0.npy`` memory maps, shape (R, N, H, W, C)), read-only, so the timeline scrubber
+needs no re-run. The samplers, defaults and bounds are the engine's own
+(:mod:`core.catalogue.samplers`).
 
 A clip model's steps carry one filmstrip per clip (its T frames side by side); the model's info
 (``kind`` "clip", ``frames``, ``fps``, from the catalog) says how to cut and play them, and its
@@ -13,7 +15,6 @@ trajectory has shape (R, N, T, H, W, C).
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import time
@@ -23,75 +24,19 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from core.catalogue.samplers import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_SEED, samplers_for
 from core.engine import protocol as P
+from core.errors import NoisebloomError
+from core.sampling.trajectory import Trajectory, open_trajectory
 
-SAMPLERS = {
-    "ddpm": ("ddim", "ddpm", "euler", "euler_a", "heun", "dpmpp_2m", "unipc"),
-    "flow": ("unipc", "dpmpp_2m", "flow_euler", "flow_heun"),  # the first is the default
-}
-SAMPLER_TITLES = {
-    "ddpm": "DDPM",
-    "ddim": "DDIM",
-    "euler": "Euler",
-    "euler_a": "Euler ancestral",
-    "heun": "Heun",
-    "dpmpp_2m": "DPM-Solver++ 2M",
-    "unipc": "UniPC",
-    "flow_euler": "Flow Euler",
-    "flow_heun": "Flow Heun",
-}
-# Autoguidance weight for a model with a guide network, and its bound (core.sampling.guidance's
-# DEFAULT_GUIDANCE and MAX_GUIDANCE), and the sampling steps when none are chosen
-# (core.sampling.samplers.DEFAULT_STEPS): repeated here because the GUI never imports torch; a test in
-# tests/desktop pins the copies equal.
-DEFAULT_GUIDANCE = 1.5
-MAX_GUIDANCE = 10.0
-DEFAULT_STEPS = 20
-SHOW = ("x0", "xt", "both")
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
-MAX_SEED = 2**31 - 1
 LIVE = ("submitted", "queued", "running", "paused")
 
 
-class TrajectoryFrames:
-    """A recorded trajectory read with numpy memory maps (never torch)."""
-
-    def __init__(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        if (
-            not (folder / "trajectory.json").is_file()
-            and (folder / "trajectory" / "trajectory.json").is_file()
-        ):
-            folder = folder / "trajectory"
-        self.folder = folder
-        self.meta = json.loads((folder / "trajectory.json").read_text(encoding="utf-8"))
-        self.xt = np.load(folder / "xt.npy", mmap_mode="r")
-        self.x0 = np.load(folder / "x0.npy", mmap_mode="r")
-        final = folder / "final.npy"
-        self.final = np.load(final, mmap_mode="r") if final.is_file() else None
-        self.steps: list[int] = [int(s) for s in self.meta.get("steps", range(len(self.xt)))]
-        self.n_steps = int(self.meta.get("n_steps", len(self.steps)))
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    @property
-    def num(self) -> int:
-        return int(self.xt.shape[1])
-
-    @property
-    def is_clip(self) -> bool:
-        return self.xt.ndim == 6
-
-    @property
-    def frames(self) -> int:
-        """Frames per clip (1 for images)."""
-        return int(self.xt.shape[2]) if self.is_clip else 1
-
-    def frame(self, row: int, which: str = "x0") -> np.ndarray:
-        """uint8 (N, H, W, C) (or (N, T, H, W, C) for clips) of recorded step ``row``."""
-        arr = self.x0 if which == "x0" else self.xt
-        return np.asarray(arr[max(0, min(row, len(self.steps) - 1))])
+def family(objective: str) -> str:
+    """The sampler family of an objective ("flow", else "ddpm": the window offers DDPM's samplers to
+    a model whose objective it does not know)."""
+    return "flow" if objective == "flow" else "ddpm"
 
 
 class GenerationModel(QObject):
@@ -110,7 +55,7 @@ class GenerationModel(QObject):
         self.result_info: dict[str, Any] = {}  # the same for the model of the shown result
         self.objective = "eps"
         self.config: dict[str, Any] = {
-            "sampler": "ddim",
+            "sampler": DEFAULT_SAMPLER["ddpm"],
             "steps": DEFAULT_STEPS,
             "seed": 0,
             "num": 4,
@@ -122,7 +67,7 @@ class GenerationModel(QObject):
         self.kind = "sample"
         self.reset_live()
         self.sample_set: str | None = None
-        self.trajectory: TrajectoryFrames | None = None
+        self.trajectory: Trajectory | None = None
         self.images: list[str] = []
         self.clip_files: list[str] = []  # a clip result's GIFs, as the engine wrote them
         self.scrub_row = 0
@@ -144,9 +89,8 @@ class GenerationModel(QObject):
         objective = objective or self.model_info.get("objective")
         if objective:
             self.objective = objective
-            family = "flow" if objective == "flow" else "ddpm"
-            if self.config["sampler"] not in SAMPLERS[family]:
-                self.config["sampler"] = SAMPLERS[family][0]
+            if self.config["sampler"] not in samplers_for(family(objective)):
+                self.config["sampler"] = DEFAULT_SAMPLER[family(objective)]
         self.config["guidance"] = DEFAULT_GUIDANCE if self.has_guide else 0.0
         self.config_changed.emit()
 
@@ -160,7 +104,7 @@ class GenerationModel(QObject):
         return self.config["seed"]
 
     def samplers(self) -> tuple[str, ...]:
-        return SAMPLERS["flow" if self.objective == "flow" else "ddpm"]
+        return samplers_for(family(self.objective))
 
     @property
     def live(self) -> bool:
@@ -205,7 +149,9 @@ class GenerationModel(QObject):
             raise ValueError("generate first, then scrub to the step to branch from")
         row = self.scrub_row if row is None else row
         args: dict[str, Any] = {"sample_set": self.sample_set, "step": self.trajectory.steps[row]}
-        args["seed"] = self.config["seed"] + 1 if seed is None else seed
+        if seed is None:  # the next seed, wrapping at the engine's bound
+            seed = self.config["seed"] + 1 if self.config["seed"] < MAX_SEED else 0
+        args["seed"] = seed
         return self._submit("branch", args)
 
     def _submit(self, kind: str, args: dict[str, Any]) -> str:
@@ -378,8 +324,8 @@ class GenerationModel(QObject):
         self.trajectory = None
         if traj:
             try:
-                self.trajectory = TrajectoryFrames(traj)
-            except (OSError, ValueError) as e:
+                self.trajectory = open_trajectory(traj)
+            except (OSError, ValueError, NoisebloomError) as e:
                 self.app.report_error(f"{traj}: cannot read the recorded steps ({e}); the scrubber is off")
         self.selected = set()
         self.scrub_row = len(self.trajectory) - 1 if self.trajectory is not None else 0

@@ -38,13 +38,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.catalogue.samplers import DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SAMPLERS
+from core.media.grid import SHOW
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_model
-from desktop.model.generation import DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_SEED, SAMPLER_TITLES, SHOW
 from desktop.model.library import thumbnail_source
 from desktop.ui import dialogs, theme
 from desktop.ui.clips import ClipPlayer, ClipView, clips_from_array
 from desktop.ui.images import array_to_qimage, icon, thumbnail
+from desktop.ui.seed_edit import SeedEdit
 from desktop.ui.widgets import button, card, label, row
 
 SHOW_TITLES = {"x0": "Predicted x₀", "xt": "Noisy x_t", "both": "Both"}
@@ -91,16 +93,15 @@ class GenerateArea(QWidget):
         self.model.setPlaceholderText("train a model first")
         self.sampler = QComboBox()
         self.steps_slider = QSlider(Qt.Orientation.Horizontal)
-        self.steps_slider.setRange(1, 1000)
+        self.steps_slider.setRange(1, MAX_STEPS)
         self.steps = QSpinBox()
-        self.steps.setRange(1, 1000)
+        self.steps.setRange(1, MAX_STEPS)
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, MAX_GUIDANCE)
         self.guidance.setSingleStep(0.25)
         self.guidance.setDecimals(2)
         self.guidance.setSpecialValueText("off")  # shown at 0: no autoguidance
-        self.seed = QSpinBox()
-        self.seed.setRange(0, MAX_SEED)
+        self.seed = SeedEdit(MAX_SEED)  # a QSpinBox stops at 2**31 - 1
         self.dice = QToolButton()
         self.dice.setProperty("icon_name", "dice")
         self.dice.setToolTip("A random seed (Ctrl+R)")
@@ -267,7 +268,7 @@ class GenerateArea(QWidget):
         c = self.gm.config
         self.sampler.clear()
         for s in self.gm.samplers():
-            self.sampler.addItem(SAMPLER_TITLES.get(s, s), s)
+            self.sampler.addItem(SAMPLERS[s].title, s)
         self.sampler.setCurrentIndex(max(0, self.sampler.findData(c["sampler"])))
         self.steps.setValue(int(c["steps"]))
         self.steps_slider.setValue(int(c["steps"]))

@@ -601,10 +601,8 @@ def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, cli
 
 
 def test_generate_starts_at_the_engines_default_steps(window, client):
-    from core.sampling.samplers import DEFAULT_STEPS as CORE_DEFAULT_STEPS
-    from desktop.model.generation import DEFAULT_STEPS
+    from core.catalogue.samplers import DEFAULT_STEPS
 
-    assert DEFAULT_STEPS == CORE_DEFAULT_STEPS  # the GUI's copy of the engine's default
     client.catalog["models"] = [{"id": "m", "path": "/m", "info": {"objective": "flow"}}]
     client.start()
     ga = window.generate_area
@@ -615,11 +613,8 @@ def test_generate_starts_at_the_engines_default_steps(window, client):
 
 
 def test_guidance_follows_the_model_and_travels_with_generate(window, client):
-    from core.sampling import guidance as core_guidance
-    from desktop.model.generation import DEFAULT_GUIDANCE, MAX_GUIDANCE
+    from core.catalogue.samplers import DEFAULT_GUIDANCE
 
-    # the GUI's copies of the engine's default and bound
-    assert (DEFAULT_GUIDANCE, MAX_GUIDANCE) == (core_guidance.DEFAULT_GUIDANCE, core_guidance.MAX_GUIDANCE)
     client.catalog["models"] = [
         {"id": "plain", "path": "/plain", "info": {"objective": "flow"}},
         {"id": "guided", "path": "/guided", "info": {"objective": "flow", "guide": {"trained_steps": 500}}},
