@@ -87,7 +87,6 @@ def _heldout_series(ctx: Context, model_id: str | None, model_path: Path) -> dic
 
 def _health_pairs(report: Any, data: Any, resolution: int, channels: int) -> list[dict[str, Any]]:
     """Each sample (flagged copies first, then closest to copying) beside its nearest training pictures."""
-
     mem = report.memorization
     rows = mem.get("nearest_rows") or []
     if report.samples is None or not rows:

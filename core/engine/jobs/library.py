@@ -16,7 +16,6 @@ from core.training.estimate import estimate_training
 
 
 def estimate(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-
     ds = dataset_row(ctx, str(require(args, "dataset", str, "estimate")), "estimate")
     data = PreparedDataset.open(ds["path"])
     overrides = config_args(args, "config", "estimate")

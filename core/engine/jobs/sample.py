@@ -46,7 +46,6 @@ def validate_branch(args: dict[str, Any], ctx: Context) -> None:
 
 
 def _step_callback(job: Job, ctx: Context) -> Callable[[Any], None]:
-
     def callback(info: Any) -> None:
         final = info.i + 1 == info.n  # StepInfo.i is 0-based; the protocol's i is 1-based
         xt = to_uint8(info.x_t[:MAX_PREVIEW_IMAGES])
@@ -100,45 +99,38 @@ def _record_sample_set(
     )
 
 
-def run_sample(job: Job, ctx: Context) -> P.SampleDone:
-    model_id, model_path = find_model(ctx, str(job.args["model"]), "sample")
-    config = sample_config(job.args)
+def _draw(job: Job, ctx: Context, draw: Callable[..., Any]) -> tuple[str, Path, Any]:
+    """Run ``draw`` into a new sample-set folder with the job's step events and stop checks; the
+    folder is removed if it fails or is cancelled. Returns the set's id, its folder and the result."""
     set_id = new_id("samples")
     out_dir = samples_dir(ctx.root) / set_id
     job.writes = out_dir
     try:
-        result = sample(
-            model_path,
-            config,
-            out_dir=out_dir,
-            callback=_step_callback(job, ctx),
-            should_stop=job.checkpoint,
-        )
+        result = draw(out_dir=out_dir, callback=_step_callback(job, ctx), should_stop=job.checkpoint)
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
+    return set_id, out_dir, result
+
+
+def run_sample(job: Job, ctx: Context) -> P.SampleDone:
+    model_id, model_path = find_model(ctx, str(job.args["model"]), "sample")
+    config = sample_config(job.args)
+    set_id, out_dir, result = _draw(job, ctx, lambda **hooks: sample(model_path, config, **hooks))
     return _record_sample_set(ctx, set_id, model_id, model_path, config.to_dict(), out_dir, result)
 
 
 def run_branch(job: Job, ctx: Context) -> P.SampleDone:
     parent = ctx.catalog.get("sample_sets", str(job.args["sample_set"]))
     assert parent is not None
-    set_id = new_id("samples")
-    out_dir = samples_dir(ctx.root) / set_id
-    job.writes = out_dir
-    try:
-        result = branch(
-            Path(parent["path"]) / "trajectory",
-            int(job.args.get("step", 0)),
-            seed=job.args.get("seed"),
-            steps=job.args.get("steps"),
-            out_dir=out_dir,
-            callback=_step_callback(job, ctx),
-            should_stop=job.checkpoint,
-        )
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+    trajectory, step = Path(parent["path"]) / "trajectory", int(job.args.get("step", 0))
+    set_id, out_dir, result = _draw(
+        job,
+        ctx,
+        lambda **hooks: branch(
+            trajectory, step, seed=job.args.get("seed"), steps=job.args.get("steps"), **hooks
+        ),
+    )
     config = dict(parent["config"], branch_of=parent["id"], branch_step=job.args.get("step"))
     return _record_sample_set(
         ctx, set_id, parent["model_id"], Path(parent["model_path"]), config, out_dir, result

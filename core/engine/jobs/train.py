@@ -140,7 +140,6 @@ def _forget_run(ctx: Context, run_id: str, run_dir: Path) -> None:
 
 
 def _register_model(ctx: Context, run_id: str, model_dir: Path, name: str) -> str:
-
     info = read_model_info(model_dir) or {}
     existing = ctx.catalog.list("models", "WHERE run_id = ?", (run_id,))
     model_id = existing[0]["id"] if existing else new_id("model")
@@ -157,7 +156,6 @@ def _register_model(ctx: Context, run_id: str, model_dir: Path, name: str) -> st
 
 
 def _new_run(job: Job, ctx: Context, *, parent_model: str | None = None) -> P.TrainDone:
-
     ds = dataset_row(ctx, job.args["dataset"], job.kind)
     data = PreparedDataset.open(ds["path"])
     parent_id, parent_path = (None, None)
