@@ -145,3 +145,10 @@ def scan_report(
         rows=len(accepted),
     )
     return result.to_dict()
+
+
+def trained(run: str, model: str, steps: int = 10) -> dict[str, Any]:
+    """A training job's done results as the engine sends them, for scripts."""
+    return P.TrainDone(
+        run=run, model=model, run_dir=f"/ws/runs/{run}", model_dir=f"/ws/runs/{run}/model", steps=steps
+    ).to_dict()

@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 
 from core.engine import protocol as P
 from desktop.main_window import CANCEL_TRAINING_TIP
+from desktop.scripted import trained
 from desktop.ui import dialogs
 from desktop.ui.images import array_to_qimage
 from tests.desktop.test_clips import _clip_trajectory, clip_model
@@ -66,9 +67,7 @@ def test_quit_while_training_keep_stops_the_run_and_waits_before_shutting_down(w
             P.Done(
                 id=job,
                 state="stopped",
-                results=P.TrainDone(
-                    run="r1", model="m1", run_dir="/ws/runs/r1", model_dir="/ws/runs/r1/model", steps=10
-                ).to_dict(),
+                results=trained("r1", "m1"),
             )
         )
 
@@ -135,9 +134,7 @@ def test_a_cancel_that_keeps_the_run_says_so_and_not_cancelled(window, client):
         P.Done(
             id=job,
             state="stopped",
-            results=P.TrainDone(
-                run="r1", model="m1", run_dir="/ws/runs/r1", model_dir="/ws/runs/r1/model", steps=10
-            ).to_dict(),
+            results=trained("r1", "m1"),
         )
     )
     assert tm.state == "stopped" and tm.kept

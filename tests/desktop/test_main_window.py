@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.engine import protocol as P
 from desktop.model.training import DEFAULT_CONFIG
-from desktop.scripted import scan_report
+from desktop.scripted import scan_report, trained
 from tests.desktop.conftest import delete_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,9 +191,7 @@ def test_training_view_updates_and_controls_follow_the_state(window, client):
         P.Done(
             id=job,
             state="stopped",
-            results=P.TrainDone(
-                run="r1", model="m1", run_dir="/ws/runs/r1", model_dir="/ws/runs/r1/model", steps=10
-            ).to_dict(),
+            results=trained("r1", "m1"),
         )
     )
     assert ta.start_btn.isEnabled() and ta.extend_btn.isEnabled()

@@ -11,7 +11,7 @@ from core.engine import protocol as P
 from desktop.model.jobs import JobInfo, format_duration
 from desktop.model.scan import ScanReport
 from desktop.model.training import smooth
-from desktop.scripted import scan_report
+from desktop.scripted import scan_report, trained
 
 
 def test_scan_sends_sources_and_settings_and_follows_progress(app_model, client):
@@ -113,9 +113,7 @@ def test_training_controls_send_the_job_id_and_extend_resumes_the_run(app_model,
         P.Done(
             id=job,
             state="stopped",
-            results=P.TrainDone(
-                run="run-7", model="m-7", run_dir="/ws/runs/run-7", model_dir="/ws/runs/run-7/model", steps=10
-            ).to_dict(),
+            results=trained("run-7", "m-7"),
         )
     )
     assert app_model.training.state == "stopped"
