@@ -10,7 +10,7 @@ deterministic on CPU. Hooks in the shape of EDM's training loop (Karras et al. 2
 :class:`~core.errors.Cancelled` abandons the run (nothing more is written).
 
 Run folder: ``config.json``, ``model/`` (the model folder, :mod:`core.models.folder`), ``state/``
-(:mod:`core.training.checkpoint`), ``metrics.jsonl`` (:mod:`core.training.metrics_log`) and
+(:mod:`core.training.checkpoint`), ``metrics.jsonl`` (:mod:`core.metrics.metrics_log`) and
 ``samples/step_NNNNNNN.png`` previews. Several processes: ``torchrun --nproc_per_node N -m core.cli
 train ...`` or ``accelerate launch -m core.cli train ...``; each process takes its own slice of
 every batch and DDP averages the gradients, so all processes hold the same weights.
@@ -394,7 +394,9 @@ def _start(
     if data.kind == "clip":
         sample_shape = (int(data.frames or 1), *sample_shape)
 
-    pictures = len(data)  # the folder's, held-out ones included: what a person sees
+    # the pictures the run trains and validates on: a folder's all (held-out ones included, what a
+    # person sees); a benchmark's array may hold more than its split uses
+    pictures = len(data.train_indices) + len(data.val_indices) or len(data)
     network, lineage, augment = _build_network(config, data.channels, resolution, pictures)
     config = config.replace(augment=augment)  # what config.json records, so a resume does the same
     kind = _optimizer_kind(config, previous.optimizer if previous is not None else None)

@@ -211,3 +211,16 @@ def test_a_run_from_before_augmentation_resumes_without_it(tmp_path):
     path.write_text(json.dumps(old))
     result = train(cfg.replace(augment=None), _toy(8), tmp_path / "r", resume=True)  # auto would say 0.12
     assert result.steps == 4 and json.loads(path.read_text())["augment"] == 0.0
+
+
+def test_the_automatic_setting_counts_the_pictures_the_run_uses_not_the_rows_it_was_given(tmp_path):
+    """A dataset whose array holds more rows than its split uses (the digits benchmark keeps all 5,000
+    and trains on 300) is a small folder: the run augments it."""
+    big = _toy(AUTO_AUGMENT_MAX_PICTURES + 10)
+    used = np.arange(12)
+    data = PreparedDataset(array=big.array, kind="image", train_indices=used[:10], val_indices=used[10:])
+    cfg = TrainConfig(**{**FAST, "preset": "dit-tiny", "augment": None, "max_steps": 1})
+    train(cfg, data, tmp_path / "small")
+    assert json.loads((tmp_path / "small" / "config.json").read_text())["augment"] == AUTO_AUGMENT
+    train(cfg, big, tmp_path / "big")  # every row is a picture of the folder
+    assert json.loads((tmp_path / "big" / "config.json").read_text())["augment"] == 0.0
