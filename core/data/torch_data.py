@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from core.data.prepared import PreparedDataset
@@ -64,3 +65,12 @@ def make_loader(
     return DataLoader(
         ds, batch_size=batch_size, shuffle=shuffle, generator=g, drop_last=drop_last, num_workers=num_workers
     )
+
+
+def resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Resize (..., C, H, W) to resolution x resolution (bilinear with antialiasing)."""
+    lead = x.shape[:-3]
+    y = F.interpolate(
+        x.reshape(-1, *x.shape[-3:]), size=(resolution, resolution), mode="bilinear", antialias=True
+    )
+    return y.reshape(*lead, *y.shape[-3:])

@@ -125,7 +125,7 @@ def _fmt(v: float | None) -> str:
 
 def heldout_curve(model_dir: Path) -> list[tuple[int, float]]:
     """(step, ``val_loss``) of the run the model folder belongs to (RUN_DIR/model), if any."""
-    from core.training.metrics_log import read_metrics
+    from core.metrics.metrics_log import read_metrics
 
     for path in (model_dir / "metrics.jsonl", model_dir.parent / "metrics.jsonl"):
         if path.is_file():

@@ -1,6 +1,6 @@
 """Held-out denoising loss by timestep band, with a "predict nothing" baseline for each band.
 
-The measurement itself is the trainer's (:class:`core.training.validation.HeldOut`: fixed
+The measurement itself is the trainer's (:class:`core.metrics.validation.HeldOut`: fixed
 held-out rows, fixed noise, fixed times inside each band of unit time, low noise first), so the
 figure ``noisebloom evaluate`` prints is the same one training logs to ``metrics.jsonl``. This
 module adds what a verdict needs: for each band, the loss of a network that outputs zeros on the
@@ -92,7 +92,7 @@ def heldout_loss_by_band(
     ``use_train_if_no_val=False``, returns None.
     """
     from core.diffusion.objectives import make_objective
-    from core.training.validation import BANDS, HeldOut
+    from core.metrics.validation import BANDS, HeldOut
 
     network = None
     if hasattr(source, "network") and hasattr(source, "objective"):

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from core.data.prepared import PreparedDataset
-from core.data.torch_data import to_model_range
+from core.data.torch_data import resize, to_model_range
 
 
 class BatchStream:
@@ -79,12 +78,3 @@ class BatchStream:
         if self.resolution:
             x = resize(x, self.resolution)
         return x.to(device, non_blocking=True)
-
-
-def resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
-    """Resize (..., C, H, W) to resolution x resolution (bilinear with antialiasing)."""
-    lead = x.shape[:-3]
-    y = F.interpolate(
-        x.reshape(-1, *x.shape[-3:]), size=(resolution, resolution), mode="bilinear", antialias=True
-    )
-    return y.reshape(*lead, *y.shape[-3:])

@@ -60,9 +60,9 @@ class Run:
         from diffusers.training_utils import EMAModel
 
         from core.diffusion.objectives import make_objective
+        from core.metrics.metrics_log import MetricsLog
+        from core.metrics.validation import HeldOut
         from core.training.batches import BatchStream
-        from core.training.metrics_log import MetricsLog
-        from core.training.validation import HeldOut
 
         self.config, self.data, self.run_dir = config, data, run_dir
         self.state_dir, self.model_dir = run_dir / "state", run_dir / "model"
@@ -360,7 +360,7 @@ class Run:
 
     def preview(self) -> None:
         """Sample the preview seeds as Generate would by default; write ``samples/step_NNNNNNN.png``."""
-        from core.export.png import write_png
+        from core.media.png import write_png
         from core.sampling.guidance import DEFAULT_GUIDANCE, guided
         from core.training.preview import grid, preview_samples
 
@@ -383,7 +383,7 @@ class Run:
             self.on_preview(self.step, images)
 
     def validate(self) -> dict[str, float]:
-        """The held-out loss of the sampling weights (:class:`core.training.validation.HeldOut`)."""
+        """The held-out loss of the sampling weights (:class:`core.metrics.validation.HeldOut`)."""
         assert self.held_out is not None
         t0 = time.monotonic()
         self._refresh_sample_net()

@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, Signal
 from core.catalogue.samplers import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_SEED, samplers_for
 from core.engine import protocol as P
 from core.errors import NoisebloomError
+from core.media.png import write_png
 from core.sampling.trajectory import Trajectory, open_trajectory
 
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
@@ -256,11 +257,8 @@ class GenerationModel(QObject):
         return written
 
     def _write_final_png(self, k: int, dst: Path) -> None:
-        from desktop.ui.images import array_to_qimage
-
         assert self.trajectory is not None and self.trajectory.final is not None
-        if not array_to_qimage(np.asarray(self.trajectory.final[k])).save(str(dst)):
-            raise OSError(f"{dst}: could not write the PNG; check the folder is writable")
+        write_png(dst, np.asarray(self.trajectory.final[k]))  # atomic: no half-written file
 
     def count(self) -> int:
         if self.trajectory is not None:
@@ -271,8 +269,17 @@ class GenerationModel(QObject):
         """Show a past generation from the gallery."""
         model = self.app.library.get("models", str(item.get("model_id") or "")) or {}
         self.result_info = dict(model.get("info") or {})
-        self.sample_set = item.get("id")
-        self._load_results({"path": item.get("path")})
+        folder = Path(str(item.get("path") or ""))  # the sample set's folder, as the sample job wrote it
+        files = sorted(folder.glob("*.png")) or sorted(folder.glob("sample_*.gif"))
+        traj = folder / "trajectory"
+        self._load_results(
+            P.SampleDone(
+                sample_set=str(item.get("id") or ""),
+                out_dir=str(folder),
+                images=[str(p) for p in files],
+                trajectory=str(traj) if traj.is_dir() else None,
+            )
+        )
         self._set_state("done")
 
     # --- events ----------------------------------------------------------------------------------
@@ -290,7 +297,7 @@ class GenerationModel(QObject):
             self.arrivals.append((ev.i, time.monotonic()))
             self.step_received.emit(ev.i, ev.n)
         elif isinstance(ev, P.Done):
-            self._load_results(dict(ev.results))
+            self._load_results(P.SampleDone.from_dict(dict(ev.results)))
             self._set_state(ev.state)
         elif isinstance(ev, P.Error):
             self._set_state(ev.state or "failed")
@@ -300,27 +307,12 @@ class GenerationModel(QObject):
             return None
         return (self.arrivals[-1][1] - self.started_at) / self.i
 
-    def _load_results(self, results: dict[str, Any]) -> None:
-        ss = results.get("sample_set") or results.get("sample_set_id") or results.get("id")
-        if isinstance(ss, dict):
-            ss = ss.get("id")
-        if ss:
-            self.sample_set = str(ss)
-        traj = results.get("trajectory") or results.get("trajectory_dir")
-        images = results.get("images") or results.get("pngs") or results.get("paths") or []
-        base = results.get("path") or results.get("folder") or results.get("out")
-        if not traj and base:
-            traj = base
-        self.images = (
-            [str(p) for p in images if str(p).lower().endswith(".png")] if isinstance(images, list) else []
-        )
-        if not self.images and base and Path(str(base)).is_dir():
-            self.images = [str(p) for p in sorted(Path(str(base)).glob("*.png"))]
-        self.clip_files = (
-            [str(p) for p in images if str(p).lower().endswith(".gif")] if isinstance(images, list) else []
-        )
-        if not self.clip_files and base and Path(str(base)).is_dir():
-            self.clip_files = [str(p) for p in sorted(Path(str(base)).glob("sample_*.gif"))]
+    def _load_results(self, done: P.SampleDone) -> None:
+        """Show a finished generation: its PNGs (or clip GIFs) in sample order and its recorded steps."""
+        self.sample_set = done.sample_set
+        self.images = [p for p in done.images if p.lower().endswith(".png")]
+        self.clip_files = [p for p in done.images if p.lower().endswith(".gif")]
+        traj = done.trajectory
         self.trajectory = None
         if traj:
             try:

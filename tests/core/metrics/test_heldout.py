@@ -28,8 +28,8 @@ def test_eps_baseline_is_the_noise_variance(blob_dataset):
 
 def test_a_loaded_model_gets_the_trainers_own_figure(tiny_model_dir, blob_dataset):
     from core.diffusion.objectives import make_objective
+    from core.metrics.validation import HeldOut
     from core.models.folder import load_model_folder
-    from core.training.validation import HeldOut
 
     model = load_model_folder(tiny_model_dir)
     ours = heldout_loss_by_band(model, blob_dataset)

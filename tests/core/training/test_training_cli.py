@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from core.cli import main
+from core.metrics.metrics_log import read_metrics
 from core.models.folder import load_model_folder
-from core.training.metrics_log import read_metrics
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ["--preset", "unet-tiny", "--batch-size", "4", "--device", "cpu", "--quiet", "--preview-every", "0",

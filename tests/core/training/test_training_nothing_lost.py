@@ -16,8 +16,8 @@ import pytest
 from core.cli import main
 from core.data.prepared import PreparedDataset
 from core.errors import NoisebloomError
+from core.metrics.metrics_log import read_metrics
 from core.training.checkpoint import load_state
-from core.training.metrics_log import read_metrics
 from tests.core.training.test_training_cli import ROOT, TINY
 
 

@@ -11,9 +11,9 @@ from safetensors.torch import load_file
 
 from core.data.prepared import PreparedDataset
 from core.errors import Cancelled, ConfigError, NoisebloomError
+from core.metrics.metrics_log import read_metrics
 from core.models.folder import load_model_folder
 from core.training.config import TrainConfig
-from core.training.metrics_log import read_metrics
 from core.training.trainer import train
 
 FAST = dict(preset="unet-tiny", batch_size=4, max_minutes=None, device="cpu", preview_every=0, val_every=0,

@@ -10,10 +10,10 @@ import torch
 
 from core.data.prepared import PreparedDataset
 from core.errors import ConfigError
+from core.metrics.metrics_log import read_metrics
 from core.models.folder import load_model_folder
 from core.models.video import NoisebloomVideoNet
 from core.training.config import TrainConfig
-from core.training.metrics_log import read_metrics
 from core.training.trainer import train
 
 FRAMES, RES = 6, 16  # the clips of conftest.moving_squares

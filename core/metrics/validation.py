@@ -13,9 +13,8 @@ import torch
 from torch import nn
 
 from core.data.prepared import PreparedDataset
-from core.data.torch_data import to_model_range
+from core.data.torch_data import resize, to_model_range
 from core.diffusion.objectives import Objective
-from core.training.batches import resize
 
 BANDS = ((0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0))
 
