@@ -44,8 +44,11 @@ class Engine:
     """The engine of one workspace. It holds the workspace's lock (:mod:`core.workspace.lock`) from
     construction to :meth:`serve`'s end: a second engine on the same workspace is refused."""
 
-    def __init__(self, root: Path, out: IO[str] | None = None) -> None:
+    def __init__(
+        self, root: Path, out: IO[str] | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.root = root
+        self.clock = clock  # seconds; what the throttle of previews and steps reads
         self.out = out or sys.stdout
         lock.acquire(root, "workspace", fix=WORKSPACE_LOCKED_FIX)
         try:
@@ -93,7 +96,7 @@ class Engine:
         if key is None:
             assert isinstance(event, P.Event)
             key = (event.id or "", event.type)
-        now = time.monotonic()
+        now = self.clock()
         with self._pending_lock:
             if force or now - self._last_sent[key] >= PREVIEW_INTERVAL_S:
                 self._pending.pop(key, None)
@@ -110,21 +113,26 @@ class Engine:
             keys = [k for k in self._pending if job_id is None or k[0] == job_id]
             due = [self._pending.pop(k)[1] for k in keys]
             for k in keys:
-                self._last_sent[k] = time.monotonic()
+                self._last_sent[k] = self.clock()
         if not drop:
             for ev in due:
                 self.emit(ev() if callable(ev) else ev)
 
     def _flusher(self) -> None:
         while not self._closing.wait(PREVIEW_INTERVAL_S / 2):
-            now = time.monotonic()
-            with self._pending_lock:
-                due = [k for k in self._pending if now - self._last_sent[k] >= PREVIEW_INTERVAL_S]
-                events = [self._pending.pop(k)[1] for k in due]
-                for k in due:
-                    self._last_sent[k] = now
-            for ev in events:
-                self.emit(ev() if callable(ev) else ev)
+            self.flush_due()
+
+    def flush_due(self) -> None:
+        """Send each pending event whose kind last went out >= PREVIEW_INTERVAL_S ago (the flusher
+        thread calls it every half interval)."""
+        now = self.clock()
+        with self._pending_lock:
+            due = [k for k in self._pending if now - self._last_sent[k] >= PREVIEW_INTERVAL_S]
+            events = [self._pending.pop(k)[1] for k in due]
+            for k in due:
+                self._last_sent[k] = now
+        for ev in events:
+            self.emit(ev() if callable(ev) else ev)
 
     def log(self, message: str) -> None:
         print(f"[engine] {message}", file=sys.stderr, flush=True)

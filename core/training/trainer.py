@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 
 from core.data.prepared import PreparedDataset
 from core.errors import ConfigError, NoisebloomError
+from core.training import run as _run
 from core.training.config import TrainConfig
 from core.training.optim import kind_of_state
 from core.training.run import MetricFn, PreviewFn, Run
@@ -302,7 +302,7 @@ def _train(
             if stop:
                 stopped_early = early
                 break
-            t0 = time.monotonic()
+            t0 = _run.now()
             lr = lr_at(config, run.peak, run.step, run.progress_fraction())
             stepped = run.train_step(lr)
             if stepped is None:
@@ -362,7 +362,7 @@ def _start(
     from core.models.presets import PRESETS, get_preset
     from core.training.checkpoint import load_state
 
-    t_begin = time.monotonic()
+    t_begin = _run.now()
     state_dir = run_dir / "state"
     resolution = config.resolution or data.resolution
     if resolution % 8 or not 16 <= resolution <= 256:

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +65,7 @@ def test_a_huge_declared_size_is_refused_without_decoding(make, cache_root, s16)
     make.image("d/ok.png")
     bomb = make.huge_png("d/bomb.png", 100_000, 100_000)
     assert bomb.stat().st_size < 200  # nothing to decode: a decode attempt would say "truncated"
-    t = time.perf_counter()
     result = scan_folder(make.root / "d", s16, cache_root=cache_root)
-    assert time.perf_counter() - t < 5
     why = reasons(result)["bomb.png"]
     assert "MP budget" in why and "refused without decoding" in why and "truncated" not in why
     # under Pillow's own bomb limit but over ours: our budget decides, from the header alone
