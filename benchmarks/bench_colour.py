@@ -6,7 +6,8 @@ Data and judge: :mod:`benchmarks.colour` (emoji in two renderings; crops of real
         --minutes 10 [--steps N] [--set field=value ...] [--name NAME] [--samples 1000]
 
 trains ``TrainConfig``'s defaults (plus ``--set`` overrides) for ``--minutes`` of wall clock, or for
-``--steps`` optimizer steps (a CPU-equivalent budget that a busy machine cannot shrink), on
+``--steps`` optimizer steps (a CPU-equivalent budget that a busy machine cannot shrink; ``--reuse``
+judges the finished run of that name in ``--work`` again instead of training it), on
 ``--pictures`` pictures (all the emoji there are when more are asked for), holding out a tenth as
 the app does; then draws ``--samples`` pictures with ``SampleConfig``'s defaults (the app's sampler,
 steps and guidance) and writes ``benchmarks/results/colour_<name>.json`` and a grid of 64 samples,
@@ -148,7 +149,8 @@ def save_grid(images: np.ndarray, path: Path, scale: int) -> None:
 
     from core.training.preview import grid
 
-    Image.fromarray(grid(images[:64])).resize(
+    tiles = grid(images[:64])
+    Image.fromarray(tiles[..., 0] if tiles.shape[-1] == 1 else tiles).resize(
         (8 * images.shape[2] * scale, 8 * images.shape[1] * scale), Image.Resampling.NEAREST
     ).save(path)
 
@@ -164,6 +166,31 @@ def pixel_small_variant(patch: str, prediction: str = "velocity") -> str:
     make = presets._pixel_unet((24, 48, 96), (False, False, True), 1, int(patch), 8, prediction=prediction)
     presets.PRESETS[name] = dataclasses.replace(base, name=name, make=make)
     return name
+
+
+def _finished_run(cfg: Any, run_dir: Path) -> tuple[Any, float]:
+    """(TrainResult, training seconds) of a run that finished in ``run_dir`` with recipe ``cfg``."""
+    from core.metrics.metrics_log import read_metrics
+    from core.training.config import TrainConfig
+    from core.training.trainer import TrainResult
+
+    saved = TrainConfig.load(run_dir / "config.json")
+    asked = cfg.replace(augment=saved.augment) if cfg.augment is None else cfg  # the run resolved it
+    if saved != asked:
+        raise SystemExit(f"{run_dir}: trained with another recipe; run without --reuse")
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    train_rows = [r for r in rows if r.get("kind") == "train"]
+    val = [r for r in rows if r.get("kind") == "val"]
+    if not train_rows or not (run_dir / "model" / "model_index.json").is_file():
+        raise SystemExit(f"{run_dir}: no finished run to reuse")
+    steps = int(train_rows[-1]["step"])
+    if cfg.max_steps and steps != cfg.max_steps:
+        raise SystemExit(f"{run_dir}: stopped at step {steps} of {cfg.max_steps}; run without --reuse")
+    metrics = {"val_loss": val[-1]["val_loss"]} if val else {}
+    result = TrainResult(
+        run_dir=run_dir, model_dir=run_dir / "model", steps=steps, stopped_early=False, metrics=metrics
+    )
+    return result, float(train_rows[-1]["elapsed_s"])
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -184,11 +211,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cfg = TrainConfig(**{**budget, **overrides})
     cfg.validate()
     run_dir = args.work / args.name
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    t0 = time.perf_counter()
-    result = train(cfg, d["data"], run_dir)
-    train_s = time.perf_counter() - t0
+    if args.reuse:  # judge the finished run in --work again: same recipe, no retraining
+        result, train_s = _finished_run(cfg, run_dir)
+    else:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        t0 = time.perf_counter()
+        result = train(cfg, d["data"], run_dir)
+        train_s = time.perf_counter() - t0
     print(f"{args.name}: {result.steps} steps in {train_s:.0f} s", flush=True)
     scfg = SampleConfig(num=args.samples, seed=0, batch_size=100)
     t0 = time.perf_counter()
@@ -296,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     r.add_argument("--arch", default=None, help="an ad-hoc network: bench_quality.register_arch's spec")
     r.add_argument("--name", default=None)
+    r.add_argument("--reuse", action="store_true", help="judge the finished run of this name in --work again")
     gd = sub.add_parser("guidance", help="sample one emoji model at several guidance weights")
     gd.add_argument("--model", type=Path, required=True)
     gd.add_argument("--resolution", type=int, default=32)
