@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import write_result  # noqa: E402
-from core.sampling.trajectory import to_uint8  # noqa: E402
+from core.sampling.trajectory import tensor_to_uint8  # noqa: E402
 
 CASES = (  # name, sampler, steps, objective, diffusers pipeline
     ("ddpm_1000", "ddpm", 1000, "eps", "DDPMPipeline"),
@@ -100,7 +100,7 @@ def overhead(loop_ms: dict, times: dict, steps: int, a: str, b: str) -> float:
 
 def _preview(counter: dict, info) -> None:
     """The engine's live preview: the step's predicted x0 to uint8."""
-    to_uint8(info.x0)
+    tensor_to_uint8(info.x0)
     counter["n"] += 1
 
 

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.common import RESULTS, load_average, write_result
     from core.data.prepared import PreparedDataset
-    from core.export.video import write_video
+    from core.media.video import write_video
     from core.metrics.motion import motion_stats
     from core.models.folder import load_model_folder
     from core.models.presets import describe

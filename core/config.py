@@ -17,9 +17,6 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from core.catalogue.samplers import (
-    MAX_SEED as MAX_SEED,  # its home is the catalogue; the engine imports it here
-)
 from core.errors import ConfigError
 from core.fsutil import atomic_write_text
 

@@ -35,8 +35,8 @@ def _fits(sampler: str, family: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from core.catalogue.samplers import SAMPLERS, family_of
     from core.models.folder import load_model_folder
-    from core.sampling.samplers import SAMPLERS, family_of
 
     data = digits_dataset(32)
     judge = DigitJudge.build(32, data)

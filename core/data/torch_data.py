@@ -23,12 +23,6 @@ def to_model_range(batch_u8: np.ndarray | torch.Tensor) -> torch.Tensor:
     return t.movedim(-1, -3).float().div_(127.5).sub_(1.0)
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float in [-1, 1] channels-first -> uint8 channels-last numpy (..., C, H, W) -> (..., H, W, C)."""
-    y = ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round_().to(torch.uint8)
-    return y.movedim(-3, -1).cpu().numpy()
-
-
 class DiffusionDataset(Dataset):
     def __init__(
         self, data: PreparedDataset, split: Literal["train", "val", "all"] = "train", flip: bool | None = None

@@ -6,6 +6,5 @@
 - ``commands``: ``noisebloom export``.
 
 Reads trajectories through :mod:`core.sampling.trajectory` (numpy only) and writes through
-:mod:`core.media` (PNG, grid, video writers); sampling never imports export. ``png`` and ``video``
-here are re-exports of :mod:`core.media` for callers outside core/sampling and core/export.
+:mod:`core.media` (PNG, grid, video writers); sampling never imports export.
 """

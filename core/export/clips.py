@@ -25,9 +25,6 @@ from core.errors import ConfigError, NoisebloomError
 from core.export.trajectory import pick_samples
 from core.fsutil import refuse_existing
 from core.media.grid import SHOW, make_grid, panel
-from core.media.grid import (
-    filmstrip as filmstrip,  # moved to core.media; core/engine/jobs/common.py imports it here
-)
 from core.media.video import FORMATS, write_video
 from core.sampling.trajectory import open_trajectory
 

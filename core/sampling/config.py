@@ -12,13 +12,12 @@ from core.catalogue.samplers import (
     MAX_STEPS,
     SAMPLERS,
 )
+from core.catalogue.training import DEVICES  # training's and sampling's devices alike
 from core.config import Config
 from core.errors import ConfigError
 
 MAX_SAMPLES = 10_000  # images one sampling job draws (each is written to disk)
 MAX_SAMPLE_BATCH = 1024
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,6 @@ from typing import Any
 
 from core.catalogue.samplers import (
     DEFAULT_SAMPLER,
-    DEFAULT_STEPS,
-    MAX_STEPS,
     SAMPLERS,
     SamplerSpec,
     family_of,
@@ -36,21 +34,6 @@ SCHEDULER_CLASSES = {
     "flow_euler": "FlowMatchEulerDiscreteScheduler",
     "flow_heun": "FlowMatchHeunDiscreteScheduler",
 }
-
-# With the catalogue names that callers import from here (core.training.config, core.engine.jobs, benchmarks).
-__all__ = [
-    "DEFAULT_SAMPLER",
-    "DEFAULT_STEPS",
-    "MAX_STEPS",
-    "SAMPLERS",
-    "SCHEDULER_CLASSES",
-    "SamplerSpec",
-    "build_scheduler",
-    "check_sampler",
-    "default_sampler",
-    "family_of",
-    "scheduler_class",
-]
 
 
 def scheduler_class(name: str) -> Any:

@@ -41,11 +41,6 @@ def tensor_to_uint8(x: Tensor) -> np.ndarray:
     return array_to_uint8(x.detach().float().cpu().numpy())
 
 
-to_uint8 = (
-    tensor_to_uint8  # the old name: core/engine/jobs/sample.py and benchmarks/bench_sample.py import it
-)
-
-
 class TrajectoryWriter:
     """Fills the arrays of a trajectory folder as steps arrive; ``close(meta)`` writes trajectory.json."""
 

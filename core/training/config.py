@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.catalogue import training as C
+from core.catalogue.samplers import MAX_SEED
+from core.catalogue.samplers import MAX_STEPS as MAX_SAMPLE_STEPS
 from core.catalogue.training import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_GRAD_ACCUM, MAX_MINUTES, MAX_TRAIN_STEPS
-from core.config import MAX_SEED, Config
+from core.config import Config
 from core.errors import ConfigError
-from core.sampling.samplers import MAX_STEPS as MAX_SAMPLE_STEPS
 from core.training.copying import CHECK_EVERY
 
 FINE_TUNE_LR_FACTOR = 0.1  # fine-tuning starts from a trained model: a tenth of the scratch rate

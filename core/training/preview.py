@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.data.torch_data import to_uint8
 from core.diffusion.schedules import make_scheduler
+from core.media.grid import make_grid
+from core.sampling.trajectory import tensor_to_uint8
 
 
 def preview_scheduler(objective: str, schedule: str | None) -> object:
@@ -50,18 +51,10 @@ def preview_samples(
     scheduler.set_timesteps(steps, device=device)
     noise = [torch.randn(sample_shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
     x = torch.stack(noise).to(device=device, dtype=dtype)
-    return to_uint8(run_loop(network, scheduler, x))
+    return tensor_to_uint8(run_loop(network, scheduler, x))
 
 
 def grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
-    """Tile (N, H, W, C) uint8 images (or the first frame of clips) into one (rows*H, cols*W, C) picture."""
-    if images.ndim == 5:
-        images = images[:, 0]
-    n, h, w, c = images.shape
-    cols = min(columns, n)
-    rows = -(-n // cols)
-    out = np.zeros((rows * h, cols * w, c), np.uint8)
-    for i, im in enumerate(images):
-        r, k = divmod(i, cols)
-        out[r * h : (r + 1) * h, k * w : (k + 1) * w] = im
-    return out
+    """The preview's layout: (N, H, W, C) uint8 images (or the first frame of clips) tiled ``columns``
+    to a row with no gaps, one (rows*H, cols*W, C) picture."""
+    return make_grid(images[:, 0] if images.ndim == 5 else images, columns, pad=0)

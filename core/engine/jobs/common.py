@@ -13,8 +13,8 @@ import numpy as np
 from core.data.prepared import PreparedDataset
 from core.engine.job import Context
 from core.errors import NoisebloomError
-from core.export.clips import filmstrip
-from core.export.png import png_bytes
+from core.media.grid import filmstrip
+from core.media.png import png_bytes
 from core.sampling.config import SampleConfig
 from core.training.config import TrainConfig
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.config import MAX_SEED
+from core.catalogue.samplers import MAX_SEED, MAX_STEPS
 from core.data.prepared import PreparedDataset
 from core.engine import protocol as P
 from core.engine.job import Context, Job, JobKind, Rate
@@ -33,7 +33,6 @@ from core.metrics.folders import match_images
 from core.metrics.memorization import RATIO
 from core.models.folder import load_model_folder
 from core.sampling.model import resolve_device
-from core.sampling.samplers import MAX_STEPS
 from core.workspace.paths import evaluations_dir
 
 EVALUATE_NUM = 32  # samples a health check draws by default

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.config import MAX_SEED
+from core.catalogue.samplers import MAX_SEED, MAX_STEPS
 from core.engine import protocol as P
 from core.engine.job import Context, Job, JobKind
 from core.engine.jobs.common import (
@@ -24,8 +24,7 @@ from core.engine.jobs.common import (
 )
 from core.errors import NoisebloomError
 from core.sampling.sample import branch, sample
-from core.sampling.samplers import MAX_STEPS
-from core.sampling.trajectory import to_uint8
+from core.sampling.trajectory import tensor_to_uint8
 from core.workspace.catalog import new_id
 from core.workspace.paths import samples_dir
 
@@ -48,8 +47,8 @@ def validate_branch(args: dict[str, Any], ctx: Context) -> None:
 def _step_callback(job: Job, ctx: Context) -> Callable[[Any], None]:
     def callback(info: Any) -> None:
         final = info.i + 1 == info.n  # StepInfo.i is 0-based; the protocol's i is 1-based
-        xt = to_uint8(info.x_t[:MAX_PREVIEW_IMAGES])
-        x0 = to_uint8(info.x0[:MAX_PREVIEW_IMAGES])
+        xt = tensor_to_uint8(info.x_t[:MAX_PREVIEW_IMAGES])
+        x0 = tensor_to_uint8(info.x0[:MAX_PREVIEW_IMAGES])
         i, n, t, sigma = (
             int(info.i) + 1,
             int(info.n),

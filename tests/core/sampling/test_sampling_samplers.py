@@ -7,10 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from core.catalogue.samplers import SAMPLERS
 from core.errors import ConfigError
 from core.sampling.config import SampleConfig
 from core.sampling.sample import sample
-from core.sampling.samplers import SAMPLERS, build_scheduler
+from core.sampling.samplers import build_scheduler
 
 CASES = [
     (name, obj)

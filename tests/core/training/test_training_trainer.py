@@ -254,10 +254,10 @@ def test_the_memorised_share_is_written_and_reported_every_memorization_every_st
 
 
 def test_flow_previews_are_what_the_default_sampler_makes_from_the_same_noise(tmp_path):
-    from core.data.torch_data import to_uint8
     from core.sampling.guidance import DEFAULT_GUIDANCE, guided
     from core.sampling.loop import run_loop
     from core.sampling.samplers import build_scheduler, default_sampler
+    from core.sampling.trajectory import tensor_to_uint8 as to_uint8
     from core.training.preview import preview_samples
 
     previews = []
