@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
 
     def _primary_action(self) -> None:
         if self.current_area() == "Train":
-            self.train_area._start()
+            self.train_area.controls.start()
         elif self.current_area() == "Generate":
             self.generate_area._generate()
         elif self.current_area() == "Health":

@@ -88,17 +88,25 @@ class ImageView(QWidget):
         p.end()
 
 
+class Card(QFrame):
+    """A titled panel (the stylesheet's ``#card``); a subclass fills ``self.body``."""
+
+    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("card")
+        self.body = QVBoxLayout(self)
+        self.body.setContentsMargins(14, 12, 14, 14)
+        self.body.setSpacing(8)
+        if title:
+            lab = QLabel(title.upper())
+            lab.setProperty("role", "section")
+            self.body.addWidget(lab)
+
+
 def card(title: str = "", parent: QWidget | None = None) -> tuple[QFrame, QVBoxLayout]:
-    frame = QFrame(parent)
-    frame.setObjectName("card")
-    lay = QVBoxLayout(frame)
-    lay.setContentsMargins(14, 12, 14, 14)
-    lay.setSpacing(8)
-    if title:
-        lab = QLabel(title.upper())
-        lab.setProperty("role", "section")
-        lay.addWidget(lab)
-    return frame, lay
+    """A :class:`Card` and its layout, for a panel that needs no class of its own."""
+    frame = Card(title, parent)
+    return frame, frame.body
 
 
 def label(text: str, role: str | None = None, wrap: bool = False) -> QLabel:

@@ -185,29 +185,29 @@ def _datasets(client, tmp_path) -> None:
 
 
 def _enabled_presets(ta) -> list[str]:
-    items = ta.preset.model()
-    return [ta.preset.itemData(i) for i in range(ta.preset.count()) if items.item(i).isEnabled()]
+    items = ta.settings_card.preset.model()
+    return [ta.settings_card.preset.itemData(i) for i in range(ta.settings_card.preset.count()) if items.item(i).isEnabled()]
 
 
 def test_train_offers_only_the_presets_that_fit_the_dataset(window, client, tmp_path):
     _datasets(client, tmp_path)
     window.show_area("Train")
     ta = window.train_area
-    ta.dataset.setCurrentIndex(ta.dataset.findData("dc"))
+    ta.settings_card.dataset.setCurrentIndex(ta.settings_card.dataset.findData("dc"))
     assert _enabled_presets(ta) == ["clip-tiny", "clip-cpu"]
-    assert ta.preset.currentData() == "clip-cpu" and window.app.training.config["preset"] == "clip-cpu"
-    assert ta.batch.value() == 8  # clips of T frames: the clip default, not 64
-    why = ta.preset.model().item(ta.preset.findData("unet-cpu")).toolTip()
+    assert ta.settings_card.preset.currentData() == "clip-cpu" and window.app.training.config["preset"] == "clip-cpu"
+    assert ta.settings_card.batch.value() == 8  # clips of T frames: the clip default, not 64
+    why = ta.settings_card.preset.model().item(ta.settings_card.preset.findData("unet-cpu")).toolTip()
     assert (
         why == "unet-cpu is a network for images and this dataset holds clips: choose clip-tiny or clip-cpu"
     )
-    assert "only networks for clips" in ta.preset.toolTip()
-    ta.dataset.setCurrentIndex(ta.dataset.findData("di"))
+    assert "only networks for clips" in ta.settings_card.preset.toolTip()
+    ta.settings_card.dataset.setCurrentIndex(ta.settings_card.dataset.findData("di"))
     assert "clip-cpu" not in _enabled_presets(ta) and "unet-tiny" in _enabled_presets(ta)
-    assert ta.preset.currentData() == "pixel-small" and ta.batch.value() == 64
+    assert ta.settings_card.preset.currentData() == "pixel-small" and ta.settings_card.batch.value() == 64
     # a mismatch forced past the list is refused with the reason, and nothing is sent
     window.app.training.config["preset"] = "clip-tiny"
-    ta.start_btn.click()
+    ta.controls.start_btn.click()
     assert not client.commands("train")
     assert window.app.last_error.startswith("clip-tiny is a network for clips and this dataset holds images")
 
@@ -232,25 +232,25 @@ def test_a_clip_dataset_estimate_counts_clips_and_its_previews_play(window, clie
             },
         )
     )
-    assert ta.measured.text().startswith("Measured now: 3.5 clips/s of 4 frames, training memory ≈ 128 MB")
-    ta.start_btn.click()
+    assert ta.settings_card.measured.text().startswith("Measured now: 3.5 clips/s of 4 frames, training memory ≈ 128 MB")
+    ta.controls.start_btn.click()
     job = client.last("train").id
     assert client.last("train").args["config"]["preset"] == "clip-cpu"
     clips = moving_squares(4)
     client.run_job(job, "train", P.Preview(id=job, step=10, images=steps_of(clips), caption="step 10"))
-    assert ta.preview.frames == T and ta.preview_player.timer.isActive()
-    assert ta.preview_player.timer.interval() == round(1000 / 6)  # the dataset's fps
-    shown = frames_over_ticks(ta.preview, ta.preview_player, 2 * T)
+    assert ta.previews.preview.frames == T and ta.previews.preview_player.timer.isActive()
+    assert ta.previews.preview_player.timer.interval() == round(1000 / 6)  # the dataset's fps
+    shown = frames_over_ticks(ta.previews.preview, ta.previews.preview_player, 2 * T)
     assert all(shown[k] != shown[k + 1] for k in range(2 * T - 1))
     assert all(shown[k] == shown[k + T] for k in range(T))
-    assert ta.preview.caption.startswith("step 10 · frame")
+    assert ta.previews.preview.caption.startswith("step 10 · frame")
 
 
 def test_a_finetune_of_an_image_model_on_clips_is_refused_with_the_reason(window, client, tmp_path):
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow", "kind": "image"}}]
     _datasets(client, tmp_path)
     window.app.training.setup_finetune("m1", "dc")
-    window.train_area.start_btn.click()
+    window.train_area.controls.start_btn.click()
     assert not client.commands("finetune")
     assert window.app.last_error.startswith("model m1 makes images and this dataset holds clips")
 

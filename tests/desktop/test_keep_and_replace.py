@@ -143,9 +143,9 @@ def test_a_cancel_that_keeps_the_run_says_so_and_not_cancelled(window, client):
         "extend it from the library. To remove it, delete it from the library."
     )
     assert window.message.level == "info"
-    assert ta.state_label.text() == "Stopped and kept · model saved · run r1"
-    assert "ancel" not in ta.state_label.text() + window.message.text.text()
-    assert ta.extend_btn.isEnabled()  # a stopped run: it can go on
+    assert ta.controls.state_label.text() == "Stopped and kept · model saved · run r1"
+    assert "ancel" not in ta.controls.state_label.text() + window.message.text.text()
+    assert ta.controls.extend_btn.isEnabled()  # a stopped run: it can go on
 
 
 def test_an_export_refused_for_existing_files_asks_and_resends_only_on_replace(

@@ -54,7 +54,7 @@ def test_degenerate_ranges_have_no_ticks():
 
 def test_the_train_areas_loss_axis_uses_them(window):
     window.show_area("Train")
-    axis = window.train_area.plot.getAxis("left")
+    axis = window.train_area.loss.plot.getAxis("left")
     assert axis.logMode
     levels = axis.tickValues(L(0.035), L(1.05), 230)
     assert [tick_label(v) for v in levels[0][1]] == ["0.05", "0.1", "0.2", "0.5", "1"]

@@ -156,7 +156,7 @@ def test_dropping_a_folder_on_a_model_sets_up_a_finetune(window, client, tmp_pat
     assert window.app.training.base_model == "m1"
     assert window.app.training.dataset_id == "ds9"
     assert window.current_area() == "Train"
-    window.train_area.start_btn.click()
+    window.train_area.controls.start_btn.click()
     assert client.last("finetune").args["model"] == "m1"
     assert client.last("finetune").args["dataset"] == "ds9"
 
@@ -165,9 +165,9 @@ def test_training_view_updates_and_controls_follow_the_state(window, client):
     window.app.use_dataset("ds1")
     ta = window.train_area
     window.show_area("Train")
-    ta.start_btn.click()
+    ta.controls.start_btn.click()
     job = client.last("train").id
-    assert not ta.start_btn.isEnabled()
+    assert not ta.controls.start_btn.isEnabled()
     from desktop.screenshot import _png_b64
 
     client.run_job(
@@ -176,16 +176,16 @@ def test_training_view_updates_and_controls_follow_the_state(window, client):
         *[P.Metric(id=job, step=s, values={"loss": 1.0 / s}) for s in range(1, 6)],
         P.Preview(id=job, step=5, images=[_png_b64(np.full((8, 8, 3), 200, np.uint8))] * 4),
     )
-    xs, ys = ta.smooth_curve.getData()
+    xs, ys = ta.loss.smooth_curve.getData()
     assert list(xs) == [1, 2, 3, 4, 5]
-    assert not ta.preview.image.isNull() and ta.preview.image.width() > 8  # a 2x2 tile
-    assert ta.pause_btn.isEnabled()
-    ta.pause_btn.click()
+    assert not ta.previews.preview.image.isNull() and ta.previews.preview.image.width() > 8  # a 2x2 tile
+    assert ta.controls.pause_btn.isEnabled()
+    ta.controls.pause_btn.click()
     client.push(P.State(id=job, state="paused"))
-    assert ta.resume_btn.isVisibleTo(window) and not ta.pause_btn.isVisibleTo(window)
-    ta.resume_btn.click()
+    assert ta.controls.resume_btn.isVisibleTo(window) and not ta.controls.pause_btn.isVisibleTo(window)
+    ta.controls.resume_btn.click()
     client.push(P.State(id=job, state="running"))
-    ta.stop_btn.click()
+    ta.controls.stop_btn.click()
     assert [c.cmd for c in client.sent if c.cmd in P.CONTROL_COMMANDS] == ["pause", "resume", "stop"]
     client.push(
         P.Done(
@@ -194,9 +194,9 @@ def test_training_view_updates_and_controls_follow_the_state(window, client):
             results=trained("r1", "m1"),
         )
     )
-    assert ta.start_btn.isEnabled() and ta.extend_btn.isEnabled()
-    ta.extend_n.setValue(250)
-    ta.extend_btn.click()
+    assert ta.controls.start_btn.isEnabled() and ta.controls.extend_btn.isEnabled()
+    ta.controls.extend_n.setValue(250)
+    ta.controls.extend_btn.click()
     assert client.last("resume_run").args == {"run": "r1", "extra_steps": 250}
 
 
@@ -205,9 +205,9 @@ def test_interrupted_runs_offer_resume(window, client):
     client.start(interrupted=["r9"])
     window.show_area("Train")
     ta = window.train_area
-    assert ta.interrupted_bar.isVisibleTo(window)
-    assert "step 40" in ta.interrupted_text.text()
-    ta.interrupted_btn.click()
+    assert ta.interrupted.isVisibleTo(window)
+    assert "step 40" in ta.interrupted.text.text()
+    ta.interrupted.resume_btn.click()
     assert client.last("resume_run").args == {"run": "r9"}
 
 
@@ -428,7 +428,7 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
     qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
     first = client.last("estimate")
     assert first.args["dataset"] == "ds1" and first.args["config"]["preset"]
-    ta.batch.setValue(int(ta.batch.value()) + 1)  # a changed setting asks again; the old answer is dropped
+    ta.settings_card.batch.setValue(int(ta.settings_card.batch.value()) + 1)  # a changed setting asks again; the old answer is dropped
     qtbot.waitUntil(lambda: client.last("estimate").id != first.id, timeout=3000)
     client.push(
         P.Result(
@@ -436,7 +436,7 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
             data={"img_per_s": 1.0, "params": 1, "peak_memory_bytes": 1, "seconds": 1, "steps": None},
         )
     )
-    assert "Measured now" not in ta.measured.text()
+    assert "Measured now" not in ta.settings_card.measured.text()
     client.push(
         P.Result(
             id=client.last("estimate").id,
@@ -450,11 +450,11 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
             },
         )
     )
-    text = ta.measured.text()
+    text = ta.settings_card.measured.text()
     assert "42 images/s at 32 px" in text and "300 MB" in text and "72,113 parameters" in text
     # one forecast from that measurement, for the batch the window sends
     steps = int(10 * 60 * 42.0 / (BATCH + 1))
-    assert ta.estimate.text().startswith(f"About {steps:,} steps in 10 min at 32 px: rough colours and blobs")
+    assert ta.settings_card.estimate.text().startswith(f"About {steps:,} steps in 10 min at 32 px: rough colours and blobs")
 
 
 def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_what_changes_it(
@@ -468,7 +468,7 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
     window.show_area("Train")
     ta = window.train_area
     qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
-    assert ta.estimate.text() == "Measuring speed and memory…"
+    assert ta.settings_card.estimate.text() == "Measuring speed and memory…"
     answer = {
         "img_per_s": 42.0,
         "params": 72113,
@@ -478,11 +478,11 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
         "steps": 393,
     }
     client.push(P.Result(id=client.last("estimate").id, data=answer))
-    shown = ta.measured.text()
-    assert "42 images/s" in shown and "About 393 steps in 10 min" in ta.estimate.text()
+    shown = ta.settings_card.measured.text()
+    assert "42 images/s" in shown and "About 393 steps in 10 min" in ta.settings_card.estimate.text()
 
     def quiet() -> None:  # past the debounce: nothing was asked, the figure stays
-        assert not ta._estimate_timer.isActive()
+        assert not ta.settings_card._estimate_timer.isActive()
         qtbot.wait(600)
         assert len(client.commands("estimate")) == 1
 
@@ -491,25 +491,25 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
     client.run_job(job, "export", P.Done(id=job, results=P.ExportDone(export="e1", path="/x.gif").to_dict()))
     window.app.library.refresh()
     quiet()
-    assert ta.measured.text() == shown
+    assert ta.settings_card.measured.text() == shown
     # nor for settings the measurement does not depend on; a new budget only rescales it
-    ta.objective.setCurrentIndex(ta.objective.findData("eps"))
-    ta.budget_value.setValue(20)
+    ta.settings_card.objective.setCurrentIndex(ta.settings_card.objective.findData("eps"))
+    ta.settings_card.budget_value.setValue(20)
     quiet()
-    assert f"About {int(20 * 60 * 42.0 / BATCH):,} steps in 20 min" in ta.estimate.text()
+    assert f"About {int(20 * 60 * 42.0 / BATCH):,} steps in 20 min" in ta.settings_card.estimate.text()
     # a new batch size asks again; the last figure stays on show until the answer
-    ta.batch.setValue(16)
+    ta.settings_card.batch.setValue(16)
     qtbot.waitUntil(lambda: len(client.commands("estimate")) == 2, timeout=3000)
     assert client.last("estimate").args["config"]["batch_size"] == 16
-    assert "42 images/s" in ta.measured.text() and "measuring again" in ta.measured.text()
+    assert "42 images/s" in ta.settings_card.measured.text() and "measuring again" in ta.settings_card.measured.text()
     client.push(P.Result(id=client.last("estimate").id, data=dict(answer, img_per_s=30.0, steps=2250)))
-    assert "30 images/s" in ta.measured.text() and "About 2,250 steps" in ta.estimate.text()
-    assert "measuring again" not in ta.measured.text()
+    assert "30 images/s" in ta.settings_card.measured.text() and "About 2,250 steps" in ta.settings_card.estimate.text()
+    assert "measuring again" not in ta.settings_card.measured.text()
 
 
 def _estimate_box(ta) -> str:  # noqa: ANN001
     """The ESTIMATE box as a person reads it: its shown lines, in order."""
-    return "\n".join(w.text() for w in (ta.estimate, ta.measured, ta.engine_device) if not w.isHidden())
+    return "\n".join(w.text() for w in (ta.settings_card.estimate, ta.settings_card.measured, ta.settings_card.engine_device) if not w.isHidden())
 
 
 def _pics_at_16(window, client) -> None:  # noqa: ANN001
@@ -550,10 +550,10 @@ def test_the_estimate_says_measuring_alone_when_there_is_no_figure_and_never_und
     assert box.startswith("About 393 steps in 10 min at 16 px") and "\nMeasured now: 42 images/s" in box
     assert "easuring" not in box and "No measurement yet" not in box
     # measuring again for a changed setting: said once, on the last figure's line
-    ta.batch.setValue(16)
+    ta.settings_card.batch.setValue(16)
     assert _estimate_box(ta).count("easuring") == 1 and "42 images/s" in _estimate_box(ta)
     qtbot.waitUntil(lambda: len(client.commands("estimate")) == 2, timeout=3000)
-    assert _estimate_box(ta).count("easuring") == 1 and "measuring again" in ta.measured.text()
+    assert _estimate_box(ta).count("easuring") == 1 and "measuring again" in ta.settings_card.measured.text()
     client.push(P.Error(id=client.last("estimate").id, message="estimate: out of memory"))
     assert "No estimate: estimate: out of memory" in _estimate_box(ta) and "easuring" not in _estimate_box(ta)
 
@@ -574,15 +574,15 @@ def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, 
     assert box.startswith("About 393 steps in 10 min at 16 px") and "\nMeasured now: 42 images/s" in box
     assert "Seen in training" not in box and "easuring" not in box
     # a step budget: the forecast is rescaled, no new measurement
-    ta.budget_steps.setChecked(True)
-    ta.budget_value.setValue(600)
-    assert ta.estimate.text() == "600 steps at 16 px, about 20 min: rough colours and blobs."
+    ta.settings_card.budget_steps.setChecked(True)
+    ta.settings_card.budget_value.setValue(600)
+    assert ta.settings_card.estimate.text() == "600 steps at 16 px, about 20 min: rough colours and blobs."
     assert "easuring" not in _estimate_box(ta) and len(client.commands("estimate")) == 1
     # a training run remembers its speed for these settings, and the box follows it
     job = window.app.training.start()
     client.run_job(job, "train", P.Metric(id=job, step=10, values={"loss": 0.5, "img_per_s": 64.0}))
     assert float(settings.value("calibration/pixel-small/16/auto")) == 64.0
-    assert ta.measured.text() == "Seen in training here: ≈ 64 images/s at 16 px"
+    assert ta.settings_card.measured.text() == "Seen in training here: ≈ 64 images/s at 16 px"
 
 
 def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, client):
