@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "data": args.data,
         "resolution": args.resolution,
-        "pictures": int(len(d["array"])),
+        "pictures": int(len(d["data"].train_indices) + len(d["data"].val_indices)),  # the folder's
         "training_pictures": int(len(d["train"])),
         "budget": budget,
         "overrides": overrides,
