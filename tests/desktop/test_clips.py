@@ -186,7 +186,11 @@ def _datasets(client, tmp_path) -> None:
 
 def _enabled_presets(ta) -> list[str]:
     items = ta.settings_card.preset.model()
-    return [ta.settings_card.preset.itemData(i) for i in range(ta.settings_card.preset.count()) if items.item(i).isEnabled()]
+    return [
+        ta.settings_card.preset.itemData(i)
+        for i in range(ta.settings_card.preset.count())
+        if items.item(i).isEnabled()
+    ]
 
 
 def test_train_offers_only_the_presets_that_fit_the_dataset(window, client, tmp_path):
@@ -195,7 +199,10 @@ def test_train_offers_only_the_presets_that_fit_the_dataset(window, client, tmp_
     ta = window.train_area
     ta.settings_card.dataset.setCurrentIndex(ta.settings_card.dataset.findData("dc"))
     assert _enabled_presets(ta) == ["clip-tiny", "clip-cpu"]
-    assert ta.settings_card.preset.currentData() == "clip-cpu" and window.app.training.config["preset"] == "clip-cpu"
+    assert (
+        ta.settings_card.preset.currentData() == "clip-cpu"
+        and window.app.training.config["preset"] == "clip-cpu"
+    )
     assert ta.settings_card.batch.value() == 8  # clips of T frames: the clip default, not 64
     why = ta.settings_card.preset.model().item(ta.settings_card.preset.findData("unet-cpu")).toolTip()
     assert (
@@ -232,7 +239,9 @@ def test_a_clip_dataset_estimate_counts_clips_and_its_previews_play(window, clie
             },
         )
     )
-    assert ta.settings_card.measured.text().startswith("Measured now: 3.5 clips/s of 4 frames, training memory ≈ 128 MB")
+    assert ta.settings_card.measured.text().startswith(
+        "Measured now: 3.5 clips/s of 4 frames, training memory ≈ 128 MB"
+    )
     ta.controls.start_btn.click()
     job = client.last("train").id
     assert client.last("train").args["config"]["preset"] == "clip-cpu"

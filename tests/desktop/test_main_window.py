@@ -428,7 +428,9 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
     qtbot.waitUntil(lambda: bool(client.commands("estimate")), timeout=3000)
     first = client.last("estimate")
     assert first.args["dataset"] == "ds1" and first.args["config"]["preset"]
-    ta.settings_card.batch.setValue(int(ta.settings_card.batch.value()) + 1)  # a changed setting asks again; the old answer is dropped
+    ta.settings_card.batch.setValue(
+        int(ta.settings_card.batch.value()) + 1
+    )  # a changed setting asks again; the old answer is dropped
     qtbot.waitUntil(lambda: client.last("estimate").id != first.id, timeout=3000)
     client.push(
         P.Result(
@@ -454,7 +456,9 @@ def test_the_estimate_asks_the_engine_and_shows_speed_memory_and_time(window, cl
     assert "42 images/s at 32 px" in text and "300 MB" in text and "72,113 parameters" in text
     # one forecast from that measurement, for the batch the window sends
     steps = int(10 * 60 * 42.0 / (BATCH + 1))
-    assert ta.settings_card.estimate.text().startswith(f"About {steps:,} steps in 10 min at 32 px: rough colours and blobs")
+    assert ta.settings_card.estimate.text().startswith(
+        f"About {steps:,} steps in 10 min at 32 px: rough colours and blobs"
+    )
 
 
 def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_what_changes_it(
@@ -501,15 +505,25 @@ def test_the_estimate_is_kept_over_library_refreshes_and_asked_again_only_for_wh
     ta.settings_card.batch.setValue(16)
     qtbot.waitUntil(lambda: len(client.commands("estimate")) == 2, timeout=3000)
     assert client.last("estimate").args["config"]["batch_size"] == 16
-    assert "42 images/s" in ta.settings_card.measured.text() and "measuring again" in ta.settings_card.measured.text()
+    assert (
+        "42 images/s" in ta.settings_card.measured.text()
+        and "measuring again" in ta.settings_card.measured.text()
+    )
     client.push(P.Result(id=client.last("estimate").id, data=dict(answer, img_per_s=30.0, steps=2250)))
-    assert "30 images/s" in ta.settings_card.measured.text() and "About 2,250 steps" in ta.settings_card.estimate.text()
+    assert (
+        "30 images/s" in ta.settings_card.measured.text()
+        and "About 2,250 steps" in ta.settings_card.estimate.text()
+    )
     assert "measuring again" not in ta.settings_card.measured.text()
 
 
 def _estimate_box(ta) -> str:  # noqa: ANN001
     """The ESTIMATE box as a person reads it: its shown lines, in order."""
-    return "\n".join(w.text() for w in (ta.settings_card.estimate, ta.settings_card.measured, ta.settings_card.engine_device) if not w.isHidden())
+    return "\n".join(
+        w.text()
+        for w in (ta.settings_card.estimate, ta.settings_card.measured, ta.settings_card.engine_device)
+        if not w.isHidden()
+    )
 
 
 def _pics_at_16(window, client) -> None:  # noqa: ANN001
