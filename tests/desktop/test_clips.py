@@ -71,45 +71,48 @@ def test_live_clip_steps_play_both_views_in_sync_with_period_t(window, client, q
     clip_model(window, client)
     ga = window.generate_area
     window.show_area("Generate")
-    assert ga.model.currentData() == "mc" and ga.num_label.text() == "Clips"
-    assert ga.export_fps.value() == 5  # exports default to the clip's own rate
-    ga.generate_btn.click()
+    assert ga.settings_card.model.currentData() == "mc" and ga.settings_card.num_label.text() == "Clips"
+    assert ga.settings_card.export_fps.value() == 5  # exports default to the clip's own rate
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     clips = moving_squares()
     client.run_job(job, "sample", P.Step(id=job, i=1, n=10, xt=steps_of(255 - clips), x0=steps_of(clips)))
-    assert ga.play_btn.isVisibleTo(window)
-    assert ga.x0_view.frames == T and ga.xt_view.frames == T
-    assert ga.player.timer.isActive() and ga.player.timer.interval() == 200  # the model's 5 fps
-    shown = frames_over_ticks(ga.x0_view, ga.player, 2 * T)
+    assert ga.live_card.play_btn.isVisibleTo(window)
+    assert ga.live_card.x0_view.frames == T and ga.live_card.xt_view.frames == T
+    assert ga.live_card.player.timer.isActive()
+    assert ga.live_card.player.timer.interval() == 200  # the model's 5 fps
+    shown = frames_over_ticks(ga.live_card.x0_view, ga.live_card.player, 2 * T)
     assert all(shown[k] != shown[k + 1] for k in range(2 * T - 1))  # it moves on every tick
     assert all(shown[k] == shown[k + T] for k in range(T))  # and loops after T frames
-    assert ga.xt_view.frame == ga.x0_view.frame  # x_t and x0 show the same moment
-    assert ga.x0_view.caption == "predicted x₀ · frame 1 / 4"
+    assert ga.live_card.xt_view.frame == ga.live_card.x0_view.frame  # x_t and x0 show the same moment
+    assert ga.live_card.x0_view.caption == "predicted x₀ · frame 1 / 4"
     # the next step replaces the frames but keeps the clock: no jump back to frame 1
-    ga.player.tick()
+    ga.live_card.player.tick()
     client.push(P.Step(id=job, i=2, n=10, xt=steps_of(clips), x0=steps_of(clips // 2)))
-    assert ga.x0_view.frame == 1
-    assert ga.x0_view.image.pixelColor(1, 0).red() == 127  # the new step's frame 1: square at column 1
-    assert ga.x0_view.image.pixelColor(0, 0).red() == 0
+    assert ga.live_card.x0_view.frame == 1
+    # the new step's frame 1: square at column 1
+    assert ga.live_card.x0_view.image.pixelColor(1, 0).red() == 127
+    assert ga.live_card.x0_view.image.pixelColor(0, 0).red() == 0
     # the real timer drives it too
-    before = ga.x0_view.frame
-    qtbot.waitUntil(lambda: ga.x0_view.frame != before, timeout=2000)
+    before = ga.live_card.x0_view.frame
+    qtbot.waitUntil(lambda: ga.live_card.x0_view.frame != before, timeout=2000)
 
 
 def test_the_clip_stops_playing_while_its_view_is_hidden(window, client):
     clip_model(window, client)
     ga = window.generate_area
     window.show_area("Generate")
-    ga.generate_btn.click()
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     client.run_job(job, "sample", P.Step(id=job, i=1, n=4, x0=steps_of(moving_squares())))
-    assert ga.player.timer.isActive()
+    assert ga.live_card.player.timer.isActive()
     window.show_area("Train")
-    assert not ga.player.timer.isActive()
+    assert not ga.live_card.player.timer.isActive()
     window.show_area("Generate")
-    assert ga.player.timer.isActive()
-    ga.show_combo.setCurrentIndex(ga.show_combo.findData("xt"))  # the x0 view hides; x_t has no clip yet
-    assert not ga.player.timer.isActive()
+    assert ga.live_card.player.timer.isActive()
+    # the x0 view hides; x_t has no clip yet
+    ga.settings_card.show_combo.setCurrentIndex(ga.settings_card.show_combo.findData("xt"))
+    assert not ga.live_card.player.timer.isActive()
 
 
 def _clip_trajectory(folder: Path, rows: int = 5, num: int = 2) -> tuple[Path, np.ndarray]:
@@ -130,7 +133,7 @@ def test_scrubbing_a_clip_trajectory_plays_the_clip_at_that_step(window, client,
     clip_model(window, client)
     ga = window.generate_area
     window.show_area("Generate")
-    ga.generate_btn.click()
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     traj, x0 = _clip_trajectory(tmp_path / "ss")
     gifs = [str(tmp_path / "ss" / f"sample_{k:05d}.gif") for k in range(2)]
@@ -144,26 +147,28 @@ def test_scrubbing_a_clip_trajectory_plays_the_clip_at_that_step(window, client,
             ).to_dict(),
         ),
     )
-    assert ga.scrub.isEnabled() and ga.scrub.maximum() == 4
-    assert ga.play_btn.isVisibleTo(window) and ga.player.timer.isActive()  # the finished clips play
-    ga.scrub.setValue(2)
-    assert ga.scrub_label.text() == "step 3 / 5"
-    assert ga.x0_view.frames == T
-    f0 = ga.x0_view.frame
+    assert ga.live_card.scrub.isEnabled() and ga.live_card.scrub.maximum() == 4
+    # the finished clips play
+    assert ga.live_card.play_btn.isVisibleTo(window) and ga.live_card.player.timer.isActive()
+    ga.live_card.scrub.setValue(2)
+    assert ga.live_card.scrub_label.text() == "step 3 / 5"
+    assert ga.live_card.x0_view.frames == T
+    f0 = ga.live_card.x0_view.frame
     for k in range(T + 1):
         f = (f0 + k) % T
         # clip 0's square sits at column f of frame f, at recorded step 2's brightness
-        assert ga.x0_view.image.pixelColor(f, 0).red() == 120, (k, f)
-        assert ga.x0_view.image.pixelColor((f + 2) % RES, 0).red() == 0
-        ga.player.tick()
+        assert ga.live_card.x0_view.image.pixelColor(f, 0).red() == 120, (k, f)
+        assert ga.live_card.x0_view.image.pixelColor((f + 2) % RES, 0).red() == 0
+        ga.live_card.player.tick()
     # pause: the clock stops and scrubbing shows the same frame of another step
-    ga.play_btn.click()
-    assert not ga.player.playing and not ga.player.timer.isActive()
-    frame = ga.x0_view.frame
-    ga.scrub.setValue(4)
-    assert ga.x0_view.frame == frame and ga.x0_view.image.pixelColor(frame, 0).red() == 200
-    ga.play_btn.click()
-    assert ga.player.timer.isActive()
+    ga.live_card.play_btn.click()
+    assert not ga.live_card.player.playing and not ga.live_card.player.timer.isActive()
+    frame = ga.live_card.x0_view.frame
+    ga.live_card.scrub.setValue(4)
+    assert ga.live_card.x0_view.frame == frame
+    assert ga.live_card.x0_view.image.pixelColor(frame, 0).red() == 200
+    ga.live_card.play_btn.click()
+    assert ga.live_card.player.timer.isActive()
     # saving a clip result copies the clips the engine wrote (GIFs), not a broken still
     written = window.app.generation.save_selected(tmp_path / "out")
     assert [p.suffix for p in written] == [".gif", ".gif"]
@@ -271,18 +276,21 @@ def test_large_steps_decode_off_the_gui_thread_and_the_newest_wins(window, clien
     clip_model(window, client)
     ga = window.generate_area
     window.show_area("Generate")
-    ga.show_combo.setCurrentIndex(ga.show_combo.findData("x0"))
-    ga.generate_btn.click()
+    ga.settings_card.show_combo.setCurrentIndex(ga.settings_card.show_combo.findData("x0"))
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     clips = moving_squares()
     client.run_job(job, "sample", P.Step(id=job, i=1, n=10, x0=steps_of(clips // 4)))
-    assert ga.x0_view.decoding and ga.x0_view.frames == 0  # returned at once; the picture comes later
+    # returned at once; the picture comes later
+    assert ga.live_card.x0_view.decoding and ga.live_card.x0_view.frames == 0
     for i, level in ((2, 2), (3, 1)):  # arrive while the first is decoding: only the newest is kept
         client.push(P.Step(id=job, i=i, n=10, x0=steps_of(clips // level)))
-    qtbot.waitUntil(lambda: not ga.x0_view.decoding and ga.x0_view.frames == T, timeout=5000)
-    f = ga.x0_view.frame
-    assert ga.x0_view.image.pixelColor(f, 0).red() == 255  # step 3's clip, at the clock's frame
-    assert ga.player.timer.isActive()
+    qtbot.waitUntil(
+        lambda: not ga.live_card.x0_view.decoding and ga.live_card.x0_view.frames == T, timeout=5000
+    )
+    f = ga.live_card.x0_view.frame
+    assert ga.live_card.x0_view.image.pixelColor(f, 0).red() == 255  # step 3's clip, at the clock's frame
+    assert ga.live_card.player.timer.isActive()
 
 
 def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
@@ -293,8 +301,9 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
     clip_model(window, client)
     ga = window.generate_area
     window.show_area("Generate")
-    assert ga.export_clips_btn.isVisibleTo(window) and not ga.export_clips_btn.isEnabled()  # nothing yet
-    ga.generate_btn.click()
+    assert ga.settings_card.export_clips_btn.isVisibleTo(window)
+    assert not ga.settings_card.export_clips_btn.isEnabled()  # nothing yet
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     traj, _ = _clip_trajectory(tmp_path / "ss", num=3)
     client.run_job(
@@ -305,7 +314,7 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
             results=P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj)).to_dict(),
         ),
     )
-    assert ga.export_clips_btn.isEnabled()
+    assert ga.settings_card.export_clips_btn.isEnabled()
     asked: list[str] = []
 
     def dialog(parent, title, *rest):  # noqa: ANN001, ANN202 - QFileDialog's signature
@@ -314,13 +323,13 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
 
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(dialog))
     answer = ""  # the person cancels the dialog: nothing is sent
-    ga.export_clips_btn.click()
+    ga.settings_card.export_clips_btn.click()
     assert asked == ["Export the clips into"] and not client.commands("export")
     answer = str(tmp_path / "out")
-    ga.results.item(2).setSelected(True)
-    ga.results.item(0).setSelected(True)
-    ga.export_fmt.setCurrentIndex(ga.export_fmt.findData("webm"))
-    ga.export_clips_btn.click()
+    ga.results_card.results.item(2).setSelected(True)
+    ga.results_card.results.item(0).setSelected(True)
+    ga.settings_card.export_fmt.setCurrentIndex(ga.settings_card.export_fmt.findData("webm"))
+    ga.settings_card.export_clips_btn.click()
     cmd = client.last("export")
     assert cmd.args == {
         "sample_set": "ss",
@@ -342,10 +351,10 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
         )
     assert sig.args == [answer]
     # none selected: all of them; the denoising export stays one video (the engine plays the clip)
-    ga.results.clearSelection()
+    ga.results_card.results.clearSelection()
     ga.export_clips_to(answer)
     assert "indices" not in client.last("export").args
-    ga.export_btn.click()
+    ga.settings_card.export_btn.click()
     assert "what" not in client.last("export").args and client.last("export").args["sample_set"] == "ss"
 
 
@@ -355,7 +364,7 @@ def test_export_clips_is_offered_only_for_clips(window, client):
     window.app.library.select("models", "mi")
     ga = window.generate_area
     window.show_area("Generate")
-    assert ga.model.currentData() == "mi"
-    assert not ga.export_clips_btn.isVisibleTo(window)
+    assert ga.settings_card.model.currentData() == "mi"
+    assert not ga.settings_card.export_clips_btn.isVisibleTo(window)
     assert ga.export_clips_to("/anywhere") is None and not client.commands("export")
     assert window.app.last_error.startswith("No clips to export yet")

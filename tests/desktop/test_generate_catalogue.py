@@ -12,18 +12,18 @@ def test_the_seed_field_holds_every_seed_the_engine_takes_and_it_travels_with_ge
     client.catalog["models"] = [{"id": "m", "path": "/m", "info": {"objective": "flow"}}]
     client.start()
     ga = window.generate_area
-    ga.model.setCurrentIndex(ga.model.findData("m"))
-    ga.seed.selectAll()
-    qtbot.keyClicks(ga.seed, str(MAX_SEED - 1))
-    qtbot.keyClick(ga.seed, Qt.Key.Key_Up)
-    assert ga.seed.value() == MAX_SEED and window.app.generation.config["seed"] == MAX_SEED
-    qtbot.keyClicks(ga.seed, "9")  # one digit more would pass the bound: refused
-    assert ga.seed.text() == str(MAX_SEED)
-    ga.generate_btn.click()
+    ga.settings_card.model.setCurrentIndex(ga.settings_card.model.findData("m"))
+    ga.settings_card.seed.selectAll()
+    qtbot.keyClicks(ga.settings_card.seed, str(MAX_SEED - 1))
+    qtbot.keyClick(ga.settings_card.seed, Qt.Key.Key_Up)
+    assert ga.settings_card.seed.value() == MAX_SEED and window.app.generation.config["seed"] == MAX_SEED
+    qtbot.keyClicks(ga.settings_card.seed, "9")  # one digit more would pass the bound: refused
+    assert ga.settings_card.seed.text() == str(MAX_SEED)
+    ga.controls.generate_btn.click()
     assert client.last("sample").args["config"]["seed"] == MAX_SEED
     for _ in range(20):
         assert 0 <= window.app.generation.roll_seed() <= MAX_SEED
-        assert ga.seed.value() == window.app.generation.config["seed"]
+        assert ga.settings_card.seed.value() == window.app.generation.config["seed"]
 
 
 def test_a_branch_from_the_last_seed_wraps_to_zero(app_model, client):
@@ -38,8 +38,10 @@ def test_the_steps_and_samplers_are_the_catalogues(window, client):
     client.catalog["models"] = [{"id": "m", "path": "/m", "info": {"objective": "flow"}}]
     client.start()
     ga = window.generate_area
-    ga.model.setCurrentIndex(ga.model.findData("m"))
-    assert ga.steps.maximum() == ga.steps_slider.maximum() == MAX_STEPS
-    offered = [ga.sampler.itemData(i) for i in range(ga.sampler.count())]
+    ga.settings_card.model.setCurrentIndex(ga.settings_card.model.findData("m"))
+    assert ga.settings_card.steps.maximum() == ga.settings_card.steps_slider.maximum() == MAX_STEPS
+    offered = [ga.settings_card.sampler.itemData(i) for i in range(ga.settings_card.sampler.count())]
     assert tuple(offered) == samplers_for("flow")
-    assert [ga.sampler.itemText(i) for i in range(ga.sampler.count())] == [SAMPLERS[s].title for s in offered]
+    assert [ga.settings_card.sampler.itemText(i) for i in range(ga.settings_card.sampler.count())] == [
+        SAMPLERS[s].title for s in offered
+    ]

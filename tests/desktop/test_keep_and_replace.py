@@ -154,7 +154,7 @@ def test_an_export_refused_for_existing_files_asks_and_resends_only_on_replace(
     clip_model(window, client)
     ga = window.generate_area
     window.show_area("Generate")
-    ga.generate_btn.click()
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     traj, _ = _clip_trajectory(tmp_path / "ss", num=3)
     client.run_job(
@@ -219,7 +219,7 @@ def test_save_selected_never_replaces_files_without_asking(window, client, tmp_p
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow"}}]
     client.start()
     ga, gm = window.generate_area, window.app.generation
-    ga.generate_btn.click()
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     (tmp_path / "ss").mkdir()
     pngs = [_png(tmp_path / "ss" / f"sample_{k}.png", 60 * (k + 1)) for k in range(2)]

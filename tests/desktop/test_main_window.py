@@ -52,7 +52,7 @@ def test_dropping_folders_anywhere_on_the_window_starts_a_scan(window, client, t
     a, b = tmp_path / "holiday", tmp_path / "clip.mp4"
     a.mkdir()
     b.write_bytes(b"")
-    drop_files(window.generate_area.x0_view, [a, b])  # a widget that does not take drops itself
+    drop_files(window.generate_area.live_card.x0_view, [a, b])  # a widget that does not take drops itself
     cmd = client.last("scan")
     assert cmd.args["sources"] == [str(a), str(b)]
     assert window.current_area() == "Data"
@@ -217,12 +217,12 @@ def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "eps"}}]
     client.start()
     ga = window.generate_area
-    ga.steps.setValue(10)
-    ga.generate_btn.click()
+    ga.settings_card.steps.setValue(10)
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     assert client.last("sample").args["config"]["steps"] == 10
     seen = []
-    window.app.generation.step_received.connect(lambda i, n: seen.append(ga.step_label.text()))
+    window.app.generation.step_received.connect(lambda i, n: seen.append(ga.controls.step_label.text()))
     frames = [_png_b64(np.full((4, 4, 3), 20 * i, np.uint8)) for i in range(1, 11)]
     client.run_job(
         job,
@@ -230,7 +230,7 @@ def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_
         *[P.Step(id=job, i=i, n=10, xt=[frames[i - 1]], x0=[frames[i - 1]]) for i in range(1, 11)],
     )
     assert [s.split(" ·")[0] for s in seen] == [f"Step {i} / 10" for i in range(1, 11)]
-    assert ga.x0_view.image.pixelColor(0, 0).red() == 200
+    assert ga.live_card.x0_view.image.pixelColor(0, 0).red() == 200
     traj = tmp_path / "ss" / "trajectory"
     traj.mkdir(parents=True)
     x = np.stack([np.full((1, 4, 4, 3), 10 * r, np.uint8) for r in range(10)])
@@ -244,25 +244,25 @@ def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_
             results=P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj)).to_dict(),
         )
     )
-    assert ga.scrub.isEnabled() and ga.scrub.maximum() == 9
-    ga.scrub.setValue(4)
-    assert ga.x0_view.image.pixelColor(0, 0).red() == 40
-    assert ga.scrub_label.text() == "step 5 / 10"
-    ga.branch_btn.click()
+    assert ga.live_card.scrub.isEnabled() and ga.live_card.scrub.maximum() == 9
+    ga.live_card.scrub.setValue(4)
+    assert ga.live_card.x0_view.image.pixelColor(0, 0).red() == 40
+    assert ga.live_card.scrub_label.text() == "step 5 / 10"
+    ga.live_card.branch_btn.click()
     assert client.last("branch").args["step"] == 4
-    assert ga.results.count() == 1
+    assert ga.results_card.results.count() == 1
 
 
 def test_stop_cancels_the_running_generation(window, client):
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow"}}]
     client.start()
     ga = window.generate_area
-    assert ga.sampler.currentData() == "unipc"  # a flow model gets flow samplers, UniPC first
-    ga.generate_btn.click()
+    assert ga.settings_card.sampler.currentData() == "unipc"  # a flow model gets flow samplers, UniPC first
+    ga.controls.generate_btn.click()
     job = client.last("sample").id
     client.run_job(job, "sample", P.Step(id=job, i=1, n=50))
-    assert ga.stop_btn.isEnabled()
-    ga.stop_btn.click()
+    assert ga.controls.stop_btn.isEnabled()
+    ga.controls.stop_btn.click()
     assert client.last("cancel").args == {"job": job}
 
 
@@ -607,9 +607,9 @@ def test_the_built_in_demo_model_is_offered_in_generate_on_first_run(window, cli
     assert all(p.suffix != ".bin" for p in folder.rglob("*"))  # safetensors only
     window.app.library.refresh("models")
     ga = window.generate_area
-    assert ga.model.findData(str(folder)) >= 0
+    assert ga.settings_card.model.findData(str(folder)) >= 0
     window.show_area("Generate")
-    assert ga.model.currentData() == str(folder)  # nothing else to pick on first run
+    assert ga.settings_card.model.currentData() == str(folder)  # nothing else to pick on first run
 
 
 def test_generate_starts_at_the_engines_default_steps(window, client):
@@ -618,9 +618,9 @@ def test_generate_starts_at_the_engines_default_steps(window, client):
     client.catalog["models"] = [{"id": "m", "path": "/m", "info": {"objective": "flow"}}]
     client.start()
     ga = window.generate_area
-    ga.model.setCurrentIndex(ga.model.findData("m"))
-    assert ga.steps.value() == ga.steps_slider.value() == DEFAULT_STEPS
-    ga.generate_btn.click()
+    ga.settings_card.model.setCurrentIndex(ga.settings_card.model.findData("m"))
+    assert ga.settings_card.steps.value() == ga.settings_card.steps_slider.value() == DEFAULT_STEPS
+    ga.controls.generate_btn.click()
     assert client.last("sample").args["config"]["steps"] == DEFAULT_STEPS
 
 
@@ -633,12 +633,16 @@ def test_guidance_follows_the_model_and_travels_with_generate(window, client):
     ]
     client.start()
     ga = window.generate_area
-    ga.model.setCurrentIndex(ga.model.findData("guided"))
-    assert ga.guidance.isEnabled() and ga.guidance.value() == DEFAULT_GUIDANCE
-    ga.guidance.setValue(1.5)
-    ga.generate_btn.click()
+    ga.settings_card.model.setCurrentIndex(ga.settings_card.model.findData("guided"))
+    assert ga.settings_card.guidance.isEnabled() and ga.settings_card.guidance.value() == DEFAULT_GUIDANCE
+    ga.settings_card.guidance.setValue(1.5)
+    ga.controls.generate_btn.click()
     assert client.last("sample").args["config"]["guidance"] == 1.5
-    ga.model.setCurrentIndex(ga.model.findData("plain"))
-    assert not ga.guidance.isEnabled() and ga.guidance.value() == 0.0 and ga.guidance.text() == "off"
-    assert "no guide network" in ga.guidance.toolTip()
+    ga.settings_card.model.setCurrentIndex(ga.settings_card.model.findData("plain"))
+    assert (
+        not ga.settings_card.guidance.isEnabled()
+        and ga.settings_card.guidance.value() == 0.0
+        and ga.settings_card.guidance.text() == "off"
+    )
+    assert "no guide network" in ga.settings_card.guidance.toolTip()
     assert window.app.generation.config["guidance"] == 0.0  # what the next Generate sends

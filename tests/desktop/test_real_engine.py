@@ -135,19 +135,19 @@ def test_ten_steps_arrive_in_order_then_scrub_and_export_a_gif(engine_window, qt
     ga = win.generate_area
     win.show_area("Generate")
     _wait(qtbot, lambda: gm.model is not None, 30_000)
-    ga.steps.setValue(10)
-    ga.num.setValue(2)
-    ga.generate_btn.click()
+    ga.settings_card.steps.setValue(10)
+    ga.settings_card.num.setValue(2)
+    ga.controls.generate_btn.click()
     _wait(qtbot, lambda: gm.state in ("done", "failed"))
     assert gm.state == "done", win.message.text.text()
     order = [i for i, _ in gm.arrivals]
     assert order == sorted(order) and order[-1] == 10  # throttled to 10/s, the last always sent
     assert gm.trajectory is not None and len(gm.trajectory) == 10
-    ga.scrub.setValue(2)
-    assert ga.scrub_label.text() == "step 3 / 10"
-    ga.export_fmt.setCurrentIndex(ga.export_fmt.findData("gif"))
+    ga.live_card.scrub.setValue(2)
+    assert ga.live_card.scrub_label.text() == "step 3 / 10"
+    ga.settings_card.export_fmt.setCurrentIndex(ga.settings_card.export_fmt.findData("gif"))
     with qtbot.waitSignal(gm.exported, timeout=JOB_MS) as exported:
-        ga.export_btn.click()
+        ga.settings_card.export_btn.click()
     gif = Path(exported.args[0])
     assert gif.suffix == ".gif" and gif.parent == ws / "exports"
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
