@@ -270,6 +270,40 @@ def guidance(args: argparse.Namespace) -> dict[str, Any]:
             "two_artists": judged["two_artists"], "blurred_real": judged["blurred_real"]}  # fmt: skip
 
 
+def fast(args: argparse.Namespace) -> dict[str, Any]:
+    """One trained colour model made fast (a copy in --work), sampled by its network with UniPC at 20
+    steps and by its few-step map at --counts steps, all judged alike."""
+    from core.models.folder import load_model_folder
+    from core.sampling.config import SampleConfig
+    from core.sampling.sample import sample
+    from core.training.fewstep import FastConfig, make_fast
+
+    d = build_data(args.data, args.resolution, args.pictures)
+    folder = args.work / f"fast_{args.name}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(args.model, folder)
+    cfg = FastConfig(**{"minutes": None, "steps": args.fast_steps, "device": "cpu", **_overrides(args.set)})
+    done = make_fast(folder, cfg)
+    model = load_model_folder(folder)
+    judge = {"emoji": judge_emoji, "photo": judge_photos, "digits": judge_digits}[args.data]
+    sigma = BLUR_SIGMA_32 * args.resolution / 32
+    rows, scale = {}, {}
+    for spec in ["unipc:20", *(f"fewstep:{c}" for c in args.counts.split(","))]:
+        sampler, _, steps = spec.partition(":")
+        cfg_s = SampleConfig(num=args.samples, seed=0, batch_size=100, steps=int(steps), sampler=sampler)
+        t0 = time.perf_counter()
+        result = sample(model, cfg_s)
+        judged = judge(result.images, d, sigma)
+        rows[spec] = {"seconds": round(time.perf_counter() - t0, 2), **judged["samples"]}
+        scale = {k: v for k, v in judged.items() if k not in ("samples", "judge")}
+        save_grid(result.images, RESULTS / f"colour_{args.name}_{sampler}_{steps}.png", 2)
+        print(spec, rows[spec], flush=True)
+    return {"model": str(args.model), "data": args.data, "resolution": args.resolution,
+            "pictures": args.pictures, "fast_config": cfg.to_dict(), "student_steps": done.steps,
+            "fast_seconds": round(done.seconds, 1), "pool": done.pool, "fast": rows, **scale}  # fmt: skip
+
+
 def _r(x: Any) -> Any:
     if isinstance(x, float):
         return round(x, 4)
@@ -278,13 +312,32 @@ def _r(x: Any) -> Any:
     return x
 
 
+def _scale(f: dict[str, Any]) -> dict[str, str]:
+    """The real pictures' own distances, the scale a sample's FD is read against (none for photos)."""
+    if "two_artists" not in f:
+        return {}
+    return {"two artists / blurred": f"FD {f['two_artists']['fd']:.2f} / {f['blurred_real']['fd']:.2f}"}
+
+
 def summary(f: dict[str, Any]) -> dict[str, Any]:
+    if "fast" in f:  # the few-step section
+        key = "swd" if f["data"] == "photo" else "fd"
+        return (
+            {
+                f"{spec.replace(':', ' ')} step{'' if spec.endswith(':1') else 's'}": (
+                    f"{key.upper()} {r[key]:.2f}, memorised {r['memorized_share']:.1%}"
+                )
+                for spec, r in f["fast"].items()
+            }
+            | {"map": f"{f['student_steps']} steps in {f['fast_seconds']:.0f} s, pool {f['pool']}"}
+            | _scale(f)
+        )
     if "rows" in f:  # the guidance section
         return {
             f"{spec.split(':')[0]} steps, guidance {spec.split(':')[1]}": f"FD {r['fd']:.2f}, memorised "
             f"{r['memorized_share']:.1%}"
             for spec, r in f["rows"].items()
-        } | {"two artists / blurred": f"FD {f['two_artists']['fd']:.2f} / {f['blurred_real']['fd']:.2f}"}
+        } | _scale(f)
     s = f["samples"]
     head = f"{f['pictures']} {f['data']} at {f['resolution']} px, {f['steps']} steps in {f['train_seconds']:.0f} s"
     if f["data"] == "digits":
@@ -336,6 +389,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     gd.add_argument("--samples", type=int, default=1000)
     gd.add_argument("--name", default=None)
+    fs = sub.add_parser("fast", help="make one trained model fast and judge its few-step map")
+    fs.add_argument("--model", type=Path, required=True)
+    fs.add_argument("--data", choices=("emoji", "photo", "digits"), default="emoji")
+    fs.add_argument("--resolution", type=int, default=32)
+    fs.add_argument("--pictures", type=int, default=2000, help="the folder it was trained on")
+    fs.add_argument("--fast-steps", type=int, default=600, help="the map's training steps")
+    fs.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a FastConfig field")
+    fs.add_argument("--counts", default="1,2,4")
+    fs.add_argument("--samples", type=int, default=1000)
+    fs.add_argument("--name", default=None)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -343,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.section == "guidance":
         args.name = args.name or f"guidance_{args.model.parent.name}"
         figures = _r(guidance(args))
+    elif args.section == "fast":
+        args.name = args.name or f"fast_{args.model.parent.name}"
+        figures = _r(fast(args))
     else:
         args.name = args.name or f"{args.data}_{args.resolution}px_{args.pictures}"
         figures = _r(run(args))

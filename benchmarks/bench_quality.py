@@ -26,6 +26,8 @@ the section and writes ``benchmarks/results/quality_<section>[_<name>].json`` (m
     .venv/bin/python benchmarks/bench_quality.py recipe --name lr2e-3 --set lr=2e-3 --minutes 3
     # also: verdict (models on the health verdict's scale), posthoc (EMA lengths from one run),
     # sweep (recipes at fixed step budgets in parallel processes, for a GPU)
+    # one trained model made fast by each route, its few-step map at 1 / 2 / 4 steps (issue 25)
+    .venv/bin/python benchmarks/bench_quality.py fewstep --model M --fast-steps 600
 
 ``--threads`` sets torch's threads (default: torch's, i.e. both cores). The wall-clock budget is
 the trainer's ``max_minutes`` (start-up, previews and the final save included), so a recipe that

@@ -20,6 +20,7 @@ from core.errors import NoisebloomError, resource_error
 COMMAND_MODULES: tuple[str, ...] = (
     "core.data.commands",
     "core.training.commands",
+    "core.training.fewstep_commands",
     "core.sampling.commands",
     "core.export.commands",
     "core.metrics.commands",

@@ -17,7 +17,18 @@ if str(ROOT) not in sys.path:
 bench_quality = pytest.importorskip("benchmarks.bench_quality")
 from benchmarks.quality import EXPERIMENTS  # noqa: E402
 
-SUBCOMMANDS = ["per-minute", "steps", "guidance", "pool", "scarce", "verdict", "recipe", "posthoc", "sweep"]
+SUBCOMMANDS = [
+    "per-minute",
+    "steps",
+    "guidance",
+    "pool",
+    "scarce",
+    "verdict",
+    "recipe",
+    "posthoc",
+    "sweep",
+    "fewstep",
+]
 
 
 def test_every_experiment_is_a_subcommand_in_the_documented_order():
@@ -44,6 +55,8 @@ def test_every_experiment_is_a_subcommand_in_the_documented_order():
         ("recipe --name lr", "recipe_lr"),
         ("posthoc --name p", "posthoc_p"),
         ("sweep --plan p.json --name gpu", "sweep_gpu"),
+        ("fewstep --model m", "fewstep"),
+        ("fewstep --model m --part lr", "fewstep_lr"),
     ],
 )
 def test_each_command_line_names_its_result_file(argv, key):

@@ -10,6 +10,7 @@ networks. ``EXPERIMENTS`` lists them in the order the command line shows them.
 from __future__ import annotations
 
 from benchmarks.quality import (
+    fewstep,
     guidance,
     per_minute,
     pool,
@@ -21,4 +22,4 @@ from benchmarks.quality import (
     verdict,
 )
 
-EXPERIMENTS = (per_minute, steps, guidance, pool, scarce, verdict, recipe, posthoc, sweep)
+EXPERIMENTS = (per_minute, steps, guidance, pool, scarce, verdict, recipe, posthoc, sweep, fewstep)

@@ -35,6 +35,7 @@ class SamplerSpec:
     stochastic: bool = False  # draws fresh noise at each step (needs per-image generators)
     scales_like_ve: bool = False  # its sample is x0 + sigma * eps (k-diffusion), not the network's input
     continues_in: tuple[str, ...] = ()  # families where a branch can re-space the steps left (no Karras)
+    needs_map: bool = False  # runs on a model's few-step map (core.sampling.fewstep), not its velocity
 
     def steps_in(self, positions: int) -> int:
         """Steps that ``positions`` entries of its timestep list make (Heun: 2 * steps - 1 entries)."""
@@ -80,12 +81,24 @@ SAMPLERS: dict[str, SamplerSpec] = {
         SamplerSpec("unipc", ("ddpm", "flow"), "UniPC", "Zhao et al. 2023"),
         SamplerSpec("flow_euler", ("flow",), "Flow Euler", "", continues_in=("flow",)),
         SamplerSpec("flow_heun", ("flow",), "Flow Heun", "", order=2),
+        SamplerSpec(
+            "fewstep",
+            ("flow",),
+            "Few-step",
+            "a distilled flow map (Luhman & Luhman 2021), DDIM-style steps between its levels",
+            needs_map=True,
+        ),
     )
 }
 
 # The sampler a model gets when none is chosen: DDIM for DDPM objectives; UniPC (flow sigmas) for
 # flow, the lowest FD at 8 steps on every model measured (benchmarks/results/quality_sweep_gpu*.json).
 DEFAULT_SAMPLER = {"ddpm": "ddim", "flow": "unipc"}
+
+# A model made fast (core.training.fewstep) samples with its few-step map when no sampler is chosen
+# and at most this many steps are asked for; above it, with DEFAULT_SAMPLER on its velocity
+# (benchmarks/results/quality_fewstep.json: the map at 4 steps against UniPC at 8 and 20).
+FEWSTEP_AUTO_STEPS = 4
 
 # Steps when none are asked for (SampleConfig, `noisebloom sample` and `evaluate`, the Generate
 # area): 20 is more legible than 8 and 12 at a better FD than 50 for 2.5x less time
@@ -114,10 +127,26 @@ def family_of(objective: str) -> str:
     )
 
 
-def samplers_for(family: str) -> tuple[str, ...]:
-    """The samplers of ``family`` in the order the window offers them: the default first."""
+def samplers_for(family: str, *, fewstep: bool = False) -> tuple[str, ...]:
+    """The samplers of ``family`` in the order the window offers them: the default first; the
+    few-step sampler only for a model with a few-step map (``fewstep``)."""
     default = DEFAULT_SAMPLER[family]
-    return (default, *(n for n, s in SAMPLERS.items() if family in s.families and n != default))
+    return (
+        default,
+        *(
+            n
+            for n, s in SAMPLERS.items()
+            if family in s.families and n != default and (fewstep or not s.needs_map)
+        ),
+    )
+
+
+def default_sampler_for(family: str, steps: int, *, fewstep: bool = False) -> str:
+    """The sampler a model gets at ``steps`` steps when none is chosen: its few-step map at up to
+    :data:`FEWSTEP_AUTO_STEPS` steps where it has one, else the family's default."""
+    if fewstep and family == "flow" and steps <= FEWSTEP_AUTO_STEPS:
+        return "fewstep"
+    return DEFAULT_SAMPLER[family]
 
 
 def continuing() -> tuple[str, ...]:

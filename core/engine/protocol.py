@@ -127,7 +127,7 @@ from typing import Any, ClassVar
 PROTOCOL_VERSION = 1
 
 JOB_COMMANDS = frozenset(
-    {"scan", "train", "finetune", "resume_run", "sample", "branch", "export", "evaluate"}
+    {"scan", "train", "finetune", "resume_run", "sample", "branch", "export", "evaluate", "make_fast"}
 )
 CONTROL_COMMANDS = frozenset({"pause", "resume", "stop", "cancel"})
 QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "estimate", "shutdown"})
@@ -478,6 +478,17 @@ class EvaluateArgs(Payload):
 
 
 @dataclass
+class MakeFastArgs(Payload):
+    model: str  # a model id or a model folder
+    minutes: float | None = None  # FastConfig fields
+    steps: int | None = None
+    route: str | None = None
+    guidance: float | None = None
+    device: str | None = None
+    name: str | None = None
+
+
+@dataclass
 class ScanDone(Payload):
     dataset: str
     path: str
@@ -547,6 +558,16 @@ class EvaluateDone(Payload):
     evaluation: str | None = None  # the JSON file that keeps this result
 
 
+@dataclass
+class MakeFastDone(Payload):
+    model_dir: str
+    steps: int  # the map's training steps
+    seconds: float
+    levels: list[float]  # the noise levels it samples at (1 to len(levels) steps)
+    guidance: float  # the autoguidance weight built into it
+    model: str | None = None  # the catalog id; None for a folder outside it
+
+
 JOB_ARGS: dict[str, type[Payload]] = {
     "scan": ScanArgs,
     "train": TrainArgs,
@@ -556,6 +577,7 @@ JOB_ARGS: dict[str, type[Payload]] = {
     "branch": BranchArgs,
     "export": ExportArgs,
     "evaluate": EvaluateArgs,
+    "make_fast": MakeFastArgs,
 }
 JOB_RESULTS: dict[str, type[Payload]] = {
     "scan": ScanDone,
@@ -566,4 +588,5 @@ JOB_RESULTS: dict[str, type[Payload]] = {
     "branch": SampleDone,
     "export": ExportDone,
     "evaluate": EvaluateDone,
+    "make_fast": MakeFastDone,
 }

@@ -11,6 +11,9 @@ Layout::
     MODEL_DIR/guide/model.safetensors            optional: the same network less trained, for
                                                  autoguidance (core.sampling.guidance); noisebloom.json
                                                  then says {"guide": {"trained_steps": N}}
+    MODEL_DIR/fewstep/model.safetensors          optional: the same network distilled into a few-step
+                                                 map (core.training.fewstep, core.sampling.fewstep);
+                                                 noisebloom.json then says {"fewstep": {"levels": [...]}}
 
 A UNet folder is saved by ``DDPMPipeline(unet, scheduler).save_pretrained(dir, safe_serialization=True)``
 so ``diffusers.DiffusionPipeline.from_pretrained(MODEL_DIR)`` loads and samples it without
@@ -43,6 +46,7 @@ from core.models.folder_checks import (
 
 FORMAT = 1
 GUIDE_DIR, GUIDE_FILE = "guide", "model.safetensors"
+FEWSTEP_DIR = "fewstep"  # FEWSTEP_DIR/GUIDE_FILE: the few-step map (core.training.fewstep)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 # Denoiser classes a model folder may name: (library, class) -> network kind. Only these are ever
@@ -67,6 +71,9 @@ class LoadedModel:
     extra: dict[str, Any] = field(default_factory=dict)
     guide: nn.Module | None = None
     """The same network from earlier in training (``guide/``), or None: what autoguidance steers by."""
+    fewstep: nn.Module | None = None
+    """The same network distilled into a few-step map (``fewstep/``), or None; its noise levels and
+    how it was made are ``info["fewstep"]``."""
 
     def make_scheduler(self) -> Any:
         """A fresh diffusers scheduler of the saved class and config."""
@@ -271,14 +278,19 @@ def load_model_folder(
             "parent": None,
             "trained_steps": 0,
         }
-    guide = _load_guide(path, network)
-    return LoadedModel(network, scheduler_config, info.get("objective", objective), info, path, guide=guide)
+    guide = _load_copy(path / GUIDE_DIR, network, "guide", "to sample without autoguidance")
+    fewstep = None
+    if isinstance(info.get("fewstep"), dict) and info["fewstep"].get("levels"):
+        fewstep = _load_copy(path / FEWSTEP_DIR, network, "few-step", "to sample without the few-step map")
+    return LoadedModel(
+        network, scheduler_config, info.get("objective", objective), info, path, guide=guide, fewstep=fewstep
+    )
 
 
-def _load_guide(path: Path, network: nn.Module) -> nn.Module | None:
-    """The network of ``guide/`` (a copy of ``network``, so the same class, config, device and dtype,
-    with the guide's weights), or None when there is none."""
-    file = path / GUIDE_DIR / GUIDE_FILE
+def _load_copy(folder: Path, network: nn.Module, what: str, without: str) -> nn.Module | None:
+    """The network saved in ``folder`` (a copy of ``network``, so the same class, config, device and
+    dtype, with the folder's weights), or None when there is none: the guide and the few-step map."""
+    file = folder / GUIDE_FILE
     if not file.is_file():
         return None
     import copy
@@ -292,7 +304,7 @@ def _load_guide(path: Path, network: nn.Module) -> nn.Module | None:
     except Exception as e:  # safetensors' own error types for damaged files, torch's for a mismatch
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFolderError(
-            f"{file}: damaged guide weights ({first})",
-            fix=f"delete the folder {file.parent} to sample without autoguidance, or train again",
+            f"{file}: damaged {what} weights ({first})",
+            fix=f"delete the folder {file.parent} {without}, or train again",
         ) from None
     return guide.eval()

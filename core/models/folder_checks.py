@@ -234,6 +234,28 @@ class _Guide:
         return value
 
 
+MAX_FEWSTEP_LEVELS = 16
+
+
+class _FewStep:
+    """noisebloom.json's ``fewstep`` entry: None, or {"levels": [1.0, ...], "guidance": w, ...}: the
+    noise levels (0 < t <= 1) the few-step map was trained at and the guidance built into it."""
+
+    def check(self, doc: _Doc, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        levels = value.get("levels") if isinstance(value, dict) else None
+        ok = isinstance(levels, list) and 1 <= len(levels) <= MAX_FEWSTEP_LEVELS
+        if not ok or not all(type(t) in (int, float) and math.isfinite(t) and 0 < t <= 1 for t in levels):
+            raise doc.refuse(
+                name, value, f'use {{"levels": [1 to {MAX_FEWSTEP_LEVELS} noise levels in (0, 1]]}} or null'
+            )
+        w = value.get("guidance", 0)
+        if type(w) not in (int, float) or not math.isfinite(w) or not 0 <= w <= 100:
+            raise doc.refuse(f"{name}.guidance", w, "use the guidance weight, 0 to 100")
+        return value
+
+
 _RESOLUTION = _Int(*RESOLUTION, f"a model works at {RESOLUTION[0]} to {RESOLUTION[1]} px")
 _CHANNELS = _Int(*CHANNELS, f"a model has {CHANNELS[0]} to {CHANNELS[1]} channels")
 _FRAMES = _Int(*FRAMES, f"a clip model makes {FRAMES[0]} to {FRAMES[1]} frames")
@@ -258,6 +280,7 @@ INFO_FIELDS: dict[str, _Spec] = {
     "fps": _Number(1000.0, "use a frame rate above 0 and at most 1,000, or null"),
     "trained_steps": _STEPS,
     "guide": _Guide(),
+    "fewstep": _FewStep(),
 }
 """The fields of ``noisebloom.json`` that Noisebloom reads; each may be absent, and only frames, fps,
 guide and the names may be null (readers call ``int()`` on the rest). Others pass unchecked."""

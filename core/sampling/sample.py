@@ -22,16 +22,17 @@ import numpy as np
 import torch
 
 from core import __version__
-from core.catalogue.samplers import MAX_STEPS, SAMPLERS, continuing, family_of
+from core.catalogue.samplers import MAX_STEPS, SAMPLERS, continuing, default_sampler_for, family_of
 from core.errors import ConfigError, NoisebloomError
 from core.fsutil import atomic_directory, atomic_write_text, refuse_existing
 from core.media.png import write_png
 from core.media.video import write_video
 from core.sampling.config import SampleConfig, resolve_guidance
+from core.sampling.fewstep import levels_for, run_fewstep
 from core.sampling.guidance import guided
 from core.sampling.loop import StepCallback, StepInfo, run_steps
 from core.sampling.model import load_model, model_name, resolve_device, sample_shape
-from core.sampling.samplers import build_scheduler, check_sampler, default_sampler
+from core.sampling.samplers import build_scheduler, check_sampler
 from core.sampling.seeds import image_generators, initial_noise
 from core.sampling.trajectory import TrajectoryWriter, open_trajectory, tensor_to_uint8
 
@@ -196,22 +197,36 @@ def _sample(
     device = resolve_device(config.device)
     if isinstance(model, (str, Path)):
         model = load_model(model, str(device))
-    name = config.sampler or default_sampler(model.objective)
+    has_map = getattr(model, "fewstep", None) is not None
+    name = config.sampler or default_sampler_for(family_of(model.objective), config.steps, fewstep=has_map)
     check_sampler(name, model.objective, karras=config.karras, eta=config.eta)
-    config = config.replace(sampler=name, guidance=resolve_guidance(config, model))
+    spec = SAMPLERS[name]
     shape = sample_shape(model)
-    network = model.network.to(device).eval()
-    if config.guidance:  # resolve_guidance made sure the model has a guide
-        network = guided(network, model.guide.to(device).eval(), config.guidance)
     flow = model.objective == "flow"
     schedule = start["schedule"] if start else None
-    probe = _start_scheduler(name, model, config, device, schedule)
-    if schedule is None:
-        _check_steps(name, model, config, probe)
-    spec = SAMPLERS[name]
     begin = start["begin"] if start else 0
-    n_steps = spec.steps_in(len(probe.timesteps))
-    first_step = spec.steps_in(begin)
+    if spec.needs_map:  # the few-step map: its own levels, no scheduler, its guidance built in
+        if not has_map:
+            raise ConfigError(
+                f"sample.sampler: {model_name(model) or 'this model'} has no few-step map",
+                fix="make it fast first (`noisebloom make-fast MODEL_DIR`, or Make it fast in the window), "
+                "or choose another sampler",
+            )
+        config = config.replace(sampler=name, guidance=_map_guidance(config, model))
+        levels = levels_for(model.info["fewstep"]["levels"], config.steps)
+        network = model.fewstep.to(device).eval()
+        probe, n_steps = None, len(levels)
+        first_step = begin
+    else:
+        config = config.replace(sampler=name, guidance=resolve_guidance(config, model))
+        network = model.network.to(device).eval()
+        if config.guidance:  # resolve_guidance made sure the model has a guide
+            network = guided(network, model.guide.to(device).eval(), config.guidance)
+        probe = _start_scheduler(name, model, config, device, schedule)
+        if schedule is None:
+            _check_steps(name, model, config, probe)
+        n_steps = spec.steps_in(len(probe.timesteps))
+        first_step = spec.steps_in(begin)
     out = Path(out_dir) if out_dir is not None else None
     if config.trajectory and out is None:
         raise ConfigError(
@@ -232,30 +247,46 @@ def _sample(
             hi = min(lo + config.batch_size, config.num)
             indices = tuple(range(config.first_index + lo, config.first_index + hi))
             generators = image_generators(config.seed, indices)
-            # a fresh scheduler per batch (multistep solvers keep history); the probe serves the first
-            scheduler = probe if lo == 0 else _start_scheduler(name, model, config, device, schedule)
-            if start is None:
-                x = initial_noise(generators, shape, device=device) * getattr(
-                    scheduler, "init_noise_sigma", 1.0
+            step_cb = _compose(writer, callback, slice(lo, hi), first_step)
+            if spec.needs_map:
+                if start is None:
+                    x = initial_noise(generators, shape, device=device)
+                else:
+                    x = _replay(start, generators, shape, lo, hi, device)
+                ran = run_fewstep(
+                    network,
+                    levels,
+                    x,
+                    generators=generators,
+                    begin=begin,
+                    callback=step_cb,
+                    should_stop=should_stop,
+                    indices=indices,
                 )
             else:
-                x = _to_scheduler_space(name, scheduler, start["state"][lo:hi].to(device), begin)
-                for _ in range(start["advance"]):
-                    initial_noise(generators, shape)  # replay the noise the original run drew before step k
-            step_cb = _compose(writer, callback, slice(lo, hi), first_step)
-            ran = run_steps(
-                network,
-                scheduler,
-                x,
-                order=spec.order,
-                begin=begin,
-                flow=flow,
-                generators=generators,
-                eta=config.eta,
-                callback=step_cb,
-                should_stop=should_stop,
-                indices=indices,
-            )
+                # a fresh scheduler per batch (multistep solvers keep history); the probe serves the first
+                scheduler = probe if lo == 0 else _start_scheduler(name, model, config, device, schedule)
+                if start is None:
+                    x = initial_noise(generators, shape, device=device) * getattr(
+                        scheduler, "init_noise_sigma", 1.0
+                    )
+                else:
+                    x = _to_scheduler_space(
+                        name, scheduler, _replay(start, generators, shape, lo, hi, device), begin
+                    )
+                ran = run_steps(
+                    network,
+                    scheduler,
+                    x,
+                    order=spec.order,
+                    begin=begin,
+                    flow=flow,
+                    generators=generators,
+                    eta=config.eta,
+                    callback=step_cb,
+                    should_stop=should_stop,
+                    indices=indices,
+                )
             x, steps_run = ran.x, ran.steps
             images[lo:hi] = tensor_to_uint8(x)
             if writer is not None:
@@ -278,6 +309,27 @@ def _sample(
         result.paths = _write_outputs(out, model, config, name, images, extra_meta)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _replay(start: dict[str, Any], generators, shape, lo: int, hi: int, device) -> torch.Tensor:
+    """A branch's start rows, after replaying the noise the original run drew before step k."""
+    for _ in range(start["advance"]):
+        initial_noise(generators, shape)
+    return start["state"][lo:hi].to(device)
+
+
+def _map_guidance(config: SampleConfig, model: Any) -> float:
+    """The autoguidance weight a few-step map was distilled with: what its samples carry (it cannot
+    take another; the multistep samplers can)."""
+    built_in = float(model.info["fewstep"].get("guidance", 0.0))
+    if config.guidance is not None and abs(config.guidance - built_in) > 1e-9:
+        raise ConfigError(
+            f"sample.guidance: this model's few-step map was made with guidance {built_in:g}, "
+            f"so it cannot sample at {config.guidance:g}",
+            fix=f"use guidance {built_in:g} (or leave it out) with the few-step sampler, "
+            "or another sampler for another weight",
+        )
+    return built_in
 
 
 def _compose(writer: TrajectoryWriter | None, callback: StepCallback | None, rows: slice, first_step: int):

@@ -60,6 +60,11 @@ def check_sampler(name: str, objective: str, *, karras: bool = False, eta: float
         raise ConfigError(
             f"sample.sampler: {name!r} cannot sample {kind} model", fix=f"use one of {', '.join(usable)}"
         )
+    if karras and spec.needs_map:
+        raise ConfigError(
+            f"sample.karras: the {name!r} sampler runs a few-step map on its own noise levels",
+            fix="drop --karras",
+        )
     if karras:
         cls = scheduler_class(name)
         if "use_karras_sigmas" not in inspect.signature(cls.__init__).parameters or family == "flow":
@@ -79,6 +84,11 @@ def build_scheduler(
     name: str, scheduler_config: dict[str, Any], objective: str, *, karras: bool = False
 ) -> Any:
     """``SchedulerClass.from_config(model_config, **overrides)`` for sampler ``name``."""
+    if name in SAMPLERS and SAMPLERS[name].needs_map:
+        raise ConfigError(
+            f"sample.sampler: {name!r} has no diffusers scheduler",
+            fix="sample it with core.sampling.fewstep.run_fewstep",
+        )
     check_sampler(name, objective, karras=karras)
     cls = scheduler_class(name)
     accepted = inspect.signature(cls.__init__).parameters

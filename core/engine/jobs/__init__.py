@@ -1,6 +1,6 @@
 """The engine's jobs: one module per kind of job, registered in :data:`JOBS`.
 
-Each module (``scan``, ``train``, ``sample``, ``export``, ``evaluate``) defines, per kind, a
+Each module (``scan``, ``train``, ``sample``, ``export``, ``evaluate``, ``fast``) defines, per kind, a
 ``validate(args, ctx)`` that refuses bad arguments in the reader thread before ``accepted`` (one
 line naming the field and the fix) and a ``run(job, ctx)`` that parses the arguments into core's
 own configs, calls the core function with the job's hooks (``should_stop`` =
@@ -16,11 +16,18 @@ from typing import Any
 
 from core.engine import protocol as P
 from core.engine.job import Context, Job, JobKind
-from core.engine.jobs import evaluate, export, sample, scan, train
+from core.engine.jobs import evaluate, export, fast, sample, scan, train
 from core.engine.jobs.common import optional
 from core.engine.jobs.library import delete_item, estimate
 
-JOBS: dict[str, JobKind] = {**scan.KINDS, **train.KINDS, **sample.KINDS, **export.KINDS, **evaluate.KINDS}
+JOBS: dict[str, JobKind] = {
+    **scan.KINDS,
+    **train.KINDS,
+    **sample.KINDS,
+    **export.KINDS,
+    **evaluate.KINDS,
+    **fast.KINDS,
+}
 
 __all__ = ["JOBS", "delete_item", "estimate", "run", "validate"]
 

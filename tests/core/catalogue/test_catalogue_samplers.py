@@ -29,16 +29,29 @@ def test_the_sampling_config_takes_its_defaults_and_bounds_from_the_catalogue():
 def test_the_window_offers_each_family_default_first():
     assert C.samplers_for("ddpm") == ("ddim", "ddpm", "euler", "euler_a", "heun", "dpmpp_2m", "unipc")
     assert C.samplers_for("flow") == ("unipc", "dpmpp_2m", "flow_euler", "flow_heun")
+    assert C.samplers_for("flow", fewstep=True) == ("unipc", "dpmpp_2m", "flow_euler", "flow_heun", "fewstep")
+    assert C.samplers_for("ddpm", fewstep=True) == C.samplers_for("ddpm")
     assert all(C.DEFAULT_SAMPLER[f] in C.samplers_for(f) for f in C.FAMILIES)
 
 
-@pytest.mark.parametrize("name", list(C.SAMPLERS))
+def test_a_model_with_a_few_step_map_gets_it_at_low_step_counts_only():
+    assert C.default_sampler_for("flow", 2, fewstep=True) == "fewstep"
+    assert C.default_sampler_for("flow", C.FEWSTEP_AUTO_STEPS, fewstep=True) == "fewstep"
+    assert C.default_sampler_for("flow", C.FEWSTEP_AUTO_STEPS + 1, fewstep=True) == "unipc"
+    assert C.default_sampler_for("flow", 2) == "unipc"
+    assert C.default_sampler_for("ddpm", 2, fewstep=True) == "ddim"
+
+
+ON_SCHEDULERS = [n for n, s in C.SAMPLERS.items() if not s.needs_map]
+
+
+@pytest.mark.parametrize("name", ON_SCHEDULERS)
 def test_each_samplers_facts_agree_with_its_diffusers_scheduler(name):
     from core.sampling.samplers import SCHEDULER_CLASSES, build_scheduler
     from tests.core.sampling.conftest import scheduler_for
 
     spec = C.SAMPLERS[name]
-    assert set(SCHEDULER_CLASSES) == set(C.SAMPLERS)
+    assert set(SCHEDULER_CLASSES) == set(ON_SCHEDULERS)
     objective = "flow" if "flow" in spec.families else "eps"
     scheduler = build_scheduler(name, dict(scheduler_for(objective).config), objective)
     scheduler.set_timesteps(6)

@@ -228,3 +228,23 @@ def test_kill_minus_nine_mid_training_then_resume_to_completion(tmp_path):
     finally:
         eng.close()
     assert integrity(ws) == "ok"
+
+
+def test_make_fast_adds_a_few_step_map_that_sampling_then_picks(engine, dataset, ws):
+    model = engine.result(train(engine, dataset, 4), 300).model
+    bad = engine.send("make_fast", {"model": model, "route": "sideways"})
+    error = engine.wait(bad, "error", 30)
+    assert "make-fast.route" in error.message and "distil" in error.message
+    job = engine.send("make_fast", {"model": model, "steps": 3, "device": "cpu"})
+    done = P.MakeFastDone.from_dict(engine.wait(job, "done", 300).results)
+    assert done.model == model and done.steps == 3 and len(done.levels) == 8 and done.guidance == 1.5
+    assert any(e[1].type == "progress" for e in engine.all_events if e[1].id == job)
+    row = engine.request("get", {"what": "models", "id": model})["item"]
+    assert row["info"]["fewstep"]["levels"] == done.levels  # the window reads this to offer the sampler
+    drawn = engine.send("sample", {"model": model, "config": {"num": 1, "steps": 2}})
+    result = P.SampleDone.from_dict(engine.wait(drawn, "done", 120).results)
+    sets = engine.request("get", {"what": "sample_sets", "id": result.sample_set})["item"]
+    assert sets["config"]["steps"] == 2
+    from core.media.png import read_png_params
+
+    assert read_png_params(result.images[0])["sampler"] == "fewstep"
