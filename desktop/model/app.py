@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
+from desktop.model.fast import FastModel
 from desktop.model.generation import GenerationModel
 from desktop.model.health import HealthModel
 from desktop.model.jobs import JobsModel
@@ -43,6 +44,7 @@ class AppModel(QObject):
         self.training = TrainingModel(self, self)
         self.generation = GenerationModel(self, self)
         self.health = HealthModel(self, self)
+        self.fast = FastModel(self, self)
         self.engine_state = getattr(client, "state", "stopped")
         self.device = ""
         self.workspace = ""
@@ -51,6 +53,7 @@ class AppModel(QObject):
         self._exports: dict[str, dict[str, Any]] = {}  # export job id -> its args, until it ends
         self._refused: dict[str, dict[str, Any]] = {}  # refused for existing files, until answered
         self._finetune_scans: set[str] = set()
+        self._quiet: set[str] = set()  # control commands whose error answer is no news
         client.event_received.connect(self._on_event)
         client.hello_received.connect(self._on_hello)
         client.state_changed.connect(self._on_engine_state)
@@ -64,15 +67,20 @@ class AppModel(QObject):
             self._owners[job_id] = owner
         return job_id
 
-    def control(self, cmd: str, job_id: str, args: dict[str, Any] | None = None) -> None:
+    def control(
+        self, cmd: str, job_id: str, args: dict[str, Any] | None = None, *, quiet: bool = False
+    ) -> None:
         """Send a control command (pause, resume, stop, cancel) for ``job_id``, with extra ``args``
-        (cancel's ``discard``); an error answer goes to the message bar."""
-        self.client.send(
+        (cancel's ``discard``); an error answer goes to the message bar unless ``quiet`` (a cancel
+        of a job that may have ended meanwhile: a superseded generation's)."""
+        cid = self.client.send(
             cmd,
             {"job": job_id, **(args or {})},
             on_result=lambda data: self._controlled(cmd, job_id, data),
-            on_error=lambda e: self.report_error(e.message),
+            on_error=None if quiet else (lambda e: self.report_error(e.message)),
         )
+        if quiet:
+            self._quiet.add(cid)
 
     def _controlled(self, cmd: str, job_id: str, data: dict[str, Any]) -> None:
         """A cancel of a training run that had a checkpoint kept it (from whichever button)."""
@@ -145,6 +153,9 @@ class AppModel(QObject):
         self.engine_changed.emit(state, self.device)
 
     def _on_event(self, ev: P.Event) -> None:
+        if ev.id in self._quiet and isinstance(ev, (P.Result, P.Error)):
+            self._quiet.discard(ev.id)
+            return
         self.jobs.handle(ev)
         owner = self._owners.get(ev.id or "")
         if owner is not None:
@@ -153,6 +164,7 @@ class AppModel(QObject):
             self.info.emit(ev.message)
         if isinstance(ev, P.Done):
             self._owners.pop(ev.id or "", None)
+            self.generation.superseded.discard(str(ev.id))  # it ended before its cancel arrived
             ds = self.scan.report.dataset_id if owner is self.scan and self.scan.report else None
             if ds and not self.training.live and ev.id not in self._finetune_scans:
                 self.use_dataset(str(ds))  # what was just scanned is what Train starts on
@@ -176,5 +188,7 @@ class AppModel(QObject):
                 self.replace_asked.emit(str(ev.id), [str(p) for p in existing])
             elif ev.state != "cancelled":
                 self.report_error(ev.message)
+            elif ev.id in self.generation.superseded:
+                self.generation.superseded.discard(str(ev.id))  # replaced by a newer request: no news
             else:
                 self.info.emit(ev.message)

@@ -11,6 +11,18 @@ needs no re-run. The samplers, defaults and bounds are the engine's own
 A clip model's steps carry one filmstrip per clip (its T frames side by side); the model's info
 (``kind`` "clip", ``frames``, ``fps``, from the catalog) says how to cut and play them, and its
 trajectory has shape (R, N, T, H, W, C).
+
+A model made fast (its info has ``fewstep``: :mod:`desktop.model.fast`) is also offered the
+few-step sampler. The sampler is the automatic choice (:func:`default_sampler_for`: the few-step
+map at 1 to :data:`FEWSTEP_AUTO_STEPS` steps, else the family's default) until the person picks
+another; it follows the steps while it is automatic, and a pick of the automatic choice makes it
+automatic again. The map was distilled at one guidance weight, so while the few-step sampler is
+chosen the guidance is locked to it (and given back when another sampler is chosen); picking it at
+more steps than the map has brings the steps down to :data:`FEWSTEP_AUTO_STEPS`.
+
+With the few-step sampler the results follow the slider: a change of seed, steps or guidance
+re-samples by itself after :data:`FOLLOW_MS` of quiet; the latest request wins, a live one is
+cancelled (``superseded``) and its late events are ignored.
 """
 
 from __future__ import annotations
@@ -22,9 +34,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.catalogue.samplers import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_SEED, samplers_for
+from core.catalogue.samplers import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    FEWSTEP_AUTO_STEPS,
+    MAX_SEED,
+    default_sampler_for,
+    samplers_for,
+)
 from core.engine import protocol as P
 from core.errors import NoisebloomError
 from core.media.png import write_png
@@ -32,6 +52,9 @@ from core.sampling.trajectory import Trajectory, open_trajectory
 
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 LIVE = ("submitted", "queued", "running", "paused")
+FEWSTEP = "fewstep"
+FOLLOW_MS = 150  # the quiet after a change of seed / steps / guidance before a few-step re-sample
+FOLLOWS = ("seed", "steps", "guidance")  # the settings whose change re-samples with the few-step map
 
 
 def family(objective: str) -> str:
@@ -73,6 +96,16 @@ class GenerationModel(QObject):
         self.clip_files: list[str] = []  # a clip result's GIFs, as the engine wrote them
         self.scrub_row = 0
         self.selected: set[int] = set()
+        self.sampler_auto = True  # the sampler is default_sampler_for's choice, not the person's pick
+        self._free_guidance: float | None = None  # the guidance to give back when the map's lock ends
+        self.superseded: set[str] = set()  # jobs cancelled because a newer request replaced them
+        self._follow = QTimer(self)
+        self._follow.setSingleShot(True)
+        self._follow.setInterval(FOLLOW_MS)
+        self._follow.timeout.connect(self._resample)
+        library = getattr(app, "library", None)
+        if library is not None:  # a model made fast: its catalog row gains "fewstep"
+            library.changed.connect(self._library_changed)
 
     def reset_live(self) -> None:
         self.i, self.n = 0, 0
@@ -85,27 +118,124 @@ class GenerationModel(QObject):
     def set_model(
         self, model: str | None, objective: str | None = None, info: dict[str, Any] | None = None
     ) -> None:
+        self._follow.stop()
         self.model = model
         self.model_info = dict(info or {})
         objective = objective or self.model_info.get("objective")
         if objective:
             self.objective = objective
-            if self.config["sampler"] not in samplers_for(family(objective)):
-                self.config["sampler"] = DEFAULT_SAMPLER[family(objective)]
+        self._free_guidance = None
         self.config["guidance"] = DEFAULT_GUIDANCE if self.has_guide else 0.0
+        self._choose_sampler()
         self.config_changed.emit()
 
     def set_config(self, name: str, value: Any) -> None:
-        if self.config.get(name) != value:
-            self.config[name] = value
-            self.config_changed.emit()
+        if self.config.get(name) == value:
+            return
+        if name == "guidance" and self.guidance_locked:
+            raise ValueError(
+                f"the few-step map was made at guidance {self.map_guidance:g}: "
+                "choose another sampler for another weight"
+            )
+        self.config[name] = value
+        if name == "sampler":
+            if value == FEWSTEP and int(self.config["steps"]) > self.map_steps:
+                self.config["steps"] = min(FEWSTEP_AUTO_STEPS, self.map_steps)  # what the map can do
+            self.sampler_auto = value == self.auto_sampler()
+            self._lock_guidance()
+        elif name == "steps":
+            self._choose_sampler()
+        self.config_changed.emit()
+        if name in FOLLOWS and self.follows_slider:
+            self._follow.start()  # (re)started: the latest change wins
+
+    def auto_sampler(self) -> str:
+        """The sampler of the chosen model at the current steps when the person has picked none."""
+        fam = family(self.objective)
+        name = default_sampler_for(fam, int(self.config["steps"]), fewstep=self.has_map)
+        if name == FEWSTEP and int(self.config["steps"]) > self.map_steps:
+            return DEFAULT_SAMPLER[fam]  # a map made for fewer steps than FEWSTEP_AUTO_STEPS
+        return name
+
+    def _choose_sampler(self) -> None:
+        """The automatic choice while the sampler is automatic; back to it when the person's pick
+        no longer applies (another family, a model without a map, more steps than the map has)."""
+        s = self.config["sampler"]
+        stale = s not in self.samplers() or (s == FEWSTEP and int(self.config["steps"]) > self.map_steps)
+        if self.sampler_auto or stale:
+            self.sampler_auto = True
+            self.config["sampler"] = self.auto_sampler()
+        self._lock_guidance()
+
+    def _lock_guidance(self) -> None:
+        if self.guidance_locked:
+            if self._free_guidance is None:
+                self._free_guidance = float(self.config.get("guidance") or 0.0)
+            self.config["guidance"] = self.map_guidance
+        elif self._free_guidance is not None:
+            self.config["guidance"], self._free_guidance = self._free_guidance, None
 
     def roll_seed(self) -> int:
         self.set_config("seed", random.randint(0, MAX_SEED))
         return self.config["seed"]
 
     def samplers(self) -> tuple[str, ...]:
-        return samplers_for(family(self.objective))
+        return samplers_for(family(self.objective), fewstep=self.has_map)
+
+    @property
+    def has_map(self) -> bool:
+        """Whether the chosen model was made fast: it has a few-step map (info ``fewstep``)."""
+        fs = self.model_info.get("fewstep")
+        return family(self.objective) == "flow" and isinstance(fs, dict) and bool(fs.get("levels"))
+
+    @property
+    def map_steps(self) -> int:
+        """The most steps the model's few-step map samples in (0 without one)."""
+        return len(self.model_info["fewstep"]["levels"]) if self.has_map else 0
+
+    @property
+    def map_guidance(self) -> float:
+        """The guidance weight built into the few-step map (the engine refuses another)."""
+        return float(self.model_info["fewstep"].get("guidance") or 0.0) if self.has_map else 0.0
+
+    @property
+    def guidance_locked(self) -> bool:
+        return self.config["sampler"] == FEWSTEP
+
+    @property
+    def follows_slider(self) -> bool:
+        """Whether a change of seed, steps or guidance re-samples by itself: the few-step sampler."""
+        return bool(self.model) and self.config["sampler"] == FEWSTEP
+
+    def why_not_fast(self) -> str | None:
+        """Why "Make it fast" cannot run on the chosen model now, in the window's words; None if it can."""
+        fast = getattr(self.app, "fast", None)
+        if fast is not None and fast.live:
+            return f"Making {fast.model} fast: this takes a few minutes"
+        if not self.model:
+            return "Choose a trained model first"
+        if family(self.objective) != "flow":
+            return (
+                f"This is an {self.objective}-prediction model: only flow-matching models (the default "
+                "objective) can be made fast"
+            )
+        if self.has_map:
+            return (
+                f"This model is fast already: the Few-step sampler draws it in 1 to {self.map_steps} steps "
+                f"(the default at {FEWSTEP_AUTO_STEPS} steps or fewer)"
+            )
+        library = getattr(self.app, "library", None)
+        if library is None or library.get("models", self.model) is None:
+            return "The built-in demo model cannot be changed: train a model of your own to make it fast"
+        return None
+
+    def make_fast(self, steps: int | None = None) -> str:
+        """Distil the chosen model into a few-step map (the engine's ``make_fast`` job)."""
+        reason = self.why_not_fast()
+        if reason:
+            raise ValueError(reason)
+        assert self.model is not None
+        return self.app.fast.start(self.model, steps=steps)
 
     @property
     def live(self) -> bool:
@@ -164,8 +294,19 @@ class GenerationModel(QObject):
         return self.job_id
 
     def stop(self) -> None:
+        self._follow.stop()
         if self.job_id and self.live:
             self.app.control("cancel", self.job_id)
+
+    def _resample(self) -> None:
+        """A few-step re-sample after a change: the live generation, now stale, is cancelled
+        (quietly: it may end before the cancel arrives) and the latest settings are submitted."""
+        if not self.follows_slider:
+            return
+        if self.job_id and self.live:
+            self.superseded.add(self.job_id)
+            self.app.control("cancel", self.job_id, quiet=True)
+        self.generate()
 
     def scrub(self, row: int) -> None:
         if self.trajectory is not None:
@@ -284,6 +425,8 @@ class GenerationModel(QObject):
 
     # --- events ----------------------------------------------------------------------------------
     def handle(self, ev: P.Event) -> None:
+        if ev.id != self.job_id:
+            return  # a superseded generation's late events: a newer one is shown
         if isinstance(ev, P.State):
             if ev.state == "running":
                 self.started_at = time.monotonic()
@@ -322,6 +465,16 @@ class GenerationModel(QObject):
         self.selected = set()
         self.scrub_row = len(self.trajectory) - 1 if self.trajectory is not None else 0
         self.result_changed.emit()
+
+    def _library_changed(self, what: str) -> None:
+        """The chosen model's catalog row changed (it was made fast): take its new info, keep the settings."""
+        row = self.app.library.get("models", self.model or "") if what == "models" else None
+        info = dict((row or {}).get("info") or {})
+        if row is None or info == self.model_info:
+            return
+        self.model_info = info
+        self._choose_sampler()
+        self.config_changed.emit()
 
     def _set_state(self, state: str) -> None:
         self.state = state

@@ -50,6 +50,7 @@ class JobInfo:
             "branch": "Branching",
             "export": "Exporting",
             "evaluate": "Checking health",
+            "make_fast": "Making fast",
         }.get(self.kind, self.kind)
         parts = [title if self.state != "paused" else f"{title} (paused)"]
         if self.state == "queued":

@@ -25,10 +25,18 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
-from core.catalogue.samplers import DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SAMPLERS
+from core.catalogue.samplers import (
+    DEFAULT_GUIDANCE,
+    FEWSTEP_AUTO_STEPS,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_STEPS,
+    SAMPLERS,
+)
 from core.media.grid import SHOW
 from core.sampling.trajectory import Trajectory
 from desktop.model.app import AppModel
@@ -107,8 +115,8 @@ class GenerateControls(QWidget):
 
 
 class SettingsCard(Card):
-    """The sampling settings (model, sampler, steps, guidance, seed, count, live view) and the export
-    of the recorded denoising, or of the finished clips, as videos."""
+    """The sampling settings (model, "Make it fast", sampler, steps, guidance, seed, count, live view)
+    and the export of the recorded denoising, or of the finished clips, as videos."""
 
     model_chosen = Signal()  # a model was picked: the kind shown (clip or image) may have changed
 
@@ -121,6 +129,12 @@ class SettingsCard(Card):
         form.setVerticalSpacing(8)
         self.model = QComboBox()
         self.model.setPlaceholderText("train a model first")
+        self.fast_btn = button("Make it fast", "run")
+        self.fast_btn.clicked.connect(self._fast_clicked)
+        self.fast_bar = QProgressBar()
+        self.fast_bar.setTextVisible(False)
+        self.fast_bar.setRange(0, 1000)
+        self.fast_label = label("", "muted")
         self.sampler = QComboBox()
         self.steps_slider = QSlider(Qt.Orientation.Horizontal)
         self.steps_slider.setRange(1, MAX_STEPS)
@@ -143,6 +157,15 @@ class SettingsCard(Card):
             self.show_combo.addItem(SHOW_TITLES[s], s)
         self.show_combo.setCurrentIndex(SHOW.index(self.gm.show))
         form.addRow("Model", self.model)
+        fast = QWidget()  # the button, and under it the job's progress while it runs
+        fl = QVBoxLayout(fast)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.setSpacing(4)
+        fl.addWidget(row(self.fast_btn, None))
+        self.fast_progress = row(self.fast_bar, self.fast_label)
+        self.fast_progress.layout().setStretch(0, 1)
+        fl.addWidget(self.fast_progress)
+        form.addRow("", fast)
         form.addRow("Sampler", self.sampler)
         form.addRow("Steps", row(self.steps_slider, self.steps, stretch_last=False))
         form.addRow("Guidance", self.guidance)
@@ -196,11 +219,43 @@ class SettingsCard(Card):
         )
         self.seed.valueChanged.connect(lambda v: not self._loading and self.gm.set_config("seed", v))
         self.num.valueChanged.connect(lambda v: not self._loading and self.gm.set_config("num", v))
+        app.fast.changed.connect(self.show_fast)
         theme.on_change(self.retint)
         self.retint()
+        self.show_fast()
 
     def retint(self, _theme: object = None) -> None:
         self.dice.setIcon(icon("dice"))
+
+    def show_fast(self) -> None:
+        """The "Make it fast" button, enabled for a trained flow model without a few-step map, and its
+        progress while the engine distils one."""
+        fast = self.app.fast
+        reason = None if fast.live else self.gm.why_not_fast()
+        self.fast_btn.setText("Stop making fast" if fast.live else "Make it fast")
+        self.fast_btn.setEnabled(reason is None)
+        self.fast_btn.setToolTip(
+            f"Stop making {fast.model} fast: the model stays exactly as it was"
+            if fast.live
+            else reason
+            or f"Distil this model into a few-step map (a few minutes): it then draws in 1 to "
+            f"{FEWSTEP_AUTO_STEPS} steps, "
+            "fast enough for the results to follow the seed and steps as you change them"
+        )
+        self.fast_progress.setVisible(fast.live)
+        if fast.live:
+            frac = fast.fraction
+            self.fast_bar.setRange(0, 0 if frac is None else 1000)  # busy until the first progress
+            self.fast_bar.setValue(int(1000 * (frac or 0)))
+            done = f"{fast.done:.0f} / {fast.total:.0f} {fast.unit}" if fast.total else "starting"
+            self.fast_label.setText(done)
+            self.fast_label.setToolTip(fast.message)
+
+    def _fast_clicked(self) -> None:
+        if self.app.fast.live:
+            self.app.fast.stop()
+        else:
+            _guarded(self.app, self.gm.make_fast)
 
     def show_kind(self, clip: bool) -> None:
         """Clip or image: what the count is called and whether the clips can be exported."""
@@ -224,9 +279,12 @@ class SettingsCard(Card):
         self.seed.setValue(int(c["seed"]))
         self.num.setValue(int(c["num"]))
         self.guidance.setValue(float(c.get("guidance") or 0.0))
-        self.guidance.setEnabled(self.gm.has_guide)
+        self.guidance.setEnabled(self.gm.has_guide and not self.gm.guidance_locked)
         self.guidance.setToolTip(
-            "Autoguidance: steer away from this model's earlier, worse self (0 turns it off). "
+            f"Locked at {self.gm.map_guidance:g}: the few-step map was made at this guidance weight and "
+            "cannot sample at another. Choose another sampler to change it."
+            if self.gm.guidance_locked
+            else "Autoguidance: steer away from this model's earlier, worse self (0 turns it off). "
             f"{DEFAULT_GUIDANCE:g} sharpens; higher is bolder and less varied. On a small folder it "
             "also makes near-copies of your pictures likelier: the Health check counts them."
             if self.gm.has_guide
@@ -237,6 +295,7 @@ class SettingsCard(Card):
         if i >= 0:
             self.model.setCurrentIndex(i)
         self._loading = False
+        self.show_fast()
 
     def _model_chosen(self) -> None:
         if self._loading or not self.model.currentData():
@@ -252,21 +311,25 @@ class SettingsCard(Card):
         self.model_chosen.emit()
 
     def load_models(self) -> None:
-        """List the library's models (and the built-in demo); keep the chosen one, else pick the first."""
+        """List the library's models (and the built-in demo); keep the chosen one and its settings,
+        else pick the first."""
         self._loading = True
         self.model.clear()
         for m in self.app.library.items["models"]:
             info = m.get("info") or {}
             clips = " · clips" if info.get("kind") == "clip" else ""
-            self.model.addItem(f"{m.get('name') or m['id']} · {info.get('objective', '?')}{clips}", m["id"])
+            fast = " · fast" if isinstance(info.get("fewstep"), dict) else ""
+            self.model.addItem(
+                f"{m.get('name') or m['id']} · {info.get('objective', '?')}{clips}{fast}", m["id"]
+            )
         demo = demo_model()
         if demo is not None:
             self.model.addItem(f"Demo · blossoms (built in) · {demo[1].get('objective', '?')}", str(demo[0]))
-        self._loading = False
         i = self.model.findData(self.gm.model)
-        if i >= 0:
+        if i >= 0:  # the same model: its settings stay (new info reaches it through the library)
             self.model.setCurrentIndex(i)
-        elif self.model.count():
+        self._loading = False
+        if i < 0 and self.model.count():
             self.model.setCurrentIndex(0)
             self._model_chosen()
 
