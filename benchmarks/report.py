@@ -64,6 +64,8 @@ HEADLINES = (
              ("20 steps, guidance 0", "20 steps, guidance 1", "two artists / blurred")),
     Headline("digits, 32 px: the few-step map (Make it fast, 600 student steps) vs the model's UniPC",
              "quality_fewstep", ("teacher (", "distil (", "consistency (")),
+    Headline("the window with a few-step model: a seed change to 16 new pictures shown", "slider",
+             ("seed change to", "10 moves 20 ms apart")),
     Headline("colour emoji, 32 px, 1,855 pictures: the few-step map (600 student steps)", "colour_fast_emoji_32px_2000",
              ("unipc 20 steps", "fewstep 1 step", "fewstep 2 steps", "two artists / blurred")),
     Headline("colour emoji, 32 px, 300 pictures: the few-step map (600 student steps)", "colour_fast_emoji_32px_300",

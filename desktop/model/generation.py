@@ -53,7 +53,7 @@ from core.sampling.trajectory import Trajectory, open_trajectory
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 LIVE = ("submitted", "queued", "running", "paused")
 FEWSTEP = "fewstep"
-FOLLOW_MS = 150  # the quiet after a change of seed / steps / guidance before a few-step re-sample
+FOLLOW_MS = 60  # ms of quiet after a seed / steps / guidance change before re-sampling (results/slider.json)
 FOLLOWS = ("seed", "steps", "guidance")  # the settings whose change re-samples with the few-step map
 
 
