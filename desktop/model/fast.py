@@ -71,8 +71,10 @@ class FastModel(QObject):
             self.state = ev.state
             self.result = P.MakeFastDone.from_dict(dict(ev.results))
             steps = len(self.result.levels)
+            row = self.app.library.get("models", self.model or "") if hasattr(self.app, "library") else None
+            name = (row or {}).get("name") or self.model
             self.app.info.emit(
-                f"{self.model} is fast now: the Few-step sampler draws it in 1 to {steps} steps "
+                f"{name} is fast now: the Few-step sampler draws it in 1 to {steps} steps "
                 f"at guidance {self.result.guidance:g}"
             )
         elif isinstance(ev, P.Error):

@@ -55,9 +55,13 @@ class JobInfo:
         parts = [title if self.state != "paused" else f"{title} (paused)"]
         if self.state == "queued":
             parts.append("waiting for the engine")
+        timed = self.unit == "s"  # a job on a time budget: whole seconds, no seconds per second
         if self.total:
-            parts.append(f"{self.done:g}/{self.total:g} {self.unit}")
-        if self.rate:
+            done, total = (
+                (f"{self.done:.0f}", f"{self.total:.0f}") if timed else (f"{self.done:g}", f"{self.total:g}")
+            )
+            parts.append(f"{done}/{total} {self.unit}")
+        if self.rate and not timed:
             parts.append(f"{self.rate:.3g} {self.unit or 'items'}/s")
         if self.eta_s is not None and self.eta_s > 0:
             parts.append(format_duration(self.eta_s) + " left")

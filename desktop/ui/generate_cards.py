@@ -111,7 +111,9 @@ class GenerateControls(QWidget):
         self.progress.setValue(i)
 
     def show_scrubbed(self, traj: Trajectory, r: int) -> None:
-        self.step_label.setText(f"Done · {traj.n_steps} steps · showing step {traj.steps[r] + 1}")
+        self.step_label.setText(
+            f"Done · {traj.n_steps} step{'' if traj.n_steps == 1 else 's'} · showing step {traj.steps[r] + 1}"
+        )
 
 
 class SettingsCard(Card):

@@ -129,7 +129,9 @@ def test_multistep_samplers_do_not_resample_by_themselves(app_model, client, qtb
 
 
 def test_make_it_fast_runs_the_job_shows_progress_and_offers_the_map_when_done(window, client, qtbot):
-    client.catalog["models"] = [{"id": "m", "path": "/ws/m", "info": dict(PLAIN)}]
+    client.catalog["models"] = [{"id": "m", "name": "my icons", "path": "/ws/m", "info": dict(PLAIN)}]
+    infos: list[str] = []
+    window.app.info.connect(infos.append)
     client.start()
     window.show_area("Generate")
     ga = window.generate_area
@@ -149,6 +151,7 @@ def test_make_it_fast_runs_the_job_shows_progress_and_offers_the_map_when_done(w
     done = P.MakeFastDone(model_dir="/ws/m", steps=500, seconds=180.0, levels=MAP["levels"], guidance=1.0)
     client.push(P.Done(id=cmd.id, results=done.to_dict()))
     assert gm.has_map and "fewstep" in [card.sampler.itemData(i) for i in range(card.sampler.count())]
+    assert any(m.startswith("my icons is fast now") for m in infos)
     assert not card.fast_bar.isVisible()
     assert not card.fast_btn.isEnabled() and "fast already" in card.fast_btn.toolTip()
     card.steps.setValue(FEWSTEP_AUTO_STEPS)

@@ -234,6 +234,8 @@ def test_job_line_reads_like_a_sentence():
     j = JobInfo("c1", "train", state="running", done=120, total=2000, unit="steps", rate=3.1, eta_s=606)
     assert j.describe() == "Training · 120/2000 steps · 3.1 steps/s · 10 min 06 s left"
     assert format_duration(59) == "59 s" and format_duration(7300) == "2 h 01 min"
+    timed = JobInfo("f1", "make_fast", state="running", done=59.91, total=180, unit="s", rate=1.0, eta_s=120)
+    assert timed.describe() == "Making fast · 60/180 s · 2 min 00 s left"
 
 
 def test_hello_lists_the_library_and_remembers_interrupted_runs(app_model, client):
