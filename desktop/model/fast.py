@@ -14,8 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
-
-LIVE = ("submitted", "queued", "running", "paused")
+from desktop.model.jobs import ACTIVE_STATES, JobInfo
 
 
 class FastModel(QObject):
@@ -27,18 +26,16 @@ class FastModel(QObject):
         self.state = "idle"
         self.job_id: str | None = None
         self.model: str | None = None  # the model being (or last) made fast
-        self.done = self.total = 0.0
-        self.unit = ""
-        self.message = ""
         self.result: P.MakeFastDone | None = None
 
     @property
     def live(self) -> bool:
-        return self.state in LIVE
+        return self.state in ACTIVE_STATES
 
     @property
-    def fraction(self) -> float | None:
-        return min(1.0, self.done / self.total) if self.total else None
+    def job(self) -> JobInfo | None:
+        """The job's progress as the jobs model keeps it (it sees each event before this object)."""
+        return self.app.jobs.jobs.get(self.job_id) if self.job_id else None
 
     def start(self, model: str, steps: int | None = None) -> str:
         """Submit ``make_fast`` for ``model`` (a catalog id), on the engine's default time budget or
@@ -49,8 +46,6 @@ class FastModel(QObject):
         if steps is not None:
             args["steps"] = int(steps)
         self.model, self.result = model, None
-        self.done = self.total = 0.0
-        self.unit, self.message = "", "waiting for the engine"
         self.job_id = self.app.submit("make_fast", args, self)
         self.state = "submitted"
         self.changed.emit()
@@ -66,12 +61,12 @@ class FastModel(QObject):
         if isinstance(ev, P.State):
             self.state = ev.state
         elif isinstance(ev, P.Progress):
-            self.done, self.total, self.unit, self.message = ev.done, ev.total, ev.unit, ev.message
+            pass  # kept by the jobs model (self.job)
         elif isinstance(ev, P.Done):
             self.state = ev.state
             self.result = P.MakeFastDone.from_dict(dict(ev.results))
             steps = len(self.result.levels)
-            row = self.app.library.get("models", self.model or "") if hasattr(self.app, "library") else None
+            row = self.app.library.get("models", self.model or "")
             name = (row or {}).get("name") or self.model
             self.app.info.emit(
                 f"{name} is fast now: the Few-step sampler draws it in 1 to {steps} steps "
@@ -79,7 +74,6 @@ class FastModel(QObject):
             )
         elif isinstance(ev, P.Error):
             self.state = ev.state or "failed"
-            self.message = ev.message
         else:
             return
         self.changed.emit()

@@ -103,9 +103,7 @@ class GenerationModel(QObject):
         self._follow.setSingleShot(True)
         self._follow.setInterval(FOLLOW_MS)
         self._follow.timeout.connect(self._resample)
-        library = getattr(app, "library", None)
-        if library is not None:  # a model made fast: its catalog row gains "fewstep"
-            library.changed.connect(self._library_changed)
+        app.library.changed.connect(self._library_changed)  # a model made fast: its row gains "fewstep"
 
     def reset_live(self) -> None:
         self.i, self.n = 0, 0
@@ -209,8 +207,8 @@ class GenerationModel(QObject):
 
     def why_not_fast(self) -> str | None:
         """Why "Make it fast" cannot run on the chosen model now, in the window's words; None if it can."""
-        fast = getattr(self.app, "fast", None)
-        if fast is not None and fast.live:
+        fast = self.app.fast
+        if fast.live:
             return f"Making {fast.model} fast: this takes a few minutes"
         if not self.model:
             return "Choose a trained model first"
@@ -224,8 +222,7 @@ class GenerationModel(QObject):
                 f"This model is fast already: the Few-step sampler draws it in 1 to {self.map_steps} steps "
                 f"(the default at {FEWSTEP_AUTO_STEPS} steps or fewer)"
             )
-        library = getattr(self.app, "library", None)
-        if library is None or library.get("models", self.model) is None:
+        if self.app.library.get("models", self.model) is None:
             return "The built-in demo model cannot be changed: train a model of your own to make it fast"
         return None
 

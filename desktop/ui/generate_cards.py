@@ -245,13 +245,14 @@ class SettingsCard(Card):
             "fast enough for the results to follow the seed and steps as you change them"
         )
         self.fast_progress.setVisible(fast.live)
-        if fast.live:
-            frac = fast.fraction
+        job = fast.job
+        if fast.live and job is not None:
+            frac = job.fraction
             self.fast_bar.setRange(0, 0 if frac is None else 1000)  # busy until the first progress
             self.fast_bar.setValue(int(1000 * (frac or 0)))
-            done = f"{fast.done:.0f} / {fast.total:.0f} {fast.unit}" if fast.total else "starting"
+            done = f"{job.done:.0f} / {job.total:.0f} {job.unit}" if job.total else "starting"
             self.fast_label.setText(done)
-            self.fast_label.setToolTip(fast.message)
+            self.fast_label.setToolTip(job.describe())
 
     def _fast_clicked(self) -> None:
         if self.app.fast.live:

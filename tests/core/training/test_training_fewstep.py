@@ -16,27 +16,12 @@ from core.sampling.config import SampleConfig
 from core.sampling.fewstep import levels_for
 from core.sampling.sample import branch, config_from_png_params, sample
 from core.training.fewstep import FastConfig, make_fast
-
-
-def _tiny_unet(seed: int):
-    from diffusers import UNet2DModel
-
-    torch.manual_seed(seed)
-    return UNet2DModel(
-        sample_size=16,
-        in_channels=1,
-        out_channels=1,
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        norm_num_groups=4,
-    )
+from tests.core.sampling.conftest import tiny_unet
 
 
 def _folder(path, *, guide: bool = True, objective: str = "flow"):
-    net = _tiny_unet(0)
-    extra = {"guide": _tiny_unet(1).state_dict(), "guide_steps": 3} if guide else {}
+    net = tiny_unet(0)
+    extra = {"guide": tiny_unet(1).state_dict(), "guide_steps": 3} if guide else {}
     save_model_folder(net, objective, {"trained_steps": 12, "resolution": 16, "channels": 1}, path, **extra)
     return path
 
