@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_dataset
 from desktop.model.scan import CROPS
+from desktop.model.words import count
 from desktop.ui.images import PreparedReader, icon
 from desktop.ui.widgets import button, card, label, row
 
@@ -373,9 +374,9 @@ class DataArea(QWidget):
         kind = reader.kind if reader is not None else rep.kind
         what = "clips" if kind == "clip" else "images"
         self.summary.setText(f"{n_ok} {what} ready" if n_ok else "Nothing usable in what was dropped")
-        bits = [f"{len(rep.rejected)} rejected", _plural(len(rep.duplicates), "duplicate")]
+        bits = [f"{len(rep.rejected)} rejected", count(len(rep.duplicates), "duplicate")]
         if rep.near_duplicates:
-            bits.append(_plural(len(rep.near_duplicates), "near duplicate"))
+            bits.append(count(len(rep.near_duplicates), "near duplicate"))
         if reader is not None:
             bits.append(" × ".join(map(str, reader.shape[1:])) + " uint8 cache")
         if self.scan.error:
@@ -406,7 +407,3 @@ def _fmt(v: object) -> str:
     if isinstance(v, list):
         return ", ".join(_fmt(x) for x in v[:12]) + (" …" if len(v) > 12 else "")
     return str(v)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
