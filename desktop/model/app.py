@@ -26,6 +26,7 @@ from desktop.model.jobs import JobsModel
 from desktop.model.library import LibraryModel
 from desktop.model.scan import ScanModel
 from desktop.model.training import TrainingModel
+from desktop.model.words import count
 
 
 class AppModel(QObject):
@@ -145,7 +146,8 @@ class AppModel(QObject):
         self.library.refresh()
         if hello.interrupted:
             self.info.emit(
-                f"{len(hello.interrupted)} training run(s) were interrupted; resume them from the Train area"
+                f"{count(len(hello.interrupted), 'training run')} "
+                f"{'was' if len(hello.interrupted) == 1 else 'were'} interrupted; resume from the Train area"
             )
 
     def _on_engine_state(self, state: str) -> None:
@@ -168,12 +170,14 @@ class AppModel(QObject):
             ds = self.scan.report.dataset_id if owner is self.scan and self.scan.report else None
             if ds and not self.training.live and ev.id not in self._finetune_scans:
                 self.use_dataset(str(ds))  # what was just scanned is what Train starts on
+            if owner is self.training and isinstance(ev.results, dict) and ev.results.get("model"):
+                self.generation.prefer_model(str(ev.results["model"]))  # what was just trained
             if ev.id in self._exports:
                 self._exports.pop(ev.id)
                 done = P.ExportDone.from_dict(ev.results)
                 path, files = done.path, done.paths
                 if files is not None:  # clips: one file each, into a folder
-                    self.info.emit(f"Exported {len(files)} clip(s) to {path}")
+                    self.info.emit(f"Exported {count(len(files), 'clip')} to {path}")
                 else:
                     self.info.emit(f"Exported {path}" if path else "Export done")
                 self.generation.exported.emit(path)

@@ -49,6 +49,7 @@ from core.engine import protocol as P
 from core.errors import NoisebloomError
 from core.media.png import write_png
 from core.sampling.trajectory import Trajectory, open_trajectory
+from desktop.model.words import count
 
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 LIVE = ("submitted", "queued", "running", "paused")
@@ -98,6 +99,7 @@ class GenerationModel(QObject):
         self.selected: set[int] = set()
         self.sampler_auto = True  # the sampler is default_sampler_for's choice, not the person's pick
         self._free_guidance: float | None = None  # the guidance to give back when the map's lock ends
+        self.preferred: str | None = None  # a just-trained model to choose when it is listed
         self.superseded: set[str] = set()  # jobs cancelled because a newer request replaced them
         self._follow = QTimer(self)
         self._follow.setSingleShot(True)
@@ -113,6 +115,18 @@ class GenerationModel(QObject):
         self.started_at = time.monotonic()
 
     # --- settings --------------------------------------------------------------------------------
+    def prefer_model(self, model: str) -> None:
+        """A model that was just trained: the Generate area chooses it once the library lists it
+        (:meth:`take_preferred`), instead of keeping the demo or an older model."""
+        self.preferred = model
+
+    def take_preferred(self, listed: list[str]) -> str | None:
+        """The preferred model if ``listed`` holds it and no generation is running (then forgotten)."""
+        if self.preferred in listed and not self.live:
+            model, self.preferred = self.preferred, None
+            return model
+        return None
+
     def set_model(
         self, model: str | None, objective: str | None = None, info: dict[str, Any] | None = None
     ) -> None:
@@ -380,7 +394,7 @@ class GenerationModel(QObject):
         existing = [] if overwrite else self.existing_saves(folder)
         if existing:
             raise FileExistsError(
-                f"{existing[0]}: already exists ({len(existing)} file(s) in all); nothing was saved"
+                f"{existing[0]}: already exists ({count(len(existing), 'file')} in all); nothing was saved"
             )
         Path(folder).mkdir(parents=True, exist_ok=True)
         written: list[Path] = []

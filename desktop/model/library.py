@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.model.words import count
+
 WHATS = ("datasets", "runs", "models", "sample_sets")
 
 
@@ -62,10 +64,12 @@ def item_title(what: str, item: dict[str, Any]) -> str:
 
 def item_subtitle(what: str, item: dict[str, Any]) -> str:
     if what == "datasets":
-        return f"{item.get('n_items', '?')} {'clips' if item.get('kind') == 'clip' else 'images'}"
+        word = "clip" if item.get("kind") == "clip" else "image"
+        n = item.get("n_items")
+        return count(int(n), word) if isinstance(n, int) else f"? {word}s"
     if what == "runs":
         status = item.get("status", "")
-        return f"{status} · {item.get('steps', 0)} steps"
+        return f"{status} · {count(int(item.get('steps') or 0), 'step')}"
     if what == "models":
         info = item.get("info") or {}
         bits = [

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
+from desktop.model.words import count
 
 CROPS = ("center", "letterbox", "random")
 
@@ -40,7 +41,8 @@ class ScanReport:
             rejected=[(str(r["path"]), str(r["reason"])) for r in d.get("rejected", [])],
             duplicates=[(str(x["path"]), str(x["duplicate_of"])) for x in d.get("duplicates", [])],
             near_duplicates=[
-                (str(n["a"]), f"{n['b']} ({n['distance']} bits apart)") for n in d.get("near_duplicates", [])
+                (str(n["a"]), f"{n['b']} ({count(int(n['distance']), 'bit')} apart)")
+                for n in d.get("near_duplicates", [])
             ],
             warnings=[str(w) for w in d.get("warnings", [])],
             stats=dict(d.get("stats") or {}),

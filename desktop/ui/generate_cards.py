@@ -42,6 +42,7 @@ from core.sampling.trajectory import Trajectory
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_model
 from desktop.model.library import thumbnail_source
+from desktop.model.words import count
 from desktop.ui import dialogs, theme
 from desktop.ui.clips import ClipPlayer, ClipView, clips_from_array
 from desktop.ui.images import array_to_qimage, icon, thumbnail
@@ -328,12 +329,14 @@ class SettingsCard(Card):
         demo = demo_model()
         if demo is not None:
             self.model.addItem(f"Demo · blossoms (built in) · {demo[1].get('objective', '?')}", str(demo[0]))
-        i = self.model.findData(self.gm.model)
+        listed = [str(self.model.itemData(k)) for k in range(self.model.count())]
+        preferred = self.gm.take_preferred(listed)
+        i = self.model.findData(self.gm.model) if preferred is None else -1
         if i >= 0:  # the same model: its settings stay (new info reaches it through the library)
             self.model.setCurrentIndex(i)
         self._loading = False
         if i < 0 and self.model.count():
-            self.model.setCurrentIndex(0)
+            self.model.setCurrentIndex(max(0, self.model.findData(preferred)) if preferred else 0)
             self._model_chosen()
 
     def select_model(self, model_id: str) -> None:
@@ -516,7 +519,7 @@ class ResultsCard(Card):
         except OSError as e:
             self.app.report_error(str(e))
             return []
-        self.app.info.emit(f"Saved {len(written)} image(s) to {folder}")
+        self.app.info.emit(f"Saved {count(len(written), 'image')} to {folder}")
         return written
 
 

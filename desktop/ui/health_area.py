@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from desktop.model.app import AppModel
 from desktop.model.health import copying_words, share_text
+from desktop.model.words import count
 from desktop.ui import theme
 from desktop.ui.images import decode_png, svg_pixmap
 from desktop.ui.widgets import button, card, label, row
@@ -496,10 +497,10 @@ class HealthArea(QWidget):
             )
             self.pairs_hint.show()
             return
-        share, n, count = float(r.memorized_share), int(r.num_samples), int(r.memorized_count)
+        share, n, copies = float(r.memorized_share), int(r.num_samples), int(r.memorized_count)
         self.share.setText(share_text(share))
         self.share_line.setText(
-            f"{count} of {n} samples {'copies' if count == 1 else 'copy'} a training picture"
+            f"{copies} of {count(n, 'sample')} {'copies' if copies == 1 else 'copy'} a training picture"
         )
         bits = []
         if r.fd is not None:
@@ -509,7 +510,8 @@ class HealthArea(QWidget):
         swd = r.swd
         if isinstance(swd, dict) and swd.get("swd") is not None:
             bits.append(f"SWD×1e3 {_fmt(swd['swd'])}")
-        sampler = f"{n} samples, {r.sampler or ''} {r.steps or ''} steps".strip()
+        steps = f" {count(int(r.steps), 'step')}" if r.steps else ""
+        sampler = f"{count(n, 'sample')}, {r.sampler or ''}{steps}".strip()
         if r.guidance:
             sampler += f", autoguidance {r.guidance:g}"
         self.figures.setText(" · ".join(bits) + (f"\n{sampler}" if bits else sampler))

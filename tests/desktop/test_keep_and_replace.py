@@ -207,7 +207,7 @@ def test_an_export_refused_for_existing_files_asks_and_resends_only_on_replace(
             results=P.ExportDone(export="e1", path=str(out), what="clips", paths=existing).to_dict(),
         ),
     )
-    assert window.message.text.text() == f"Exported 3 clip(s) to {out}"
+    assert window.message.text.text() == f"Exported 3 clips to {out}"
 
 
 def _png(path: Path, level: int) -> str:

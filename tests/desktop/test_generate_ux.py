@@ -1,0 +1,43 @@
+"""Issue 26's Generate-area items against the scripted engine: the model just trained is chosen."""
+
+from __future__ import annotations
+
+from core.engine import protocol as P
+from desktop.model.library import item_subtitle
+from desktop.model.scan import ScanReport
+from desktop.scripted import trained
+
+
+def _model(mid: str, name: str) -> dict:
+    return {"id": mid, "name": name, "path": f"/ws/runs/{mid}/model", "info": {"objective": "flow"}}
+
+
+def test_the_model_just_trained_becomes_the_one_generate_uses(window, client):
+    client.catalog["models"] = [_model("m0", "older")]
+    window.app.library.refresh("models")
+    card = window.generate_area.settings_card
+    card.select_model("m0")
+    assert window.app.generation.model == "m0"
+    window.app.use_dataset("ds1")
+    window.show_area("Train")
+    window.train_area.controls.start_btn.click()
+    job = client.last("train").id
+    client.run_job(job, "train")
+    client.catalog["models"] = [_model("m1", "just trained"), _model("m0", "older")]  # newest first
+    client.push(P.Done(id=job, state="done", results=trained("r1", "m1")))
+    assert window.app.generation.model == "m1"
+    assert card.model.currentData() == "m1" and card.model.currentIndex() == 0
+    assert window.current_area() == "Train"  # chosen in Generate, without taking the person there
+    window.app.library.refresh("models")  # a later refresh keeps it (the preference is used once)
+    card.select_model("m0")
+    window.app.library.refresh("models")
+    assert window.app.generation.model == "m0"
+
+
+def test_counts_read_in_the_singular_and_plural():
+    assert item_subtitle("runs", {"status": "done", "steps": 1}) == "done · 1 step"
+    assert item_subtitle("runs", {"status": "done", "steps": 2814}) == "done · 2,814 steps"
+    assert item_subtitle("datasets", {"n_items": 1, "kind": "image"}) == "1 image"
+    assert item_subtitle("datasets", {"n_items": 9, "kind": "clip"}) == "9 clips"
+    near = ScanReport.from_dict({"near_duplicates": [{"a": "a.png", "b": "b.png", "distance": 1}]})
+    assert near.near_duplicates == [("a.png", "b.png (1 bit apart)")]
