@@ -121,6 +121,8 @@ class GenerateArea(QWidget):
 
     def _state(self, state: str) -> None:
         live = state in ("submitted", "queued", "running", "paused")
+        if state in ("submitted", "queued"):
+            self.live_card.clear_timeline()
         self.controls.show_state(state)
         self.live_card.show_state(live)
         self.settings_card.show_state(live)

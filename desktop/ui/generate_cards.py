@@ -426,6 +426,13 @@ class LiveCard(Card):
         self.scrub.setEnabled(has_traj)
         self.branch_btn.setEnabled(has_traj)
 
+    def clear_timeline(self) -> None:
+        """A new generation starts: the last run's step ("step 8 / 8") is not shown beside its live steps."""
+        self.scrub.blockSignals(True)
+        self.scrub.setValue(0)
+        self.scrub.blockSignals(False)
+        self.scrub_label.setText("timeline: when this generation ends")
+
     def show_views(self) -> None:
         """Show the views the generation model's ``show`` asks for."""
         self.xt_view.setVisible(self.gm.show in ("xt", "both"))

@@ -41,3 +41,31 @@ def test_counts_read_in_the_singular_and_plural():
     assert item_subtitle("datasets", {"n_items": 9, "kind": "clip"}) == "9 clips"
     near = ScanReport.from_dict({"near_duplicates": [{"a": "a.png", "b": "b.png", "distance": 1}]})
     assert near.near_duplicates == [("a.png", "b.png (1 bit apart)")]
+
+
+def test_a_new_generation_does_not_show_the_last_runs_step(window, client, tmp_path):
+    import json
+
+    import numpy as np
+
+    client.catalog["models"] = [_model("m1", "mine")]
+    client.start()
+    ga = window.generate_area
+    ga.settings_card.steps.setValue(8)
+    ga.controls.generate_btn.click()
+    job = client.last("sample").id
+    client.run_job(job, "sample")
+    traj = tmp_path / "ss" / "trajectory"
+    traj.mkdir(parents=True)
+    x = np.stack([np.full((1, 4, 4, 3), 10 * r, np.uint8) for r in range(8)])
+    for name in ("xt", "x0"):
+        np.save(traj / f"{name}.npy", x)
+    np.save(traj / "final.npy", x[-1])
+    (traj / "trajectory.json").write_text(json.dumps({"n_steps": 8, "steps": list(range(8))}))
+    results = P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj)).to_dict()
+    client.push(P.Done(id=job, results=results))
+    assert ga.live_card.scrub_label.text() == "step 8 / 8"
+    ga.controls.generate_btn.click()
+    client.run_job(client.last("sample").id, "sample")
+    assert ga.live_card.scrub_label.text() == "timeline: when this generation ends"
+    assert not ga.live_card.scrub.isEnabled() and ga.live_card.scrub.value() == 0
