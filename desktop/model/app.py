@@ -93,6 +93,16 @@ class AppModel(QObject):
         self._exports[job_id] = dict(args)
         return job_id
 
+    def exporting(self, sample_set: str | None, what: str | None = None) -> bool:
+        """Whether an export of ``sample_set``'s ``what`` (None: the denoising) is on its way: a
+        second click would write it twice."""
+        return any(
+            (args.get("sample_set"), args.get("what")) == (sample_set, what)
+            and (job := self.jobs.jobs.get(jid)) is not None
+            and job.active
+            for jid, args in self._exports.items()
+        )
+
     def replace_existing(self, job_id: str) -> str | None:
         """The person chose Replace for a refused export: send it again with ``overwrite``."""
         args = self._refused.pop(job_id, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -51,6 +51,7 @@ from desktop.ui.widgets import Card, button, label, row
 
 SHOW_TITLES = {"x0": "Predicted x₀", "xt": "Noisy x_t", "both": "Both"}
 IMAGE_EXPORT_FPS = 12
+EXPORT_FOLDER_KEY = "export/folder"  # QSettings: where the last export was written
 
 
 def _guarded(app: AppModel, fn) -> None:  # noqa: ANN001
@@ -192,6 +193,7 @@ class SettingsCard(Card):
         self.export_scale.setPrefix("×")
         self.export_btn = button("Export…", "export", tip="Write the recorded steps as a video (Ctrl+E)")
         self.export_btn.clicked.connect(self.export)
+        app.jobs.changed.connect(self._job_changed)
         self.export_clips_btn = button(
             "Export clips…",
             "export",
@@ -268,7 +270,9 @@ class SettingsCard(Card):
         self.num_label.setText("Clips" if self.gm.model_is_clip else "Images")
 
     def show_state(self, live: bool) -> None:
-        self.export_btn.setEnabled(bool(self.gm.sample_set) and not live)
+        busy = self.app.exporting(self.gm.sample_set)
+        self.export_btn.setEnabled(bool(self.gm.sample_set) and not live and not busy)
+        self.export_btn.setText("Exporting…" if busy else "Export…")
         self.export_clips_btn.setEnabled(bool(self.gm.sample_set) and self.gm.result_is_clip and not live)
 
     def load_config(self) -> None:
@@ -345,13 +349,34 @@ class SettingsCard(Card):
             self.model.setCurrentIndex(i)
 
     def export(self) -> None:
-        if (
-            self.gm.export(
-                self.export_fmt.currentData(), fps=self.export_fps.value(), scale=self.export_scale.value()
-            )
-            is None
-        ):
+        """Ask where to write the denoising video (starting in the last export folder, else the home
+        folder), then export it there; nothing is sent while an export of this result is running."""
+        if not self.gm.sample_set:
             self.app.report_error("Nothing to export yet: generate first")
+            return
+        if self.app.exporting(self.gm.sample_set):
+            return
+        fmt = str(self.export_fmt.currentData())
+        settings = QSettings()
+        folder = str(settings.value(EXPORT_FOLDER_KEY, "") or Path.home())
+        name = f"{self.gm.sample_set}-{self.gm.show}.{fmt}"
+        out, _ = QFileDialog.getSaveFileName(
+            self, "Export the denoising as", str(Path(folder) / name), f"{fmt.upper()} video (*.{fmt})"
+        )
+        if not out:
+            return
+        path = Path(out) if Path(out).suffix == f".{fmt}" else Path(f"{out}.{fmt}")
+        settings.setValue(EXPORT_FOLDER_KEY, str(path.parent))
+        self.gm.export(
+            fmt, fps=self.export_fps.value(), scale=self.export_scale.value(), out=str(path.resolve())
+        )
+        self.show_state(self.gm.live)
+
+    def _job_changed(self, job_id: str) -> None:
+        """An export started or ended: Export reads "Exporting…" and waits until it has."""
+        job = self.app.jobs.jobs.get(job_id)
+        if job is not None and job.kind == "export":
+            self.show_state(self.gm.live)
 
     def _export_clips(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the clips into")

@@ -354,6 +354,8 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
     ga.results_card.results.clearSelection()
     ga.export_clips_to(answer)
     assert "indices" not in client.last("export").args
+    video = str(tmp_path / "denoising.mp4")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (video, "")))
     ga.settings_card.export_btn.click()
     assert "what" not in client.last("export").args and client.last("export").args["sample_set"] == "ss"
 

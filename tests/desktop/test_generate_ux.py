@@ -69,3 +69,38 @@ def test_a_new_generation_does_not_show_the_last_runs_step(window, client, tmp_p
     client.run_job(client.last("sample").id, "sample")
     assert ga.live_card.scrub_label.text() == "timeline: when this generation ends"
     assert not ga.live_card.scrub.isEnabled() and ga.live_card.scrub.value() == 0
+
+
+def test_export_asks_where_remembers_the_folder_and_never_sends_twice(window, client, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    client.catalog["models"] = [_model("m1", "mine")]
+    client.start()
+    ga = window.generate_area
+    ga.controls.generate_btn.click()
+    job = client.last("sample").id
+    client.run_job(job, "sample")
+    client.push(P.Done(id=job, results=P.SampleDone(sample_set="ss", out_dir=str(tmp_path)).to_dict()))
+    asked: list[str] = []
+    answer = {"path": ""}
+
+    def dialog(parent, title, start, *rest):  # noqa: ANN001, ANN202 - QFileDialog's signature
+        asked.append(start)
+        return answer["path"], ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(dialog))
+    fmt = ga.settings_card.export_fmt.currentData()
+    ga.settings_card.export_btn.click()  # cancelled: nothing is sent
+    assert not client.commands("export") and asked[0].endswith(f"ss-{window.app.generation.show}.{fmt}")
+    answer["path"] = str(tmp_path / "mine" / "walk")  # no suffix: the format's is added
+    ga.settings_card.export_btn.click()
+    export = client.last("export")
+    assert export.args["out"] == str(tmp_path / "mine" / f"walk.{fmt}")
+    client.push(P.Accepted(id=export.id, job=export.id, kind="export"))
+    assert not ga.settings_card.export_btn.isEnabled() and ga.settings_card.export_btn.text() == "Exporting…"
+    ga.settings_card.export()  # Ctrl+E while it runs: not sent twice
+    assert len(client.commands("export")) == 1
+    client.push(P.Done(id=export.id, results=P.ExportDone(export="e1", path=export.args["out"]).to_dict()))
+    assert ga.settings_card.export_btn.isEnabled() and ga.settings_card.export_btn.text() == "Export…"
+    ga.settings_card.export_btn.click()  # the dialog starts in the folder last exported to
+    assert asked[-1].startswith(str(tmp_path / "mine"))

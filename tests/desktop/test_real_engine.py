@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtWidgets import QFileDialog
 
 from desktop.engine_client import EngineClient
 from desktop.model.app import AppModel
@@ -129,8 +130,11 @@ def test_training_streams_the_loss_then_pauses_resumes_and_stops(engine_window, 
     _wait(qtbot, lambda: bool(win.app.library.items["models"]), 30_000)
 
 
-def test_ten_steps_arrive_in_order_then_scrub_and_export_a_gif(engine_window, qtbot):
+def test_ten_steps_arrive_in_order_then_scrub_and_export_a_gif(engine_window, qtbot, monkeypatch, tmp_path):
     win, client, ws = engine_window
+    chosen = tmp_path / "my exports" / "denoising.gif"
+    chosen.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(chosen), "")))
     gm = win.app.generation
     ga = win.generate_area
     win.show_area("Generate")
@@ -149,7 +153,7 @@ def test_ten_steps_arrive_in_order_then_scrub_and_export_a_gif(engine_window, qt
     with qtbot.waitSignal(gm.exported, timeout=JOB_MS) as exported:
         ga.settings_card.export_btn.click()
     gif = Path(exported.args[0])
-    assert gif.suffix == ".gif" and gif.parent == ws / "exports"
+    assert gif == chosen
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
 
 
