@@ -8,11 +8,13 @@ through torch.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.catalogue.samplers import SAMPLERS
 from desktop.model.words import count
 
 WHATS = ("datasets", "runs", "models", "sample_sets")
@@ -37,7 +39,13 @@ class LibraryModel(QObject):
 
     def _set(self, what: str, items: list[dict[str, Any]]) -> None:
         self.items[what] = list(items)
+        if what in ("models", "sample_sets"):  # a generation is named by its model: keep the two in step
+            names = {m.get("id"): m.get("name") or m.get("id") for m in self.items["models"]}
+            for s in self.items["sample_sets"]:
+                s["model_name"] = names.get(s.get("model_id")) or s.get("model_id") or ""
         self.changed.emit(what)
+        if what == "models" and self.items["sample_sets"]:
+            self.changed.emit("sample_sets")
 
     def get(self, what: str, id: str) -> dict[str, Any] | None:
         return next((x for x in self.items.get(what, []) if x.get("id") == id), None)
@@ -58,8 +66,28 @@ class LibraryModel(QObject):
 
 
 def item_title(what: str, item: dict[str, Any]) -> str:
+    if what == "sample_sets":
+        return generation_title(item)
     name = item.get("name") or item.get("id", "?")
     return str(name)
+
+
+def generation_title(item: dict[str, Any]) -> str:
+    """A generation by what makes it differ from the others: its model, sampler, steps, seed and
+    the time it was made ("digits · UniPC · 20 steps · seed 7 · 14:02")."""
+    cfg = item.get("config") or {}
+    spec = SAMPLERS.get(str(cfg.get("sampler") or ""))
+    bits = [
+        item.get("model_name") or item.get("model_id"),
+        spec.title if spec is not None else cfg.get("sampler"),
+        count(int(cfg["steps"]), "step") if isinstance(cfg.get("steps"), int) else None,
+        f"seed {cfg['seed']}" if cfg.get("seed") is not None else None,
+        time.strftime("%d %b %H:%M", time.localtime(float(item["created"]))) if item.get("created") else None,
+    ]
+    if item.get("branch_of") or cfg.get("branch_of"):
+        bits.insert(1, "branch")
+    shown = [str(b) for b in bits if b]
+    return " · ".join(shown) if shown else str(item.get("id", "?"))
 
 
 def item_subtitle(what: str, item: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ from core.media.grid import SHOW
 from core.sampling.trajectory import Trajectory
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_model
-from desktop.model.library import thumbnail_source
+from desktop.model.library import generation_title, thumbnail_source
 from desktop.model.words import count
 from desktop.ui import dialogs, theme
 from desktop.ui.clips import ClipPlayer, ClipView, clips_from_array
@@ -578,10 +578,7 @@ class GalleryCard(Card):
         for s in self.app.library.items["sample_sets"][:60]:
             pm = thumbnail(thumbnail_source("sample_sets", s), 64)
             it = QListWidgetItem(QIcon(pm) if pm is not None else icon("generate"), "")
-            cfg = s.get("config") or {}
-            it.setToolTip(
-                f"{s['id']}\n{cfg.get('sampler', '')} · {cfg.get('steps', '')} steps · seed {cfg.get('seed', '')}"
-            )
+            it.setToolTip(f"{generation_title(s)}\n{s['id']}")
             it.setData(Qt.ItemDataRole.UserRole, s["id"])
             self.gallery.addItem(it)
 

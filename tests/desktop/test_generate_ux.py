@@ -104,3 +104,34 @@ def test_export_asks_where_remembers_the_folder_and_never_sends_twice(window, cl
     assert ga.settings_card.export_btn.isEnabled() and ga.settings_card.export_btn.text() == "Export…"
     ga.settings_card.export_btn.click()  # the dialog starts in the folder last exported to
     assert asked[-1].startswith(str(tmp_path / "mine"))
+
+
+def test_generations_are_named_by_model_sampler_steps_seed_and_time(window, client):
+    import time
+
+    from desktop.model.library import generation_title, item_title
+
+    made = time.mktime((2026, 12, 4, 14, 2, 0, 0, 0, -1))
+    client.catalog["models"] = [_model("m1", "digits")]
+    client.catalog["sample_sets"] = [
+        {
+            "id": "samples-1",
+            "model_id": "m1",
+            "config": {"sampler": "unipc", "steps": 20, "seed": 7},
+            "created": made,
+        },
+        {
+            "id": "samples-2",
+            "model_id": "m1",
+            "config": {"sampler": "fewstep", "steps": 1, "seed": 8},
+            "created": made,
+        },
+    ]
+    client.start()
+    one, two = window.app.library.items["sample_sets"]
+    assert generation_title(one).startswith(
+        "digits · UniPC"
+    ) and "20 steps · seed 7 · 04 Dec 14:02" in item_title("sample_sets", one)
+    assert "1 step · seed 8" in generation_title(two)
+    tips = [window.generate_area.gallery_card.gallery.item(k).toolTip() for k in range(2)]
+    assert tips[0].startswith(generation_title(one)) and tips[0] != tips[1]
