@@ -26,6 +26,7 @@ from desktop.model.app import AppModel
 from desktop.model.training import (
     AUTO,
     KIND_WORDS,
+    LIVE,
     PRESET_KINDS,
     PRESETS,
     RESOLUTIONS,
@@ -44,6 +45,23 @@ OBJECTIVE_TITLES = {
 }
 
 
+# Plain-words tooltips of the settings. The schedule's says why it is off under flow matching.
+TIPS = {
+    "dataset": "The pictures or clips the model learns from",
+    "preset": "The size and kind of network: bigger learns more detail but trains slower",
+    "objective": "What the network learns to predict at each step; flow matching is a good default",
+    "schedule": "How quickly noise is added across the steps: cosine keeps more of the picture early on",
+    "schedule_off": "Flow matching moves in a straight line from noise to picture, so it has no noise "
+    "schedule: the schedule applies only to the noise, velocity and clean-image objectives",
+    "budget": "When training ends: after a number of steps, or after a number of minutes",
+    "budget_value": "How many steps or minutes to train for",
+    "batch": "How many pictures each step learns from: larger is smoother but needs more memory",
+    "lr": "How big a change each step makes: too large and training goes wild, too small and it crawls; "
+    "leave it at the preset default unless you have a reason",
+    "device": "Where training runs: Auto picks the graphics card when there is one",
+}
+
+
 def _guarded(app: AppModel, fn) -> None:  # noqa: ANN001
     """Run ``fn``; a ValueError (a setting the model refuses) is reported in the window's words."""
     try:
@@ -58,6 +76,7 @@ STATE_TITLES = {
     "queued": "Waiting for the engine…",
     "running": "Training",
     "paused": "Paused",
+    "stopping": "Stopping… saving the model",
     "done": "Finished",
     "stopped": "Stopped · model saved",
     "cancelled": "Cancelled",
@@ -118,12 +137,12 @@ class TrainControls(QWidget):
         _guarded(self.app, self.tm.start)
 
     def show_state(self, state: str) -> None:
-        live = state in ("submitted", "queued", "running", "paused")
+        live = state in LIVE  # while stopping, Start waits for the run to end and Stop is done
         self.start_btn.setEnabled(not live)
         self.pause_btn.setVisible(state != "paused")
         self.pause_btn.setEnabled(state == "running")
         self.resume_btn.setVisible(state == "paused")
-        self.stop_btn.setEnabled(live)
+        self.stop_btn.setEnabled(live and state != "stopping")
         self.extend_btn.setEnabled(not live and bool(self.tm.run_id))
         title = STATE_TITLES.get(state, state)
         if state == "stopped" and self.tm.kept:  # a cancel that kept the run: it is not gone
@@ -218,6 +237,19 @@ class SettingsCard(Card):
         self.device = QComboBox()
         for d in DEVICES:
             self.device.addItem(d, d)
+        for w, tip in (
+            (self.dataset, "dataset"),
+            (self.preset, "preset"),
+            (self.objective, "objective"),
+            (self.schedule, "schedule"),
+            (self.budget_steps, "budget"),
+            (self.budget_minutes, "budget"),
+            (self.budget_value, "budget_value"),
+            (self.batch, "batch"),
+            (self.lr, "lr"),
+            (self.device, "device"),
+        ):
+            w.setToolTip(TIPS[tip])
         form.addRow("Dataset", self.dataset)
         form.addRow("", self.base_label)
         form.addRow("Preset", self.preset)
@@ -270,6 +302,8 @@ class SettingsCard(Card):
             w.currentIndexChanged.connect(lambda _i, w=w, name=name: self._set(name, w.currentData()))
         self.batch.valueChanged.connect(lambda v: self._set("batch_size", v))
         self.lr.valueChanged.connect(lambda v: self._set("lr", v or None))
+        self.objective.currentIndexChanged.connect(self._apply_objective)
+        self._apply_objective()
         self.budget_value.valueChanged.connect(self._budget)
         self.budget_steps.toggled.connect(self._budget)
         self.dataset.currentIndexChanged.connect(self._dataset_chosen)
@@ -317,6 +351,12 @@ class SettingsCard(Card):
         self._apply_kind()
         self._estimate()
 
+    def _apply_objective(self) -> None:
+        """The schedule applies to the DDPM objectives only: off under flow matching, saying why."""
+        flow = self.objective.currentData() == "flow"
+        self.schedule.setEnabled(not flow)
+        self.schedule.setToolTip(TIPS["schedule_off" if flow else "schedule"])
+
     def _apply_kind(self) -> None:
         """Only the presets that can train on the dataset's kind are enabled; the others say why.
         A preset that does not fit is replaced by the default one for the kind."""
@@ -329,9 +369,10 @@ class SettingsCard(Card):
             item.setEnabled(not why)
             item.setToolTip(why or f"a network for {KIND_WORDS[PRESET_KINDS[name]]}")
         self.preset.setToolTip(
-            f"This dataset holds {KIND_WORDS[kind]}: only networks for {KIND_WORDS[kind]} can train on it"
+            f"{TIPS['preset']}. This dataset holds {KIND_WORDS[kind]}: only networks for "
+            f"{KIND_WORDS[kind]} can train on it"
             if kind in KIND_WORDS
-            else ""
+            else TIPS["preset"]
         )
         self.tm.fit_preset()
 
