@@ -33,6 +33,7 @@ from desktop.model.training import (
     preset_mismatch,
     smooth,
 )
+from desktop.model.words import count
 from desktop.ui import theme
 from desktop.ui.clips import ClipPlayer, ClipView
 from desktop.ui.widgets import Card, button, label, row
@@ -60,6 +61,11 @@ TIPS = {
     "leave it at the preset default unless you have a reason",
     "device": "Where training runs: Auto picks the graphics card when there is one",
 }
+
+
+def _steps_suffix(n: int) -> str:
+    """A spin box's suffix after ``n`` steps: " step" for 1, else " steps"."""
+    return count(n, "step")[len(f"{n:,}") :]
 
 
 def _guarded(app: AppModel, fn) -> None:  # noqa: ANN001
@@ -107,6 +113,7 @@ class TrainControls(QWidget):
         self.extend_n.setRange(1, 1_000_000)
         self.extend_n.setValue(500)
         self.extend_n.setSuffix(" steps")
+        self.extend_n.valueChanged.connect(lambda n: self.extend_n.setSuffix(_steps_suffix(n)))
         self.extend_n.setFixedWidth(110)
         self.extend_btn = button(
             "Extend by", "extend", tip="Continue the finished run for this many more steps"
@@ -317,8 +324,13 @@ class SettingsCard(Card):
         if self._loading:
             return
         mode = "steps" if self.budget_steps.isChecked() else "minutes"
-        self.budget_value.setSuffix(" steps" if mode == "steps" else " min")
+        self._budget_suffix()
         self.tm.set_budget(mode, self.budget_value.value())
+
+    def _budget_suffix(self) -> None:
+        """ "1 step", "2 steps" or "10 min" after the budget's number."""
+        n = self.budget_value.value()
+        self.budget_value.setSuffix(_steps_suffix(n) if self.budget_steps.isChecked() else " min")
 
     def load_config(self) -> None:
         """Show the training model's settings."""
@@ -341,7 +353,7 @@ class SettingsCard(Card):
         self.budget_minutes.setChecked(by_minutes)
         self.budget_steps.setChecked(not by_minutes)
         self.budget_value.setValue(int(c["max_minutes"] if by_minutes else c.get("max_steps") or 1000))
-        self.budget_value.setSuffix(" min" if by_minutes else " steps")
+        self._budget_suffix()
         i = self.dataset.findData(self.tm.dataset_id)
         if i >= 0:
             self.dataset.setCurrentIndex(i)
@@ -500,11 +512,11 @@ class SettingsCard(Card):
         if data is not None and self._latest == "measured":
             mb = data["peak_memory_bytes"] / 2**20
             frames, _fps = self.tm.clip_format()
-            each = f" of {frames} frames" if frames else ""
+            each = f" of {count(frames, 'frame')}" if frames else ""
             at = f" at {self.tm.measured_at} px" if self.tm.measured_at else ""
             return (
                 f"Measured now: {data['img_per_s']:.3g} {unit(self.tm)}{each}{at}, "
-                f"training memory ≈ {mb:,.0f} MB ({data['params']:,} parameters)"
+                f"training memory ≈ {mb:,.0f} MB ({count(data['params'], 'parameter')})"
             )
         speeds = self.tm.speeds()
         resolution = self.tm.resolved_resolution()

@@ -84,3 +84,19 @@ def test_every_setting_has_a_plain_words_tooltip(window):
     }
     empty = [name for name, w in controls.items() if not w.toolTip().strip()]
     assert empty == []
+
+
+def test_step_counts_are_singular_for_one(window):
+    card, controls = window.train_area.settings_card, window.train_area.controls
+    controls.extend_n.setValue(1)
+    assert controls.extend_n.text() == "1 step"
+    controls.extend_n.setValue(1500)
+    assert controls.extend_n.text().endswith(" steps")
+    card.budget_steps.setChecked(True)
+    card.budget_value.setValue(1)
+    assert card.budget_value.text() == "1 step"
+    assert window.app.training.config["max_steps"] == 1
+    card.budget_value.setValue(2)
+    assert card.budget_value.text() == "2 steps"
+    card.budget_minutes.setChecked(True)
+    assert card.budget_value.text() == "2 min"
