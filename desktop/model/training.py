@@ -32,7 +32,9 @@ PRESETS = C.OFFERED
 PRESET_KINDS = {name: C.PRESETS[name].data_kind for name in PRESETS}
 KIND_WORDS = {"image": "images", "clip": "clips"}
 RESOLUTIONS = (16, 24, 32, 48, 64, 96, 128, 256)  # the sizes offered, and Auto's candidates
-LIVE = ("submitted", "queued", "running", "paused")
+# "stopping" is the window's own: Stop was pressed and the engine is finishing its step and saving
+# the model (seconds to a minute); the job's done or error event ends it.
+LIVE = ("submitted", "queued", "running", "paused", "stopping")
 
 # What the window sets of core.training.TrainConfig, at the catalogue's defaults; None = the engine
 # decides (the dataset's resolution, the preset's learning rate). The budget keys are always sent,
@@ -330,7 +332,10 @@ class TrainingModel(QObject):
         self._control("resume")
 
     def stop(self) -> None:
-        self._control("stop")
+        """Ask the engine to stop and save; the state reads "stopping" at once, until the job ends."""
+        if self.job_id and self.live and self.state != "stopping":
+            self._control("stop")
+            self._set_state("stopping")
 
     def cancel(self, discard: bool = False) -> None:
         """Cancel the running job. A run with a checkpoint is then stopped and kept by the engine,
@@ -370,7 +375,8 @@ class TrainingModel(QObject):
     # --- events ----------------------------------------------------------------------------------
     def handle(self, ev: P.Event) -> None:
         if isinstance(ev, P.State):
-            self._set_state(ev.state)
+            if not (self.state == "stopping" and ev.state in LIVE):  # stopping holds until the job ends
+                self._set_state(ev.state)
         elif isinstance(ev, P.Progress):
             self.progress = (ev.done, ev.total)
             self.progress_changed.emit(ev.done, ev.total)

@@ -21,6 +21,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from desktop.model.app import AppModel
+from desktop.model.training import LIVE
 from desktop.ui.library_panel import dropped_paths
 from desktop.ui.train_cards import InterruptedBanner, LossCard, PreviewCard, SettingsCard, TrainControls
 
@@ -93,7 +94,7 @@ class TrainArea(QWidget):
             self.app.area_requested.emit("Train")
 
     def _state(self, state: str) -> None:
-        live = state in ("submitted", "queued", "running", "paused")
+        live = state in LIVE
         self.controls.show_state(state)
         self.previews.show_state(live)
         self.interrupted.update_for(live or self.tm.live)

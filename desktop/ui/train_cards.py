@@ -26,12 +26,14 @@ from desktop.model.app import AppModel
 from desktop.model.training import (
     AUTO,
     KIND_WORDS,
+    LIVE,
     PRESET_KINDS,
     PRESETS,
     RESOLUTIONS,
     preset_mismatch,
     smooth,
 )
+from desktop.model.words import count
 from desktop.ui import theme
 from desktop.ui.clips import ClipPlayer, ClipView
 from desktop.ui.widgets import Card, button, label, row
@@ -42,6 +44,28 @@ OBJECTIVE_TITLES = {
     "x0": "Clean image (x₀)",
     "flow": "Flow matching",
 }
+
+
+# Plain-words tooltips of the settings. The schedule's says why it is off under flow matching.
+TIPS = {
+    "dataset": "The pictures or clips the model learns from",
+    "preset": "The size and kind of network: bigger learns more detail but trains slower",
+    "objective": "What the network learns to predict at each step; flow matching is a good default",
+    "schedule": "How quickly noise is added across the steps: cosine keeps more of the picture early on",
+    "schedule_off": "Flow matching moves in a straight line from noise to picture, so it has no noise "
+    "schedule: the schedule applies only to the noise, velocity and clean-image objectives",
+    "budget": "When training ends: after a number of steps, or after a number of minutes",
+    "budget_value": "How many steps or minutes to train for",
+    "batch": "How many pictures each step learns from: larger is smoother but needs more memory",
+    "lr": "How big a change each step makes: too large and training goes wild, too small and it crawls; "
+    "leave it at the preset default unless you have a reason",
+    "device": "Where training runs: Auto picks the graphics card when there is one",
+}
+
+
+def _steps_suffix(n: int) -> str:
+    """A spin box's suffix after ``n`` steps: " step" for 1, else " steps"."""
+    return count(n, "step")[len(f"{n:,}") :]
 
 
 def _guarded(app: AppModel, fn) -> None:  # noqa: ANN001
@@ -58,6 +82,7 @@ STATE_TITLES = {
     "queued": "Waiting for the engine…",
     "running": "Training",
     "paused": "Paused",
+    "stopping": "Stopping… saving the model",
     "done": "Finished",
     "stopped": "Stopped · model saved",
     "cancelled": "Cancelled",
@@ -88,6 +113,7 @@ class TrainControls(QWidget):
         self.extend_n.setRange(1, 1_000_000)
         self.extend_n.setValue(500)
         self.extend_n.setSuffix(" steps")
+        self.extend_n.valueChanged.connect(lambda n: self.extend_n.setSuffix(_steps_suffix(n)))
         self.extend_n.setFixedWidth(110)
         self.extend_btn = button(
             "Extend by", "extend", tip="Continue the finished run for this many more steps"
@@ -118,12 +144,12 @@ class TrainControls(QWidget):
         _guarded(self.app, self.tm.start)
 
     def show_state(self, state: str) -> None:
-        live = state in ("submitted", "queued", "running", "paused")
+        live = state in LIVE  # while stopping, Start waits for the run to end and Stop is done
         self.start_btn.setEnabled(not live)
         self.pause_btn.setVisible(state != "paused")
         self.pause_btn.setEnabled(state == "running")
         self.resume_btn.setVisible(state == "paused")
-        self.stop_btn.setEnabled(live)
+        self.stop_btn.setEnabled(live and state != "stopping")
         self.extend_btn.setEnabled(not live and bool(self.tm.run_id))
         title = STATE_TITLES.get(state, state)
         if state == "stopped" and self.tm.kept:  # a cancel that kept the run: it is not gone
@@ -218,6 +244,19 @@ class SettingsCard(Card):
         self.device = QComboBox()
         for d in DEVICES:
             self.device.addItem(d, d)
+        for w, tip in (
+            (self.dataset, "dataset"),
+            (self.preset, "preset"),
+            (self.objective, "objective"),
+            (self.schedule, "schedule"),
+            (self.budget_steps, "budget"),
+            (self.budget_minutes, "budget"),
+            (self.budget_value, "budget_value"),
+            (self.batch, "batch"),
+            (self.lr, "lr"),
+            (self.device, "device"),
+        ):
+            w.setToolTip(TIPS[tip])
         form.addRow("Dataset", self.dataset)
         form.addRow("", self.base_label)
         form.addRow("Preset", self.preset)
@@ -270,6 +309,8 @@ class SettingsCard(Card):
             w.currentIndexChanged.connect(lambda _i, w=w, name=name: self._set(name, w.currentData()))
         self.batch.valueChanged.connect(lambda v: self._set("batch_size", v))
         self.lr.valueChanged.connect(lambda v: self._set("lr", v or None))
+        self.objective.currentIndexChanged.connect(self._apply_objective)
+        self._apply_objective()
         self.budget_value.valueChanged.connect(self._budget)
         self.budget_steps.toggled.connect(self._budget)
         self.dataset.currentIndexChanged.connect(self._dataset_chosen)
@@ -283,8 +324,13 @@ class SettingsCard(Card):
         if self._loading:
             return
         mode = "steps" if self.budget_steps.isChecked() else "minutes"
-        self.budget_value.setSuffix(" steps" if mode == "steps" else " min")
+        self._budget_suffix()
         self.tm.set_budget(mode, self.budget_value.value())
+
+    def _budget_suffix(self) -> None:
+        """ "1 step", "2 steps" or "10 min" after the budget's number."""
+        n = self.budget_value.value()
+        self.budget_value.setSuffix(_steps_suffix(n) if self.budget_steps.isChecked() else " min")
 
     def load_config(self) -> None:
         """Show the training model's settings."""
@@ -307,7 +353,7 @@ class SettingsCard(Card):
         self.budget_minutes.setChecked(by_minutes)
         self.budget_steps.setChecked(not by_minutes)
         self.budget_value.setValue(int(c["max_minutes"] if by_minutes else c.get("max_steps") or 1000))
-        self.budget_value.setSuffix(" min" if by_minutes else " steps")
+        self._budget_suffix()
         i = self.dataset.findData(self.tm.dataset_id)
         if i >= 0:
             self.dataset.setCurrentIndex(i)
@@ -316,6 +362,12 @@ class SettingsCard(Card):
         self._loading = False
         self._apply_kind()
         self._estimate()
+
+    def _apply_objective(self) -> None:
+        """The schedule applies to the DDPM objectives only: off under flow matching, saying why."""
+        flow = self.objective.currentData() == "flow"
+        self.schedule.setEnabled(not flow)
+        self.schedule.setToolTip(TIPS["schedule_off" if flow else "schedule"])
 
     def _apply_kind(self) -> None:
         """Only the presets that can train on the dataset's kind are enabled; the others say why.
@@ -329,9 +381,10 @@ class SettingsCard(Card):
             item.setEnabled(not why)
             item.setToolTip(why or f"a network for {KIND_WORDS[PRESET_KINDS[name]]}")
         self.preset.setToolTip(
-            f"This dataset holds {KIND_WORDS[kind]}: only networks for {KIND_WORDS[kind]} can train on it"
+            f"{TIPS['preset']}. This dataset holds {KIND_WORDS[kind]}: only networks for "
+            f"{KIND_WORDS[kind]} can train on it"
             if kind in KIND_WORDS
-            else ""
+            else TIPS["preset"]
         )
         self.tm.fit_preset()
 
@@ -459,11 +512,11 @@ class SettingsCard(Card):
         if data is not None and self._latest == "measured":
             mb = data["peak_memory_bytes"] / 2**20
             frames, _fps = self.tm.clip_format()
-            each = f" of {frames} frames" if frames else ""
+            each = f" of {count(frames, 'frame')}" if frames else ""
             at = f" at {self.tm.measured_at} px" if self.tm.measured_at else ""
             return (
                 f"Measured now: {data['img_per_s']:.3g} {unit(self.tm)}{each}{at}, "
-                f"training memory ≈ {mb:,.0f} MB ({data['params']:,} parameters)"
+                f"training memory ≈ {mb:,.0f} MB ({count(data['params'], 'parameter')})"
             )
         speeds = self.tm.speeds()
         resolution = self.tm.resolved_resolution()
