@@ -32,6 +32,14 @@ PreviewFn = Callable[[int, np.ndarray], None]
 MetricFn = Callable[[int, dict], None]
 
 
+# Previews come every ``preview_every`` steps and also on the clock, so a slow run shows one too:
+# the first after FIRST_PREVIEW_S, then at least every PREVIEW_S, but never so often that previews
+# take more than PREVIEW_SHARE of the time (a preview's cost is measured each time).
+FIRST_PREVIEW_S = 10.0
+PREVIEW_S = 30.0
+PREVIEW_SHARE = 0.1
+
+
 def now() -> float:
     """The trainer's clock, in seconds (``time.monotonic``): budgets and costs read it, so a test can
     replace it and check a time budget without waiting for one."""
@@ -151,6 +159,7 @@ class Run:
         # seconds, last measured: the margin a time budget keeps for the next step and the side work
         self.cost = {"step": 0.0, "save": 2.0, "preview": 0.0, "val": 0.0, "copying": 0.0}
         self.saved_step = self.step if previous is not None else -1
+        self.previewed_step, self.preview_t = -1, now()  # the last preview's step and time
         self.last: dict[str, Any] = {}  # the last train metrics written
         self.bad_steps = 0
         self._loss_sum = torch.zeros((), device=self.device)
@@ -364,6 +373,16 @@ class Run:
         self.guide_step = self.step
         self.log.write({"step": self.step, "kind": "guide", "elapsed_s": round(self.elapsed(), 3)})
 
+    def preview_due(self) -> bool:
+        """Whether a preview is due now: at every ``preview_every`` steps, or on the clock (above)."""
+        every = self.config.preview_every
+        if not every or self.previewed_step == self.step:
+            return False
+        if self.step % every == 0:
+            return True
+        wait = FIRST_PREVIEW_S if self.previewed_step < 0 else PREVIEW_S
+        return now() - self.preview_t >= max(wait, self.cost["preview"] / PREVIEW_SHARE)
+
     def preview(self) -> None:
         """Sample the preview seeds as Generate would by default; write ``samples/step_NNNNNNN.png``."""
         from core.media.png import write_png
@@ -385,6 +404,7 @@ class Run:
         write_png(path, grid(images))  # atomic: never half a file
         self.writing["folder"] = None
         self.cost["preview"] = now() - t0
+        self.previewed_step, self.preview_t = self.step, now()
         if self.on_preview is not None:
             self.on_preview(self.step, images)
 

@@ -317,7 +317,7 @@ def _train(
                 on_progress(step, run.total(), run.progress())
             if main and run.guide_due():
                 run.keep_guide()
-            if main and config.preview_every and step % config.preview_every == 0:
+            if main and run.preview_due():
                 run.preview()
             if main and run.held_out is not None and step % config.val_every == 0:
                 run.validate()
@@ -328,7 +328,7 @@ def _train(
 
         step = run.step
         final: dict[str, Any] = dict(run.last)
-        if main and config.preview_every and step % config.preview_every and step > 0:
+        if main and config.preview_every and run.previewed_step != step and step > 0:
             run.preview()
         if main and run.held_out is not None and (step % config.val_every or step == 0):
             final.update(run.validate())

@@ -357,3 +357,29 @@ def test_clips_with_an_image_network_are_refused_in_one_line(tmp_path):
     assert str(e.value).startswith(
         "train.preset: unet-tiny is a network for images, and this dataset holds clips"
     )
+
+
+def test_previews_come_on_the_clock_too_the_first_early(tmp_path, monkeypatch):
+    """A slow run (4 s a step here, previews every 1,000 steps) still shows previews: the first
+    after 10 s, then every 30 s, and one of the last step."""
+    import core.training.run as run_module
+
+    clock = [0.0]
+    monkeypatch.setattr(run_module, "now", lambda: clock[0])
+
+    def stepped(step, total, metrics):  # noqa: ANN001, ARG001
+        clock[0] += 4.0
+
+    shown: list[int] = []
+    cfg = TrainConfig(**{**FAST, "max_steps": 12, "preview_every": 1000})
+    train(
+        cfg,
+        _toy(8),
+        tmp_path / "run",
+        on_progress=stepped,
+        on_preview=lambda step, images: shown.append(step),
+    )
+    assert shown == [3, 11, 12]
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.png")) == [
+        f"step_{s:07d}.png" for s in shown
+    ]
