@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.model.words import count
+
 Role = QMessageBox.ButtonRole
 SHOWN_NAMES = 5  # a replace question lists this many of the existing files, then "and N more"
 
@@ -59,7 +61,7 @@ def replace_question(paths: Sequence[str | Path]) -> tuple[str, str]:
     if len(files) == 1:
         question = f"Replace {files[0].name}{where}?"
     else:
-        question = f"Replace {len(files)} files{where}?"
+        question = f"Replace {count(len(files), 'file')}{where}?"
     names = [f.name if where else str(f) for f in files[:SHOWN_NAMES]]
     more = len(files) - len(names)
     listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")

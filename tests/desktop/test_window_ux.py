@@ -87,3 +87,10 @@ def test_help_has_how_it_works_and_open_workspace(window, qtbot, monkeypatch):
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
     window.workspace_action.trigger()
     assert opened == [QUrl.fromLocalFile("/tmp/ws")]
+
+
+def test_the_replace_question_counts_with_thousands_separators():
+    from desktop.ui.dialogs import replace_question
+
+    question, _ = replace_question([f"/out/f{k}.png" for k in range(1200)])
+    assert question == "Replace 1,200 files in /out?"
