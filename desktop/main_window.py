@@ -12,8 +12,16 @@ engine down. Before an export or a save replaces existing files the window asks 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QEventLoop, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEventLoop, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -131,6 +139,9 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.library)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
+        # dragging stops at the sidebar's minimum width (a restored state cannot undo this)
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setCollapsible(1, False)
         self.splitter.setSizes([270, 1050])
         self.splitter.setHandleWidth(1)
         central = QWidget()
@@ -192,7 +203,14 @@ class MainWindow(QMainWindow):
         f.addAction("Scan a folder…", QKeySequence("Ctrl+O"), self.data_area.choose_folder)
         f.addAction("Scan files…", QKeySequence("Ctrl+Shift+O"), self.data_area.choose_files)
         f.addSeparator()
-        f.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        # Ctrl+Q everywhere (StandardKey.Quit is empty on Windows), from any of the app's windows,
+        # so it still quits once a dialog has closed and focus has not come back to this window
+        self.quit_action = f.addAction("Quit", self.close)
+        self.quit_action.setShortcuts(
+            [QKeySequence("Ctrl+Q"), *QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)]
+        )
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         v = mb.addMenu("&View")
         for i, name in enumerate(AREAS):
             v.addAction(name, QKeySequence(f"Ctrl+{i + 1}"), lambda n=name: self.show_area(n))
@@ -210,7 +228,10 @@ class MainWindow(QMainWindow):
         e.addAction("Restart the engine", self._restart_engine)
         e.addAction("Cancel all jobs", self.app.cancel_all)
         h = mb.addMenu("&Help")
-        h.addAction("Keyboard shortcuts", self._show_shortcuts)
+        self.how_action = h.addAction("How Noisebloom works…", self._show_how_it_works)
+        self.shortcuts_action = h.addAction("Keyboard shortcuts", self._show_shortcuts)
+        h.addSeparator()
+        self.workspace_action = h.addAction("Open workspace folder", self._open_workspace)
 
         def act(seq: str, fn) -> None:  # noqa: ANN001
             a = QAction(self)
@@ -248,8 +269,28 @@ class MainWindow(QMainWindow):
             self.app.scan.cancel()
 
     def _show_shortcuts(self) -> None:
-        text = "\n".join(f"{k:<28}{v}" for k, v in SHORTCUTS)
-        QMessageBox.information(self, "Keyboard shortcuts", text)
+        self._show_page(dialogs.shortcuts_dialog(self, SHORTCUTS))
+
+    def _show_how_it_works(self) -> None:
+        self._show_page(dialogs.how_it_works_dialog(self, self.app.workspace))
+
+    def _show_page(self, dlg) -> None:  # noqa: ANN001
+        """Show a Help page window-modal without blocking; it deletes itself when closed. Closing
+        it makes this window active again: without a window manager to do that, no window is
+        active and Qt fires no shortcut (Ctrl+Q did nothing)."""
+        self.help_page = dlg
+        dlg.finished.connect(self._reactivate)
+        dlg.open()
+
+    def _reactivate(self) -> None:
+        self.raise_()
+        self.activateWindow()
+
+    def _open_workspace(self) -> None:
+        if not self.app.workspace:
+            self.message.show_message("The workspace is known once the engine has started.", "info")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(self.app.workspace))
 
     def _restart_engine(self) -> None:
         if hasattr(self.app.client, "restart"):

@@ -1,5 +1,5 @@
 """The window's questions to the person: one ``ask`` for every choice dialog, and the wording of
-the ones asked in more than one place (replacing existing files).
+the ones asked in more than one place (replacing existing files); the Help menu's pages.
 
 Everything that asks goes through :func:`ask` (looked up on this module at call time), so a test
 answers a dialog with ``monkeypatch.setattr(dialogs, "ask", ...)`` the way it answers
@@ -9,9 +9,21 @@ answers a dialog with ``monkeypatch.setattr(dialogs, "ask", ...)`` the way it an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.model.words import count
 
 Role = QMessageBox.ButtonRole
 SHOWN_NAMES = 5  # a replace question lists this many of the existing files, then "and N more"
@@ -49,7 +61,7 @@ def replace_question(paths: Sequence[str | Path]) -> tuple[str, str]:
     if len(files) == 1:
         question = f"Replace {files[0].name}{where}?"
     else:
-        question = f"Replace {len(files)} files{where}?"
+        question = f"Replace {count(len(files), 'file')}{where}?"
     names = [f.name if where else str(f) for f in files[:SHOWN_NAMES]]
     more = len(files) - len(names)
     listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
@@ -63,3 +75,78 @@ def confirm_replace(parent: QWidget | None, paths: Sequence[str | Path]) -> bool
     question, detail = replace_question(paths)
     choices = [("replace", "Replace", Role.DestructiveRole), ("cancel", "Cancel", Role.RejectRole)]
     return ask(parent, "Replace existing files?", question, choices, detail, default="cancel") == "replace"
+
+
+def _page(parent: QWidget | None, title: str) -> tuple[QDialog, QVBoxLayout]:
+    """A dialog that deletes itself when closed (so it keeps no focus or shortcuts), with Close."""
+    dlg = QDialog(parent)
+    dlg.setWindowTitle(title)
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    lay = QVBoxLayout(dlg)
+    lay.setContentsMargins(18, 16, 18, 12)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dlg.close)
+    lay.addWidget(buttons)
+    return dlg, lay
+
+
+def shortcuts_dialog(parent: QWidget | None, shortcuts: Sequence[tuple[str, str]]) -> QDialog:
+    """The keyboard shortcuts as a two-column table: the keys on the left, what they do beside."""
+    dlg, lay = _page(parent, "Keyboard shortcuts")
+    grid = QGridLayout()
+    grid.setHorizontalSpacing(24)
+    grid.setVerticalSpacing(6)
+    for r, (keys, action) in enumerate(shortcuts):
+        k = QLabel(keys)
+        k.setObjectName("shortcut-keys")
+        f = k.font()
+        f.setBold(True)
+        k.setFont(f)
+        grid.addWidget(k, r, 0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(QLabel(action), r, 1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    grid.setColumnStretch(1, 1)
+    lay.insertLayout(0, grid)
+    dlg.grid = grid  # type: ignore[attr-defined]
+    return dlg
+
+
+HOW_IT_WORKS = """
+<h3>1 &nbsp;Data</h3>
+<p>Drop a folder of images or clips on the window (or File &gt; Scan a folder). Noisebloom scans it
+into a dataset; files it cannot read are named in the Data area, and the rest are kept.</p>
+<h3>2 &nbsp;Train</h3>
+<ul>
+<li><b>Preset</b>: the model's size and the kind of data it learns (images or clips).</li>
+<li><b>Objective</b>: what the network learns to predict from a noisy image (the noise, the velocity,
+the clean image, or a flow); the preset's choice is a good start.</li>
+<li><b>Budget</b>: how long to train, in steps or in minutes; the estimate below says what it gives.</li>
+<li><b>Batch size</b>: images per step; larger is smoother but needs more memory.</li>
+<li><b>Learning rate</b>: how big each update is; "preset default" suits most runs.</li>
+</ul>
+<h3>3 &nbsp;Generate</h3>
+<ul>
+<li><b>Sampler</b> and <b>Steps</b>: how noise is turned into an image, and in how many steps
+(more is slower and usually cleaner).</li>
+<li><b>Guidance</b>: pushes samples toward sharper, more typical results; off at 0.</li>
+<li><b>Seed</b>: the same seed and settings give the same images (Ctrl+R rolls a new one).</li>
+<li><b>Branch</b>: start again from the scrubbed step with new settings (Ctrl+B).</li>
+<li><b>Export</b>: save the denoising as a GIF or MP4 (Ctrl+E).</li>
+</ul>
+<h3>Where files live</h3>
+<p>Datasets, runs, models and generations are kept in the workspace folder:<br><code>{workspace}</code><br>
+Help &gt; Open workspace folder opens it.</p>
+"""
+
+
+def how_it_works_dialog(parent: QWidget | None, workspace: str) -> QDialog:
+    """A short page in plain words: the three steps, what the settings mean, where files live."""
+    dlg, lay = _page(parent, "How Noisebloom works")
+    text = QLabel(HOW_IT_WORKS.format(workspace=escape(workspace or "(not known until the engine starts)")))
+    text.setObjectName("how-it-works")
+    text.setTextFormat(Qt.TextFormat.RichText)
+    text.setWordWrap(True)
+    text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    text.setMinimumWidth(520)
+    lay.insertWidget(0, text)
+    dlg.text = text  # type: ignore[attr-defined]
+    return dlg

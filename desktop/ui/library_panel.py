@@ -21,6 +21,7 @@ from desktop.ui.widgets import label
 SECTION_TITLES = {"datasets": "Datasets", "runs": "Runs", "models": "Models", "sample_sets": "Generations"}
 SECTION_ICONS = {"datasets": "dataset", "runs": "run", "models": "model", "sample_sets": "generate"}
 ROLE = Qt.ItemDataRole.UserRole
+MIN_WIDTH = 180  # the splitter cannot squeeze the sidebar below this: names stay readable
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
@@ -62,6 +63,7 @@ class LibraryPanel(QFrame):
         super().__init__(parent)
         self.app = app
         self.setObjectName("sidebar")
+        self.setMinimumWidth(MIN_WIDTH)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 12, 6, 8)
         lay.setSpacing(6)
@@ -72,6 +74,11 @@ class LibraryPanel(QFrame):
         self.tree.setIconSize(QSize(40, 40))
         self.tree.setIndentation(8)
         self.tree.setRootIsDecorated(False)
+        # long names end in "…" at the panel's width, with no sideways scrolling; the tooltip
+        # carries the whole name
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tree.header().setStretchLastSection(True)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._menu)
         self.tree.itemClicked.connect(self._clicked)
@@ -102,10 +109,11 @@ class LibraryPanel(QFrame):
         sec.takeChildren()
         items = self.app.library.items.get(what, [])
         for it in items:
-            title = item_title(what, it)
-            node = QTreeWidgetItem([f"{title}\n{item_subtitle(what, it)}"])
+            text = f"{item_title(what, it)}\n{item_subtitle(what, it)}"
+            node = QTreeWidgetItem([text])
             node.setData(0, ROLE, (what, it.get("id", "")))
-            node.setToolTip(0, f"{title}\n{it.get('path', '')}")
+            path = it.get("path", "")
+            node.setToolTip(0, f"{text}\n{path}" if path else text)
             key = (what, str(it.get("id")))
             if key not in self._thumbs or self._thumbs[key] is None:
                 self._thumbs[key] = thumbnail(thumbnail_source(what, it), 80)
