@@ -80,7 +80,9 @@ or ``null`` for events not tied to one command (the greeting ``hello`` at start-
 hello         at start-up: ``protocol``, ``version``, ``device``, ``workspace``, ``interrupted`` (run ids)
 accepted      a job was queued: ``job`` (== id), ``kind``, ``position`` (0 = runs now)
 state         a job's lifecycle: ``state`` in queued, running, paused, done, stopped, cancelled, failed
-progress      ``done``, ``total``, ``unit`` ("files"|"steps"|"frames"), ``rate`` (units/s), ``eta_s``, ``message``
+progress      ``done``, ``total``, ``unit`` ("files"|"steps"|"frames"|"s"), ``rate`` (units/s), ``eta_s``, ``message``
+              A training run on a time budget counts seconds (done = elapsed, total = the budget) and adds
+              ``step`` (the steps so far) and ``expected_steps`` [low, high] (where it should end; only narrows)
 metric        ``step``, ``values`` {name: float}, e.g. loss, lr, img_per_s, val_loss, val_loss_t0_250 ...
               memorized_share / _count / _checked (the copying check, core/training/copying.py)
 preview       ``step``, ``images`` [base64 PNG], ``caption``. At most 10 a second per job; latest wins.
@@ -303,6 +305,8 @@ class Progress(Event):
     rate: float | None = None
     eta_s: float | None = None
     message: str = ""
+    step: int | None = None
+    expected_steps: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,29 @@ def forecast(
         need = minutes_for(n, speed_at(larger[0], measured), batch_size)
         tail = f" {larger[0]} px would need about {say_minutes(need)}."
     return Forecast(resolution, n, took, quality(n), False, f"{head}.{tail}")
+
+
+class ExpectedSteps:
+    """The step count a run on a time budget is expected to end at, as a range that only narrows.
+
+    Each update takes the trainer's latest expectation (the steps so far plus what the time left
+    allows at the last measured step cost) and widens it by :attr:`SPREAD` either way; where that
+    overlaps the last range the two are intersected, so the range never widens and the window's
+    "about A–B in all" does not jump about. A speed change the last range cannot hold (another
+    program took the processor, or gave it back) replaces the range; the low end is never below the
+    steps already made.
+    """
+
+    SPREAD = 0.15
+
+    def __init__(self) -> None:
+        self.low: int | None = None
+        self.high: int | None = None
+
+    def update(self, step: int, expected_total: int) -> tuple[int, int]:
+        more = max(0, int(expected_total) - int(step))
+        low, high = step + int(more * (1 - self.SPREAD)), step + math.ceil(more * (1 + self.SPREAD))
+        if self.low is not None and self.high is not None and low <= self.high and high >= self.low:
+            low, high = max(low, self.low), min(high, self.high)
+        self.low, self.high = max(low, step), max(high, step)
+        return self.low, self.high

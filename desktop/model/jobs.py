@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from core.engine import protocol as P
 
 ACTIVE_STATES = ("submitted", "queued", "running", "paused")
+TRAIN_KINDS = ("train", "finetune", "resume_run")  # on a time budget their progress says its steps
 
 
 @dataclass
@@ -56,7 +57,10 @@ class JobInfo:
         if self.state == "queued":
             parts.append("waiting for the engine")
         timed = self.unit == "s"  # a job on a time budget: whole seconds, no seconds per second
-        if self.total:
+        said = timed and self.kind in TRAIN_KINDS and self.message  # "312 steps so far, about …"
+        if said:
+            parts.append(self.message)
+        elif self.total:
             done, total = (
                 (f"{self.done:.0f}", f"{self.total:.0f}") if timed else (f"{self.done:g}", f"{self.total:g}")
             )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from PySide6.QtCore import QObject, Signal
 from core.catalogue import training as C
 from core.engine import protocol as P
 from core.training import forecast as F
+from desktop.model.jobs import format_duration
+from desktop.model.words import count
 
 PRESETS = C.OFFERED
 PRESET_KINDS = {name: C.PRESETS[name].data_kind for name in PRESETS}
@@ -41,6 +44,10 @@ LIVE = ("submitted", "queued", "running", "paused", "stopping")
 # so the one not chosen is cleared. "auto" resolution is the window's own: resolved to a number
 # before Start (``resolved_resolution``).
 AUTO = "auto"
+# The live run is said to have slowed down when it trains this many times slower than the speed
+# measured before it (or its own best so far): a loaded processor slows a run 5x or more, noise in
+# the windowed speed moves it by tens of percent.
+SLOWDOWN = 3.0
 DEFAULT_CONFIG: dict[str, Any] = {
     "preset": C.DEFAULT_PRESET,
     "objective": C.DEFAULT_OBJECTIVE,
@@ -103,6 +110,7 @@ class TrainingModel(QObject):
         self.run_resolution: int | None = None  # the size the live run trains at (Auto resolved)
         self._speeds: dict[tuple[Any, ...], dict[int, float]] = {}  # images/s by size, per speed_key
         self.measured_at: int | None = None  # the size of the engine's last measurement
+        self.settings_from: dict[str, Any] | None = None  # the library run whose settings are shown
         self.reset_series()
 
     def reset_series(self) -> None:
@@ -112,6 +120,13 @@ class TrainingModel(QObject):
         self.preview_caption = ""
         self.timelapse: list[tuple[int, list[str]]] = []
         self.progress = (0.0, 0.0)
+        self.progress_unit = ""  # "s" for a run on a time budget: the bar follows the clock
+        self.run_step: int | None = None  # the steps so far, from the latest progress
+        self.expected_steps: tuple[int, int] | None = None  # where a time-budget run should end
+        self.eta_s: float | None = None
+        self.speed_now = 0.0  # the run's latest windowed images/s, and its best so far
+        self.speed_best = 0.0
+        self.speed_before = 0.0  # the speed known before the run started, at its size
 
     # --- settings --------------------------------------------------------------------------------
     def set_config(self, name: str, value: Any) -> None:
@@ -132,6 +147,35 @@ class TrainingModel(QObject):
         if dataset_id:
             self.dataset_id = dataset_id
         self.config_changed.emit()
+
+    def load_run_settings(self, run: dict[str, Any]) -> str:
+        """Show a library run's own settings (its dataset, network, objective, size, budget, batch,
+        learning rate, device and, for a fine-tune, its base model) as the starting point of a new run;
+        ``settings_from`` names the run until Start. Returns what could not be restored, in words ("" when
+        everything was): a dataset or base model no longer in the library."""
+        config = run.get("config") if isinstance(run.get("config"), dict) else {}
+        if not config:
+            return "its settings were not recorded"
+        merged = {k: config.get(k, v) for k, v in DEFAULT_CONFIG.items()}  # resolution None: the dataset's
+        if config.get("max_steps"):
+            merged.update(max_steps=int(config["max_steps"]), max_minutes=None)
+        elif config.get("max_minutes"):
+            merged.update(max_minutes=float(config["max_minutes"]), max_steps=None)
+        self.config = merged
+        missing = []
+        dataset = run.get("dataset_id")
+        if dataset and self.app.library.get("datasets", dataset):
+            self.dataset_id = dataset
+        elif dataset:
+            self.dataset_id = None  # never another dataset in its place
+            missing.append("its dataset is no longer in the library")
+        parent = run.get("parent_model_id")
+        self.base_model = parent if parent and self.app.library.get("models", parent) else None
+        if parent and not self.base_model:
+            missing.append("its base model is no longer in the library")
+        self.settings_from = run
+        self.config_changed.emit()
+        return ", and ".join(missing)
 
     def train_config(self) -> dict[str, Any]:
         """The config sent to the engine: Auto resolved to a number (dropped, i.e. the dataset's,
@@ -295,7 +339,11 @@ class TrainingModel(QObject):
             raise ValueError(problem)
         self.reset_series()
         config = self.train_config()
+        if self.settings_from is not None:
+            self.settings_from = None  # a new run of its own now
+            self.config_changed.emit()
         self.run_resolution = config.get("resolution") or self.prepared_resolution()
+        self.speed_before = F.speed_at(self.run_resolution, self.speeds()) if self.run_resolution else 0.0
         self.kind = "finetune" if self.base_model else "train"
         args = (
             P.FinetuneArgs(dataset=self.dataset_id, model=self.base_model, config=config)
@@ -314,6 +362,7 @@ class TrainingModel(QObject):
             self.reset_series()
         self.kind = "resume_run"
         self.run_id = run_id
+        self.speed_before = F.speed_at(self.run_resolution, self.speeds()) if self.run_resolution else 0.0
         self.kept = False
         self.job_id = self.app.submit("resume_run", args.to_dict(), self)
         self._set_state("submitted")
@@ -378,9 +427,20 @@ class TrainingModel(QObject):
             if not (self.state == "stopping" and ev.state in LIVE):  # stopping holds until the job ends
                 self._set_state(ev.state)
         elif isinstance(ev, P.Progress):
-            self.progress = (ev.done, ev.total)
+            self.progress, self.progress_unit, self.eta_s = (ev.done, ev.total), ev.unit, ev.eta_s
+            self.run_step = (
+                int(ev.step) if ev.step is not None else int(ev.done) if ev.unit == "steps" else None
+            )
+            self.expected_steps = (
+                (int(ev.expected_steps[0]), int(ev.expected_steps[1]))
+                if len(ev.expected_steps) == 2
+                else None
+            )
             self.progress_changed.emit(ev.done, ev.total)
         elif isinstance(ev, P.Metric):
+            ips = ev.values.get("img_per_s")
+            if ips and ips > 0:
+                self.speed_now, self.speed_best = float(ips), max(self.speed_best, float(ips))
             for name, value in ev.values.items():
                 steps, values = self.series.setdefault(name, ([], []))
                 steps.append(float(ev.step))
@@ -401,6 +461,47 @@ class TrainingModel(QObject):
                 self._announce_kept()
         elif isinstance(ev, P.Error):
             self._set_state(ev.state or "failed")
+
+    # --- the live run's own estimate --------------------------------------------------------------
+    def slowdown(self) -> float | None:
+        """How many times slower the live run trains now than the speed measured before it (or its
+        own best so far), when that is :data:`SLOWDOWN` or more; None otherwise."""
+        reference = max(self.speed_before, self.speed_best)
+        if not self.live or self.speed_now <= 0 or reference <= 0:
+            return None
+        ratio = reference / self.speed_now
+        return ratio if ratio >= SLOWDOWN else None
+
+    def slowdown_text(self) -> str:
+        """The plain words for :meth:`slowdown` ("" when the run keeps its speed). The cause is named
+        only when the load average shows more work than this machine's cores."""
+        ratio = self.slowdown()
+        if ratio is None:
+            return ""
+        try:
+            busy = os.getloadavg()[0] > (os.cpu_count() or 1) + 0.5
+        except OSError:  # no load average on this system
+            busy = False
+        cause = (
+            "another program is using the processor"
+            if busy
+            else "the processor is busy or has slowed down (another program, power saving or heat)"
+        )
+        return f"Training is running {ratio:.0f}x slower than measured: {cause}."
+
+    def run_text(self) -> str:
+        """One line for the live run, from its latest progress: the steps so far and where they should
+        end (on a time budget, a range that only narrows), and the time left."""
+        if self.run_step is None:
+            return "This run: starting…"
+        left = f" · {format_duration(self.eta_s)} left" if self.eta_s else ""
+        if self.progress_unit == "s":
+            if self.expected_steps:
+                low, high = self.expected_steps
+                about = f"about {low:,}" if low == high else f"about {low:,}–{high:,}"
+                return f"This run: {count(self.run_step, 'step')} so far, {about} in all{left}"
+            return f"This run: {count(self.run_step, 'step')} so far{left}"
+        return f"This run: step {self.run_step:,} of {int(self.progress[1]):,}{left}"
 
     def _got_history(self, data: dict[str, Any]) -> None:
         """A resumed run: show its curve so far before new points arrive."""

@@ -62,6 +62,7 @@ class TrainArea(QWidget):
         self.tm.metrics_changed.connect(self.loss.draw)
         self.tm.preview_changed.connect(self.previews.show_preview)
         self.tm.progress_changed.connect(self.controls.show_progress)
+        self.tm.progress_changed.connect(lambda *_: self.settings_card.show_estimate())
         app.library.changed.connect(self._library)
         app.library.selection_changed.connect(self._selected)
         self.settings_card.load_config()
@@ -85,6 +86,11 @@ class TrainArea(QWidget):
     def _selected(self, what: str, id_: str) -> None:
         if what == "runs":
             run = self.app.library.get("runs", id_) or {}
+            if self.tm.live:  # the live run keeps the area; the library selection waits
+                return
+            missing = self.tm.load_run_settings(run)
+            if missing:
+                self.app.info.emit(f"Run “{run.get('name') or id_}”: {missing}; the settings show the rest")
             self.tm.run_id = id_
             self.tm.kept = False
             self.tm.reset_series()
@@ -96,6 +102,7 @@ class TrainArea(QWidget):
     def _state(self, state: str) -> None:
         live = state in LIVE
         self.controls.show_state(state)
+        self.settings_card.show_estimate()  # the run's own line while live, the forecast after
         self.previews.show_state(live)
         self.interrupted.update_for(live or self.tm.live)
 

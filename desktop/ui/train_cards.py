@@ -257,6 +257,11 @@ class SettingsCard(Card):
             (self.device, "device"),
         ):
             w.setToolTip(TIPS[tip])
+        # Whose settings these are when a library run was selected: a starting point for a new run.
+        self.from_run = label("", "muted", wrap=True)
+        self.from_run.setObjectName("settings-from")
+        self.body.addWidget(self.from_run)
+        self.from_run.hide()
         form.addRow("Dataset", self.dataset)
         form.addRow("", self.base_label)
         form.addRow("Preset", self.preset)
@@ -354,9 +359,15 @@ class SettingsCard(Card):
         self.budget_steps.setChecked(not by_minutes)
         self.budget_value.setValue(int(c["max_minutes"] if by_minutes else c.get("max_steps") or 1000))
         self._budget_suffix()
-        i = self.dataset.findData(self.tm.dataset_id)
-        if i >= 0:
-            self.dataset.setCurrentIndex(i)
+        self.dataset.setCurrentIndex(self.dataset.findData(self.tm.dataset_id) if self.tm.dataset_id else -1)
+        run = self.tm.settings_from
+        if run:
+            name = run.get("name") or run.get("id")
+            self.from_run.setText(
+                f"The settings of run “{name}” ({run.get('id')}): Start trains a new run with them; "
+                "change any of them first if you like."
+            )
+        self.from_run.setVisible(bool(run))
         self.base_label.setText(f"Fine-tune from model {self.tm.base_model}" if self.tm.base_model else "")
         self.base_label.setVisible(bool(self.tm.base_model))
         self._loading = False
@@ -453,8 +464,9 @@ class SettingsCard(Card):
         self.show_estimate()
 
     def seen_speed(self, img_per_s: float) -> None:
-        """A speed seen in the live run: remembered for the next estimate, and the forecast follows it."""
-        if self.settings is not None:
+        """A speed seen in the live run: remembered for the next estimate (unless the run has slowed
+        down: a busy machine's speed would spoil the next forecast), and the forecast follows it."""
+        if self.settings is not None and self.tm.slowdown() is None:
             self.settings.setValue(self.tm.calibration_key(), img_per_s)
         self.tm.note_speed(self.tm.run_resolution, img_per_s)  # the latest speed at the run's size
         self._latest = "seen"
@@ -470,7 +482,12 @@ class SettingsCard(Card):
         warning = bool(fc and fc.too_few)
         if self._estimate_error:  # the last speed still forecasts; this one failed
             speed = f"No estimate: {self._estimate_error}"
-        if fc is not None:
+        if self.tm.live:  # the run's own figures replace the forecast: one estimate, the latest
+            slow = self.tm.slowdown_text()
+            text, warning = self.tm.run_text() + (f"\n{slow}" if slow else ""), bool(slow)
+            at = f" at {self.tm.run_resolution} px" if self.tm.run_resolution else ""
+            speed = f"Now: ≈ {self.tm.speed_now:.3g} {unit(self.tm)}{at}" if self.tm.speed_now else ""
+        elif fc is not None:
             text = fc.text
             if pending:
                 speed = (speed + " · " if speed else "") + "measuring again for the changed settings…"

@@ -596,6 +596,8 @@ def test_the_estimate_says_measuring_next_to_the_speed_seen_in_training(window, 
     job = window.app.training.start()
     client.run_job(job, "train", P.Metric(id=job, step=10, values={"loss": 0.5, "img_per_s": 64.0}))
     assert float(settings.value("calibration/pixel-small/16/auto")) == 64.0
+    assert ta.settings_card.measured.text() == "Now: ≈ 64 images/s at 16 px"  # the run's own line
+    client.push(P.Done(id=job, state="done", results=trained("r1", "m1")))
     assert ta.settings_card.measured.text() == "Seen in training here: ≈ 64 images/s at 16 px"
 
 

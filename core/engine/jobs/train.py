@@ -29,6 +29,7 @@ from core.engine.jobs.common import (
 from core.errors import Cancelled, NoisebloomError
 from core.models.folder import read_model_info
 from core.training.config import MAX_TRAIN_STEPS, TrainConfig
+from core.training.forecast import ExpectedSteps
 from core.training.trainer import train
 from core.workspace.catalog import new_id
 from core.workspace.paths import runs_dir
@@ -48,9 +49,15 @@ def validate_resume(args: dict[str, Any], ctx: Context) -> None:
     int_in(args, "extra_steps", 1, MAX_TRAIN_STEPS, "resume_run")
 
 
-def _train_hooks(job: Job, ctx: Context, run_id: str, run_dir: Path) -> dict[str, Callable[..., Any]]:
+def _train_hooks(
+    job: Job, ctx: Context, run_id: str, run_dir: Path, budget_s: float | None = None
+) -> dict[str, Callable[..., Any]]:
+    """The trainer's callbacks for the engine. On a time budget (``budget_s``) the progress counts
+    seconds, so the window's bar follows the clock, with the steps so far and the narrowing range they
+    are expected to end at (:class:`~core.training.forecast.ExpectedSteps`)."""
     rate = Rate()
     first = {"step": None}
+    expected = ExpectedSteps()
 
     def on_progress(step: int, total: int, metrics: dict[str, Any]) -> None:
         if first["step"] is None:
@@ -59,7 +66,23 @@ def _train_hooks(job: Job, ctx: Context, run_id: str, run_dir: Path) -> dict[str
             # A resumed run continues from its checkpoint: drop points logged after it.
             ctx.catalog.truncate_metrics(run_id, step - 1)
         r, eta = rate(step, total)
-        ctx.emit_throttled(P.Progress(id=job.id, done=step, total=total, unit="steps", rate=r, eta_s=eta))
+        if budget_s:
+            elapsed = float(metrics.get("elapsed_s") or 0.0)
+            low, high = expected.update(step, total)
+            about = f"about {low:,}" if low == high else f"about {low:,}–{high:,}"
+            progress = P.Progress(
+                id=job.id,
+                done=min(elapsed, budget_s),
+                total=budget_s,
+                unit="s",
+                eta_s=max(0.0, budget_s - elapsed),
+                message=f"{step:,} step{'' if step == 1 else 's'} so far, {about} in all",
+                step=step,
+                expected_steps=[low, high],
+            )
+        else:
+            progress = P.Progress(id=job.id, done=step, total=total, unit="steps", rate=r, eta_s=eta)
+        ctx.emit_throttled(progress)
         values = {
             k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
@@ -105,7 +128,9 @@ def _run_training(
     job.writes = run_dir
     ctx.catalog.update("runs", run_id, status="running", started=time.time(), error=None)
     try:
-        result = train(config, data, run_dir, resume=resume, **_train_hooks(job, ctx, run_id, run_dir))
+        budget_s = 60.0 * config.max_minutes if config.max_minutes else None
+        hooks = _train_hooks(job, ctx, run_id, run_dir, budget_s)
+        result = train(config, data, run_dir, resume=resume, **hooks)
     except Cancelled:
         # deleted only when asked to be ("discard"), or when a new run has nothing saved yet
         if job.discard or (fresh and not has_checkpoint()):

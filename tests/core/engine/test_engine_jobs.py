@@ -248,3 +248,18 @@ def test_make_fast_adds_a_few_step_map_that_sampling_then_picks(engine, dataset,
     from core.media.png import read_png_params
 
     assert read_png_params(result.images[0])["sampler"] == "fewstep"
+
+
+def test_a_time_budget_run_counts_seconds_with_its_steps_so_far_and_a_narrowing_total(engine, dataset):
+    job = train(engine, dataset, None, max_minutes=0.08)  # about 5 s
+    events = engine.events(job, timeout=300)
+    assert events[-1].type == "done", events[-1]
+    progress = [e for e in events if e.type == "progress"]
+    assert progress and all(e.unit == "s" and e.total == pytest.approx(4.8) for e in progress)
+    assert [e.done for e in progress] == sorted(e.done for e in progress)  # the bar follows the clock
+    assert all(0 <= e.done <= e.total for e in progress)
+    steps = [e.step for e in progress]
+    assert steps == sorted(steps) and steps[-1] >= 1
+    for e in progress:
+        low, high = e.expected_steps
+        assert e.step <= low <= high and f"{e.step:,} step" in e.message and "so far" in e.message

@@ -64,3 +64,20 @@ def test_a_good_budget_says_what_to_expect_and_what_the_next_size_would_need() -
         "200 steps at 32 px, about 2 min: too few steps to learn anything — give it at least 300 steps."
     )
     assert F.forecast({}, 64, 32, SIZES, minutes=10) is None
+
+
+def test_the_expected_end_of_a_time_budget_run_only_narrows_until_the_speed_leaves_it():
+    from core.training.forecast import ExpectedSteps
+
+    e = ExpectedSteps()
+    assert e.update(100, 1100) == (950, 1250)  # 1,000 more steps, 15% either way
+    low, high = e.update(200, 1080)  # a little slower: the new range is cut to the old one
+    assert 950 <= low and high <= 1250 and low < high
+    ranges = [e.update(s, s + (1000 - s)) for s in range(300, 1000, 100)]  # on course to 1,000
+    for (a, b), (c, d) in zip([(low, high), *ranges], ranges, strict=False):
+        assert c >= a and d <= b  # never wider than the last
+    assert ranges[-1][0] <= 1000 <= ranges[-1][1]
+    # another program takes the processor: 2,000 steps a minute become 200; the range moves down
+    slow = e.update(920, 940)
+    assert slow[1] < ranges[-1][0] and slow[0] >= 920
+    assert e.update(930, 930) == (930, 930)  # the end: the range closes on the steps made
