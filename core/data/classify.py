@@ -25,6 +25,7 @@ from core.data.discover import (
     display_name,
     sniff,
 )
+from core.data.result import IMAGE_IN_CLIP_DATASET, VIDEO_IN_IMAGE_DATASET
 from core.data.settings import DatasetSettings
 
 
@@ -36,6 +37,7 @@ class Entry:
     category: str = "other"  # "image" | "gif" | "video" | "other"
     fmt: str = ""
     problem: str | None = None  # rejected before decoding
+    code: str = ""  # the kind of that refusal (core.data.result)
     note: str | None = None  # a warning kept with the file
     cached: dict[str, Any] | None = None  # the record of an earlier scan that still holds
     task: Task | None = None
@@ -128,8 +130,14 @@ def expected_role(e: Entry, kind: str, s: DatasetSettings) -> str:
     return "" if e.category == "other" else role_in(e, kind, s)[0]
 
 
+def misfit_code(kind: str) -> str:
+    """The code of :func:`role_in`'s refusal in a ``kind`` dataset."""
+    return VIDEO_IN_IMAGE_DATASET if kind == "image" else IMAGE_IN_CLIP_DATASET
+
+
 def role_in(e: Entry, kind: str, s: DatasetSettings) -> tuple[str, str | None]:
-    """("image" | "clip" | "frames", None), or ("", why this file does not fit the dataset)."""
+    """("image" | "clip" | "frames", None), or ("", why this file does not fit the dataset; its
+    code is :func:`misfit_code`)."""
     if kind == "image":
         if e.category in ("image", "gif"):
             return "image", None

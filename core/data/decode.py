@@ -37,7 +37,12 @@ from core.data.preprocess import (
     signature_pil,
     source_extent,
 )
+from core.data.result import OVER_PIXEL_BUDGET, TOO_SHORT_FOR_A_CLIP, TOO_SMALL
 from core.data.settings import DatasetSettings
+
+# Pillow refuses pictures over about 179 MP on its own, whatever the scan's pixel_budget says; the
+# scan checks the budget itself from the header, before decoding, so that check is the one limit.
+Image.MAX_IMAGE_PIXELS = None
 
 # Quiet OpenCV's and libav's own logging (they print to stderr for every damaged frame).
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
@@ -63,6 +68,7 @@ class FileResult:
     name: str
     ok: bool
     reason: str | None = None  # one line naming the file, when not ok
+    code: str = ""  # the kind of refusal (core.data.result), when not ok
     sha256: str | None = None
     signature: Signature | None = None  # grey structure and colour, for near-duplicates
     rows: np.ndarray | None = None  # (n, H, W, 3) or (n, T, H, W, 3) uint8
@@ -73,11 +79,16 @@ class FileResult:
 
 
 class Rejected(Exception):
-    """Internal: the file is refused; the message is the problem and its fix."""
+    """Internal: the file is refused; the message is the problem and its fix, ``code`` its kind."""
+
+    def __init__(self, problem: str, code: str = "") -> None:
+        super().__init__(problem)
+        self.code = code
 
 
-def reject(name: str, problem: str, **info: Any) -> FileResult:
-    return FileResult(path="", name=name, ok=False, reason=f"{display_name(name)}: {problem}", info=info)
+def reject(name: str, problem: str, code: str = "", **info: Any) -> FileResult:
+    reason = f"{display_name(name)}: {problem}"
+    return FileResult(path="", name=name, ok=False, reason=reason, code=code, info=info)
 
 
 def process(task: Task) -> FileResult:
@@ -90,7 +101,7 @@ def process(task: Task) -> FileResult:
         else:
             result = _process_video(task)
     except Rejected as e:
-        result = reject(task.name, str(e))
+        result = reject(task.name, str(e), e.code)
     except MemoryError:
         result = reject(task.name, f"is too large to decode in the memory available; {FIX_REEXPORT}")
     except Exception as e:  # a decoder failing in a way we did not foresee: still one line, still the file
@@ -127,7 +138,8 @@ def _read(path: str, size_hint: int) -> tuple[bytes | None, str]:
 def _bomb(width: int, height: int, budget: int) -> Rejected:
     return Rejected(
         f"declares {width}x{height} pixels ({width * height / 1e6:.0f} MP), over the "
-        f"{budget / 1e6:g} MP budget; refused without decoding it (raise pixel_budget if the picture is genuine)"
+        f"{budget / 1e6:g} MP budget; refused without decoding it (raise pixel_budget if the picture is genuine)",
+        OVER_PIXEL_BUDGET,
     )
 
 
@@ -135,7 +147,8 @@ def _too_small(width: int, height: int, s: DatasetSettings) -> Rejected:
     side = "long" if s.crop == "letterbox" else "short"
     return Rejected(
         f"is {width}x{height} px, its {side} side is smaller than the {s.resolution} px training resolution; "
-        "use a lower resolution, or allow upscaling (--small upscale)"
+        "use a lower resolution, or allow upscaling (--small upscale)",
+        TOO_SMALL,
     )
 
 
@@ -168,7 +181,8 @@ def _open_image(task: Task, data: bytes | None) -> Image.Image:
         pixels = int(m.group(1)) if m else 0
         raise Rejected(
             f"declares {pixels / 1e6:.0f} MP, over the {s.pixel_budget / 1e6:g} MP budget; "
-            "refused without decoding it (raise pixel_budget if the picture is genuine)"
+            "refused without decoding it (raise pixel_budget if the picture is genuine)",
+            OVER_PIXEL_BUDGET,
         ) from None
     except Image.UnidentifiedImageError:
         ext = os.path.splitext(task.name)[1].lower() or "(no extension)"
@@ -462,6 +476,7 @@ def _rows_from_frames(
             task.name,
             f"has {decoded} usable frames, a clip needs {need} ({s.clip_frames} frames, stride {s.clip_stride}); "
             "use fewer frames (--frames) or a smaller stride (--stride)",
+            TOO_SHORT_FOR_A_CLIP,
             **meta,
         )
     kept = kept[: n_rows * per_row]

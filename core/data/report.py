@@ -71,7 +71,7 @@ def build_result(
             )
             for f in accepted
         ],
-        rejected=[RejectedFile(r["path"], r["name"], r["reason"]) for r in rejected],
+        rejected=[RejectedFile(r["path"], r["name"], r["reason"], r.get("code", "")) for r in rejected],
         duplicates=[
             Duplicate(f["path"], f["name"], f["duplicate_of"]) for f in files if f["status"] == "duplicate"
         ],

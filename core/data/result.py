@@ -33,11 +33,21 @@ class AcceptedFile:
     sha256: str
 
 
+# What kind of refusal a rejection is, so that a front end can offer its own remedy (a reason's
+# fix is worded for the command line). Rejections without a code ("") need no more than their reason.
+VIDEO_IN_IMAGE_DATASET = "video_in_image_dataset"
+IMAGE_IN_CLIP_DATASET = "image_in_clip_dataset"
+OVER_PIXEL_BUDGET = "over_pixel_budget"
+TOO_SMALL = "too_small"
+TOO_SHORT_FOR_A_CLIP = "too_short_for_a_clip"
+
+
 @dataclass(frozen=True)
 class RejectedFile:
     path: str
     name: str
     reason: str  # one line that names the file and says what to do
+    code: str = ""  # one of the codes above, or ""
 
 
 @dataclass(frozen=True)

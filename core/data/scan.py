@@ -35,7 +35,7 @@ from core.data.cache import (
     PreviousScan,
     dataset_id,
 )
-from core.data.classify import Entry, classify, expected_role, resolve_kind, role_in
+from core.data.classify import Entry, classify, expected_role, misfit_code, resolve_kind, role_in
 from core.data.decode import Task, process
 from core.data.discover import discover, display_name
 from core.data.near_duplicates import MAX_NEAR_PAIRS, NEAR_DUPLICATE_COLOUR
@@ -164,7 +164,7 @@ def _plan(entries: list[Entry], kind: str, s: DatasetSettings) -> None:
             continue  # refused before decoding, now or in the earlier scan
         role, why = role_in(e, kind, s)
         if why:
-            e.problem, e.cached = why, None
+            e.problem, e.code, e.cached = why, misfit_code(kind), None
             continue
         e.role = role
         if e.cached is not None and e.cached.get("role") != role:  # the dataset kind changed: decode again
@@ -199,7 +199,10 @@ def _run(
             raise Cancelled()
         if e.problem:
             writer.reject(
-                e, f"{display_name(e.cand.name)}: {e.problem}", cacheable="permission" not in e.problem
+                e,
+                f"{display_name(e.cand.name)}: {e.problem}",
+                e.code,
+                cacheable="permission" not in e.problem,
             )
         elif result is not None:
             writer.add_result(e, result)
@@ -207,7 +210,7 @@ def _run(
             assert e.cached is not None
             rec = e.cached
             if rec["status"] == "rejected":
-                writer.reject(e, rec["reason"])
+                writer.reject(e, rec["reason"], rec.get("code", ""))
             elif rec["sha256"] in writer.kept:
                 writer.duplicate(e, rec["sha256"])
             elif rec["status"] == "accepted":

@@ -60,9 +60,11 @@ class DatasetWriter:
             "role": e.role,
         }
 
-    def reject(self, e: Entry, reason: str, *, cacheable: bool = True) -> None:
+    def reject(self, e: Entry, reason: str, code: str = "", *, cacheable: bool = True) -> None:
         self.reused += e.cached is not None
-        self.rejected.append({**self._base(e, "rejected"), "reason": reason, "cacheable": cacheable})
+        self.rejected.append(
+            {**self._base(e, "rejected"), "reason": reason, "code": code, "cacheable": cacheable}
+        )
 
     def duplicate(self, e: Entry, sha: str) -> None:
         self.reused += e.cached is not None
@@ -72,7 +74,9 @@ class DatasetWriter:
         self.processed += 1
         if not r.ok:
             cacheable = "permission" not in (r.reason or "")
-            self.rejected.append({**self._base(e, "rejected"), "reason": r.reason, "cacheable": cacheable})
+            self.rejected.append(
+                {**self._base(e, "rejected"), "reason": r.reason, "code": r.code, "cacheable": cacheable}
+            )
             return
         assert r.sha256 is not None and r.rows is not None
         sig = r.signature

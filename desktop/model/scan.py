@@ -4,6 +4,11 @@ A scan is an engine job (``scan``); this object sends it, follows its events and
 holds the dataset's report: accepted items, rejected files with their reasons, duplicates and
 statistics (``ScanReport``, read from the ``ScanResult.to_dict()`` the engine sends and stores in the
 catalog).
+
+A rejection's reason is worded for the command line; :func:`shown_reason` puts the window's own
+remedy in its place for the refusals the window can fix itself (``core.data.result``'s codes), and
+:meth:`ScanModel.rescan` scans the same sources again with that remedy (frames of the videos as
+pictures, a larger pixel budget, small pictures upscaled), or the videos alone as clips.
 """
 
 from __future__ import annotations
@@ -13,16 +18,69 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.data import result as R
+from core.data.settings import DatasetSettings
 from core.engine import protocol as P
 from desktop.model.words import count
 
 CROPS = ("center", "letterbox", "random")
+HEADER_SETTINGS = ("resolution", "crop", "flip")  # what the Data area's header sets
+# the scan settings the window's remedies set; they stay while the same sources are scanned again
+OPTIONS = ("as_frames", "dataset_kind", "pixel_budget", "small_policy")
+VIDEOS_AS_FRAMES = "Use the videos' frames as pictures"
+VIDEOS_AS_CLIPS = "Make a clip dataset from the videos"
+UPSCALE_SMALL = "Upscale the small pictures"
+
+
+def allow_large_label(budget: int) -> str:
+    """The button that scans again with ten times the pixel budget."""
+    return f"Allow pictures up to {10 * budget / 1e6:,.0f} MP"
+
+
+# the window's words after the problem, for each refusal it can fix (the buttons above the tabs)
+REMEDIES = {
+    R.VIDEO_IN_IMAGE_DATASET: f"press “{VIDEOS_AS_FRAMES}” or “{VIDEOS_AS_CLIPS}” above",
+    R.IMAGE_IN_CLIP_DATASET: "drop the still pictures on their own for a picture dataset",
+    R.OVER_PIXEL_BUDGET: "press “{allow_large}” above if the picture is genuine",
+    R.TOO_SMALL: f"choose a lower Resolution above, or press “{UPSCALE_SMALL}”",
+    R.TOO_SHORT_FOR_A_CLIP: "use a longer video, or remove it",
+}
+
+
+def shown_reason(reason: str, code: str, pixel_budget: int) -> str:
+    """The reason as the window shows it: the problem, then the window's remedy in place of the
+    command line's fix (a reason reads "name: problem; fix")."""
+    remedy = REMEDIES.get(code)
+    if not remedy:
+        return reason
+    remedy = remedy.format(allow_large=allow_large_label(pixel_budget))
+    return f"{reason.split('; ', 1)[0]}; {remedy}"
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An accepted file's size and colour, for the statistics."""
+
+    width: int
+    height: int
+    grey: bool
+    format: str
+    rows: int
 
 
 @dataclass
 class ScanReport:
     accepted: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    codes: dict[str, str] = field(default_factory=dict)  # rejected path -> its code (core.data.result)
+    pictures: list[Picture] = field(default_factory=list)  # one per accepted file
+    settings: dict[str, Any] = field(default_factory=dict)  # the DatasetSettings the scan used
+    rows: int = 0
+    channels: int = 3
+    train: int = 0
+    val: int = 0  # rows held out of training
+    frames: int | None = None  # frames per clip, for clips
+    fps: float | None = None
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, kept / similar to)
     near_duplicates: list[tuple[str, str]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +97,24 @@ class ScanReport:
         return cls(
             accepted=[str(a["path"]) for a in d.get("accepted", [])],
             rejected=[(str(r["path"]), str(r["reason"])) for r in d.get("rejected", [])],
+            codes={str(r["path"]): str(r["code"]) for r in d.get("rejected", []) if r.get("code")},
+            pictures=[
+                Picture(
+                    int(a.get("width") or 0),
+                    int(a.get("height") or 0),
+                    bool(a.get("grey")),
+                    str(a.get("format") or "?"),
+                    int(a.get("rows") or 0),
+                )
+                for a in d.get("accepted", [])
+            ],
+            settings=dict(d.get("settings") or {}),
+            rows=int(d.get("rows") or 0),
+            channels=int(d.get("channels") or 3),
+            train=int(d.get("train") or 0),
+            val=int(d.get("val") or 0),
+            frames=d.get("frames"),
+            fps=d.get("fps"),
             duplicates=[(str(x["path"]), str(x["duplicate_of"])) for x in d.get("duplicates", [])],
             near_duplicates=[
                 (str(n["a"]), f"{n['b']} ({count(int(n['distance']), 'bit')} apart)")
@@ -50,6 +126,15 @@ class ScanReport:
             dataset_dir=d.get("dataset_dir"),
             kind=str(d.get("kind") or "image"),
         )
+
+    def rejected_with(self, code: str) -> list[str]:
+        """The paths of the files rejected with ``code``."""
+        return [p for p, _ in self.rejected if self.codes.get(p) == code]
+
+    def shown_rejected(self) -> list[tuple[str, str]]:
+        """(path, the reason in the window's words) for each rejected file."""
+        budget = int(self.settings.get("pixel_budget") or DatasetSettings().pixel_budget)
+        return [(p, shown_reason(r, self.codes.get(p, ""), budget)) for p, r in self.rejected]
 
 
 class ScanModel(QObject):
@@ -65,6 +150,7 @@ class ScanModel(QObject):
         self.state = "idle"
         self.job_id: str | None = None
         self.sources: list[str] = []
+        self.options: dict[str, Any] = {}  # the remedies chosen for these sources (OPTIONS)
         self.progress: tuple[float, float, str] = (0, 0, "")
         self.report: ScanReport | None = None
         self.dataset: dict[str, Any] | None = None
@@ -76,10 +162,19 @@ class ScanModel(QObject):
             self.settings[name] = value
             self.settings_changed.emit()
 
-    def start(self, sources: list[str], name: str | None = None) -> str:
-        self.sources = [str(s) for s in sources]
+    def start(
+        self, sources: list[str], name: str | None = None, options: dict[str, Any] | None = None
+    ) -> str:
+        """Scan ``sources`` with the header's settings and ``options`` (default: the options chosen
+        before, if these are the same sources, else none)."""
+        sources = [str(s) for s in sources]
+        if options is not None:
+            self.options = dict(options)
+        elif sources != self.sources:
+            self.options = {}
+        self.sources = sources
         self.report, self.dataset, self.error = None, None, ""
-        args = P.ScanArgs(sources=list(self.sources), settings=dict(self.settings))
+        args = P.ScanArgs(sources=list(self.sources), settings={**self.settings, **self.options})
         if name:
             args.name = name
         self.job_id = self.app.submit("scan", args.to_dict(), self)
@@ -87,6 +182,32 @@ class ScanModel(QObject):
         self._set_state("submitted")
         self.report_changed.emit()
         return self.job_id
+
+    def rescan(self, **options: Any) -> str:
+        """Scan the same sources again with these options added to the ones chosen before."""
+        return self.start(list(self.sources), options={**self.options, **options})
+
+    def videos_as_frames(self) -> str:
+        """Scan again, taking the frames of the videos as pictures (an image dataset)."""
+        return self.rescan(as_frames=True, dataset_kind="image")
+
+    def videos_as_clips(self) -> str:
+        """Scan the rejected videos on their own into a clip dataset."""
+        videos = self.report.rejected_with(R.VIDEO_IN_IMAGE_DATASET) if self.report else []
+        if not videos:
+            raise ValueError("no rejected videos to make clips of; drop a folder of videos")
+        where = ", ".join(s.rstrip("/").rsplit("/", 1)[-1] for s in self.sources[:2])
+        return self.start(videos, name=f"clips from {where}", options={"dataset_kind": "clip"})
+
+    def allow_larger(self) -> str:
+        """Scan again with ten times the pixel budget (the limit on a picture's declared size)."""
+        return self.rescan(pixel_budget=10 * self.pixel_budget)
+
+    @property
+    def pixel_budget(self) -> int:
+        """The limit on a picture's declared pixels the report's scan used."""
+        used = (self.report.settings if self.report else {}).get("pixel_budget")
+        return int(used or self.options.get("pixel_budget") or DatasetSettings().pixel_budget)
 
     def cancel(self) -> None:
         if self.job_id and self.state in ("submitted", "queued", "running", "paused"):
@@ -96,11 +217,9 @@ class ScanModel(QObject):
         """Show a dataset from the library (its stored report and the settings it was made with)."""
         self.dataset = item
         stored = item.get("settings") if isinstance(item.get("settings"), dict) else {}
-        changed = {
-            k: stored[k]
-            for k in ("resolution", "crop", "flip")
-            if k in stored and stored[k] != self.settings.get(k)
-        }
+        changed = {k: stored[k] for k in HEADER_SETTINGS if k in stored and stored[k] != self.settings.get(k)}
+        defaults = DatasetSettings().to_dict()
+        self.options = {k: stored[k] for k in OPTIONS if k in stored and stored[k] != defaults.get(k)}
         if changed:
             self.settings.update(changed)
             self.settings_changed.emit()

@@ -2,8 +2,10 @@
 
 Empty state: a drop zone with the scan settings (resolution, crop policy, flip). While the
 engine scans: a progress bar and Cancel. Afterwards: the accepted items as a thumbnail grid read
-from the prepared uint8 cache, the rejected files with their reasons, the duplicates, and the
-statistics.
+from the prepared uint8 cache, the rejected files with their whole reasons, the duplicates, and the
+statistics in words. Rejections the window can fix itself (videos in a picture dataset, pictures
+over the size limit or under the resolution) get buttons above the tabs that scan again with
+the fix (``ScanModel.rescan``).
 
 The clips in view play, all together, at the dataset's fps: a grid of still first frames would
 look like a folder of pictures, and waiting for the pointer to rest on each hid the motion that is
@@ -23,7 +25,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QFrame,
     QHeaderView,
     QListView,
@@ -38,10 +39,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.data import result as R
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_dataset
-from desktop.model.scan import CROPS
+from desktop.model.scan import (
+    CROPS,
+    UPSCALE_SMALL,
+    VIDEOS_AS_CLIPS,
+    VIDEOS_AS_FRAMES,
+    ScanReport,
+    allow_large_label,
+)
 from desktop.model.words import count
+from desktop.ui.data_stats import StatsView
 from desktop.ui.images import PreparedReader, icon
 from desktop.ui.widgets import button, card, label, row
 
@@ -150,10 +160,22 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
 
 
 def _fill(table: QTableWidget, rows: list[tuple[str, str]]) -> None:
+    """Rows of (file, text); both cells carry the whole row as their tooltip."""
     table.setRowCount(len(rows))
     for r, (a, b) in enumerate(rows):
-        table.setItem(r, 0, QTableWidgetItem(a))
-        table.setItem(r, 1, QTableWidgetItem(b))
+        for c, text in enumerate((a, b)):
+            it = QTableWidgetItem(text)
+            it.setToolTip(f"{a}\n{b}")
+            table.setItem(r, c, it)
+    table.resizeRowsToContents()
+
+
+def _wrapping(table: QTableWidget) -> QTableWidget:
+    """Word-wrap the cells and keep each row as tall as its text as the columns change width."""
+    table.setWordWrap(True)
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    table.horizontalHeader().sectionResized.connect(lambda *_: table.resizeRowsToContents())
+    return table
 
 
 class DataArea(QWidget):
@@ -264,14 +286,14 @@ class DataArea(QWidget):
         rl.addWidget(self.summary_sub)
         self.tabs = QTabWidget()
         self.grid = ClipGrid()
-        self.rejected = _table(("File", "Reason"))
-        self.duplicates = _table(("File", "Duplicate of"))
-        stats_w = QWidget()
-        self.stats_form = QFormLayout(stats_w)
+        self.rejected = _wrapping(_table(("File", "Reason")))
+        self.duplicates = _wrapping(_table(("File", "Duplicate of")))
+        self.stats = StatsView()
         self.tabs.addTab(self.grid, "Accepted")
         self.tabs.addTab(self.rejected, "Rejected")
         self.tabs.addTab(self.duplicates, "Duplicates")
-        self.tabs.addTab(stats_w, "Statistics")
+        self.tabs.addTab(self.stats, "Statistics")
+        rl.addWidget(self._remedy_bar())
         rl.addWidget(self.tabs, 1)
         self.stack.addWidget(report)
 
@@ -282,8 +304,70 @@ class DataArea(QWidget):
         app.library.selection_changed.connect(self._selected)
         self.retint()
 
+    def _remedy_bar(self) -> QFrame:
+        """The fixes for what was rejected, one line each with its buttons; hidden when none applies."""
+        self.remedies = QFrame()
+        self.remedies.setObjectName("remedies")
+        lay = QVBoxLayout(self.remedies)
+        lay.setContentsMargins(14, 8, 10, 8)
+        lay.setSpacing(4)
+        self.videos_text = label("", wrap=True)
+        self.frames_btn = button(
+            VIDEOS_AS_FRAMES, "data", tip="Scan again: each video gives a few frames a second"
+        )
+        self.clips_btn = button(
+            VIDEOS_AS_CLIPS, "play", tip="Scan the videos on their own into a dataset of short clips"
+        )
+        self.large_text = label("", wrap=True)
+        self.large_btn = button(
+            "", "plus", tip="Scan again with a ten times larger limit on a picture's size"
+        )
+        self.small_text = label("", wrap=True)
+        self.upscale_btn = button(
+            UPSCALE_SMALL,
+            "plus",
+            tip="Scan again; small pictures are enlarged to the resolution and look soft",
+        )
+        self.frames_btn.clicked.connect(self.scan.videos_as_frames)
+        self.clips_btn.clicked.connect(self.scan.videos_as_clips)
+        self.large_btn.clicked.connect(self.scan.allow_larger)
+        self.upscale_btn.clicked.connect(lambda: self.scan.rescan(small_policy="upscale"))
+        self.remedy_rows = {
+            "videos": row(self.videos_text, self.frames_btn, self.clips_btn, stretch_last=False),
+            "large": row(self.large_text, self.large_btn),
+            "small": row(self.small_text, self.upscale_btn),
+        }
+        for w in self.remedy_rows.values():
+            w.layout().setStretch(0, 1)
+            lay.addWidget(w)
+        self.remedies.hide()
+        return self.remedies
+
+    def _show_remedies(self, rep: ScanReport) -> None:
+        videos = rep.rejected_with(R.VIDEO_IN_IMAGE_DATASET)
+        large = rep.rejected_with(R.OVER_PIXEL_BUDGET)
+        small = rep.rejected_with(R.TOO_SMALL)
+        self.videos_text.setText(
+            f"{count(len(videos), 'video')} left out: this is a picture dataset, because the sources hold pictures"
+        )
+        budget = self.scan.pixel_budget
+        self.large_text.setText(
+            f"{count(len(large), 'picture')} over the {budget / 1e6:,.0f} MP size limit, refused before reading"
+        )
+        self.large_btn.setText(allow_large_label(budget))
+        res = rep.settings.get("resolution") or self.scan.settings.get("resolution")
+        self.small_text.setText(
+            f"{count(len(small), 'picture')} smaller than the {res} px resolution; "
+            "or choose a lower Resolution above"
+        )
+        shown = {"videos": bool(videos), "large": bool(large), "small": bool(small)}
+        for name, w in self.remedy_rows.items():
+            w.setVisible(shown[name])
+        self.remedies.setVisible(any(shown.values()))
+
     def retint(self) -> None:
         self.drop_icon.setPixmap(icon("folder", None, 96).pixmap(72, 72))
+        self.stats.retint()
 
     def _settings_changed(self) -> None:
         st = self.scan.settings
@@ -372,8 +456,8 @@ class DataArea(QWidget):
         self.grid.load(reader, rep.accepted)
         n_ok = len(reader) if reader is not None else len(rep.accepted)
         kind = reader.kind if reader is not None else rep.kind
-        what = "clips" if kind == "clip" else "images"
-        self.summary.setText(f"{n_ok} {what} ready" if n_ok else "Nothing usable in what was dropped")
+        what = "clip" if kind == "clip" else "image"
+        self.summary.setText(f"{count(n_ok, what)} ready" if n_ok else "Nothing usable in what was dropped")
         bits = [f"{len(rep.rejected)} rejected", count(len(rep.duplicates), "duplicate")]
         if rep.near_duplicates:
             bits.append(count(len(rep.near_duplicates), "near duplicate"))
@@ -383,27 +467,15 @@ class DataArea(QWidget):
             bits.append(self.scan.error)
         bits += rep.warnings[:3]
         self.summary_sub.setText(" · ".join(bits))
-        _fill(self.rejected, rep.rejected)
+        _fill(self.rejected, rep.shown_rejected())
         _fill(self.duplicates, rep.duplicates + [(a, f"looks like {b}") for a, b in rep.near_duplicates])
         self.tabs.setTabText(0, f"Accepted  {n_ok}")
         self.tabs.setTabText(1, f"Rejected  {len(rep.rejected)}")
         self.tabs.setTabText(2, f"Duplicates  {len(rep.duplicates) + len(rep.near_duplicates)}")
-        while self.stats_form.rowCount():
-            self.stats_form.removeRow(0)
-        for k, v in rep.stats.items():
-            self.stats_form.addRow(label(str(k).replace("_", " "), "muted"), label(_fmt(v), wrap=True))
+        self.stats.show_report(rep)
+        self._show_remedies(rep)
         self.train_btn.setEnabled(bool(n_ok and (rep.dataset_id or self.scan.dataset)))
         if not n_ok and rep.rejected:
             self.tabs.setCurrentIndex(1)
         if self.scan.state in ("done", "stopped", "failed"):
             self.stack.setCurrentIndex(2)
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, dict):
-        return ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:12])
-    if isinstance(v, list):
-        return ", ".join(_fmt(x) for x in v[:12]) + (" …" if len(v) > 12 else "")
-    return str(v)

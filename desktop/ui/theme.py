@@ -216,6 +216,8 @@ QFrame#verdict[state="learning"] {{ border-left-color: {t.ok}; }}
 QFrame#verdict[state="copying"] {{ border-left-color: {t.danger}; }}
 QFrame#verdict[state="not_learning"] {{ border-left-color: {t.accent2}; }}
 QFrame#verdict[state="too_little"] {{ border-left-color: {t.accent2}; }}
+QFrame#remedies {{ background: {t.surface}; border: 1px solid {t.border}; border-left: 5px solid {t.accent2};
+    border-radius: 10px; }}
 QLabel[role="figure"] {{ font-size: 34px; font-weight: 700; color: {t.text}; }}
 QFrame#pair {{ background: {t.surface2}; border: 2px solid {t.surface2}; border-radius: 10px; }}
 QFrame#pair[copy="true"] {{ border-color: {t.danger}; }}

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.data.result import OVER_PIXEL_BUDGET
 from core.data.scan import QUARANTINE_NAME, REPORT_NAME, NothingToTrainOn, scan_folder
 from core.errors import DataError
 
@@ -68,12 +69,14 @@ def test_a_huge_declared_size_is_refused_without_decoding(make, cache_root, s16)
     result = scan_folder(make.root / "d", s16, cache_root=cache_root)
     why = reasons(result)["bomb.png"]
     assert "MP budget" in why and "refused without decoding" in why and "truncated" not in why
+    assert {r.name: r.code for r in result.rejected} == {"d/bomb.png": OVER_PIXEL_BUDGET}
     # under Pillow's own bomb limit but over ours: our budget decides, from the header alone
     make.huge_png("e/big.png", 5000, 5000)
     with pytest.raises(DataError):
         scan_folder(make.root / "e", s16.replace(pixel_budget=1_000_000), cache_root=cache_root)
     report = json.loads(next(cache_root.glob("e-*/" + REPORT_NAME)).read_text())
     assert "5000x5000 pixels (25 MP), over the 1 MP budget" in report["rejected"][0]["reason"]
+    assert report["rejected"][0]["code"] == OVER_PIXEL_BUDGET
 
 
 def test_small_pictures_are_upscaled_with_a_warning_when_asked(make, cache_root, s16):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.data.result import VIDEO_IN_IMAGE_DATASET
 from core.data.scan import scan_folder
 from core.data.torch_data import make_loader
 
@@ -98,6 +99,7 @@ def test_a_mixed_folder_is_an_image_dataset_and_its_videos_are_reported_not_drop
         r.name == "mix/movie.mp4"
         and "is a video, and this is an image dataset" in r.reason
         and "--as-frames" in r.reason
+        and r.code == VIDEO_IN_IMAGE_DATASET
     )
     frames = scan_folder(
         make.root / "mix", s16.replace(as_frames=True, frames_per_second=5), cache_root=cache_root
