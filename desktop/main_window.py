@@ -132,8 +132,8 @@ class MainWindow(QMainWindow):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(12, 10, 0, 0)
         rl.setSpacing(0)
-        rl.addWidget(self.message)
         rl.addWidget(self.areas, 1)
+        self.message.float_over(right)  # over the page, not in its layout: a message never moves it
         self.splitter = QSplitter()
         self.splitter.setObjectName("main-splitter")
         self.splitter.addWidget(self.library)
@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.app.error.connect(lambda m: self.message.show_message(m, "error"))
         self.app.info.connect(lambda m: self.message.show_message(m, "info"))
+        self.app.exported_to.connect(self._exported)
         self.app.engine_changed.connect(self._engine_changed)
         self.app.replace_asked.connect(self._ask_replace)
         self.app.area_requested.connect(self.show_area)
@@ -258,6 +259,11 @@ class MainWindow(QMainWindow):
         else:
             self.data_area.choose_folder()
 
+    def _exported(self, message: str, folder: str) -> None:
+        """An export is written: say where, with "Open folder" beside it."""
+        action = ("Open folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(folder)))
+        self.message.show_message(message, "info", action)
+
     def _escape(self) -> None:
         if self.message.isVisible():
             self.message.hide()
@@ -327,7 +333,7 @@ class MainWindow(QMainWindow):
         self.data_area.retint()
         self._engine_changed(self.app.engine_state, self.app.device)
         if self.message.isVisible():
-            self.message.show_message(self.message.text.text(), self.message.level)
+            self.message.restyle()
 
     # --- status ----------------------------------------------------------------------------------
     def _engine_changed(self, state: str, device: str) -> None:

@@ -152,3 +152,16 @@ def default_sampler_for(family: str, steps: int, *, fewstep: bool = False) -> st
 def continuing() -> tuple[str, ...]:
     """The samplers a branch can re-space (in some family): ``continues_in`` not empty."""
     return tuple(n for n, s in SAMPLERS.items() if s.continues_in)
+
+
+def draws_noise(name: str, eta: float = 0.0) -> bool:
+    """Whether sampler ``name`` draws fresh noise as it goes (DDIM only with ``eta`` > 0): only then
+    does a branch's new seed change what the steps after the branch point make."""
+    spec = SAMPLERS[name]
+    return spec.stochastic and (name != "ddim" or eta > 0)
+
+
+def takes_over_in(family: str) -> tuple[str, ...]:
+    """The samplers that can take over a ``family`` trajectory mid-way (a branch with another
+    sampler or step count: ``continues_in``)."""
+    return tuple(n for n, s in SAMPLERS.items() if family in s.continues_in)

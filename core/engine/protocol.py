@@ -20,7 +20,10 @@ train       ``{"dataset": dataset_id, "config": {TrainConfig fields}, "name": st
 finetune    ``{"dataset": dataset_id, "model": model_id, "config": {...}, "name": str?}``
 resume_run  ``{"run": run_id, "extra_steps": int?}`` continue an interrupted, stopped or finished run
 sample      ``{"model": model_id | model folder path, "config": {SampleConfig fields}}``
-branch      ``{"sample_set": id, "step": k, "seed": int?, "steps": int?}``
+branch      ``{"sample_set": id, "step": k, "seed": int?, "steps": int?, "sampler": str?, "guidance": float?}``
+              continue the set's trajectory from its recorded step ``k`` (0-based; recorded as
+              ``branch_step`` k + 1, the step as the window counts it), with new noise (``seed``),
+              another step count, another sampler (one that can take over mid-way) or guidance
 export      ``{"sample_set": id, "what": "denoising"|"clips"?, "out": path?, "format": "mp4"|"webm"|"gif",
               "show": "x0"|"xt"|"both", "hold_s": float?, "fps": float?, "scale": int?, "resample": "nearest"|"lanczos",
               "indices": [int]?, "loops": int?}``. ``what`` "denoising" (the default): the recorded steps as one
@@ -448,6 +451,8 @@ class BranchArgs(Payload):
     step: int | None = None
     seed: int | None = None
     steps: int | None = None
+    sampler: str | None = None
+    guidance: float | None = None
     name: str | None = None
 
 

@@ -22,7 +22,14 @@ import numpy as np
 import torch
 
 from core import __version__
-from core.catalogue.samplers import MAX_STEPS, SAMPLERS, continuing, default_sampler_for, family_of
+from core.catalogue.samplers import (
+    MAX_STEPS,
+    SAMPLERS,
+    continuing,
+    default_sampler_for,
+    draws_noise,
+    family_of,
+)
 from core.errors import ConfigError, NoisebloomError
 from core.fsutil import atomic_directory, atomic_write_text, refuse_existing
 from core.media.png import write_png
@@ -389,6 +396,8 @@ def branch(
     *,
     seed: int | None = None,
     steps: int | None = None,
+    sampler: str | None = None,
+    guidance: float | None = None,
     out_dir: str | Path | None = None,
     model: Any = None,
     device: str | None = None,
@@ -402,8 +411,10 @@ def branch(
     ``seed`` replaces the noise that stochastic samplers (ddpm, euler_a, ddim with eta > 0) draw
     from step k on; with the original seed the original run is replayed. ``steps`` sets a new
     number of remaining steps, spread from step k's noise level down to zero (samplers that take a
-    custom schedule: ddpm, euler, heun, dpmpp_2m without Karras sigmas, flow_euler). ``model``
-    defaults to the model folder the trajectory names.
+    custom schedule: ddpm, euler, heun, dpmpp_2m without Karras sigmas, flow_euler). ``sampler``
+    continues with another of those samplers (over the steps left, or ``steps``); ``guidance`` sets
+    another autoguidance weight. ``model`` defaults to the model folder the trajectory names. The
+    records (``sample.json``, the PNGs) name the step as the window counts it, from 1: ``step_k + 1``.
     """
     traj = open_trajectory(trajectory_dir)
     meta = traj.meta
@@ -422,6 +433,8 @@ def branch(
         changes["seed"] = seed
     if device is not None:
         changes["device"] = device
+    if guidance is not None:
+        changes["guidance"] = guidance
     if model is None:
         if not meta.get("model"):
             raise NoisebloomError(f"{traj.folder}: the trajectory does not name its model", fix="pass model=")
@@ -430,19 +443,22 @@ def branch(
     state = torch.from_numpy(np.array(traj.state()[r], dtype=np.float32))
     t_k, sigma_k = float(meta["t"][r]), float(meta["sigma"][r])
     begin_step = step_k + int(meta.get("begin_step", 0))
-    draws = SAMPLERS[name].stochastic and (name != "ddim" or base.eta > 0)
+    draws = draws_noise(name, base.eta)
     advance = 1 + (begin_step if draws else 0)  # noise draws the original run made before step k
+    if sampler is not None and sampler != name:  # another sampler: over the steps left, re-spaced
+        changes["sampler"] = sampler
+        steps = traj.n_steps - step_k if steps is None else steps
     if steps is None:
         start = {"schedule": meta.get("schedule"), "state": state, "advance": advance}
         start["begin"] = SAMPLERS[name].position_of(begin_step)
         config = base.replace(**changes)
     else:
-        schedule = _continuation(name, model, base, t_k, sigma_k, steps)
+        schedule = _continuation(changes.get("sampler", name), model, base, t_k, sigma_k, steps)
         start = {"schedule": schedule, "state": state, "advance": advance, "begin": 0}
         config = base.replace(steps=steps, **changes)
     extra = {
         "branch_of": str(traj.folder),
-        "branch_step": step_k,
+        "branch_step": step_k + 1,
         "begin_step": begin_step if steps is None else 0,
     }
     if start["schedule"] is not None:
@@ -468,8 +484,8 @@ def _continuation(
     if base.karras or family_of(model.objective) not in SAMPLERS[name].continues_in:
         usable = ", ".join(continuing())
         raise ConfigError(
-            f"branch.steps: sampler {name!r} cannot restart mid-way with a new step count",
-            fix=f"keep the step count (steps=None) or record with one of {usable} (without Karras sigmas)",
+            f"branch: sampler {name!r} cannot take over mid-way on a new schedule",
+            fix=f"keep the sampler and the step count, or use one of {usable} (without Karras sigmas)",
         )
     return _RESPACE[name](model, t_k, sigma_k, m)
 

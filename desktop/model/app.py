@@ -14,6 +14,7 @@ answers with :meth:`AppModel.replace_existing` (sent again with ``overwrite``) o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -32,6 +33,7 @@ from desktop.model.words import count
 class AppModel(QObject):
     error = Signal(str)  # one line for the message bar
     info = Signal(str)
+    exported_to = Signal(str, str)  # message, the folder the export went into (to offer opening it)
     engine_changed = Signal(str, str)  # state, device
     area_requested = Signal(str)  # "Data" | "Train" | "Generate" | "Health"
     replace_asked = Signal(str, list)  # a refused export's id, the files it would replace
@@ -186,10 +188,12 @@ class AppModel(QObject):
                 self._exports.pop(ev.id)
                 done = P.ExportDone.from_dict(ev.results)
                 path, files = done.path, done.paths
-                if files is not None:  # clips: one file each, into a folder
-                    self.info.emit(f"Exported {count(len(files), 'clip')} to {path}")
+                if files is not None and path:  # clips: one file each, into a folder
+                    self.exported_to.emit(f"Exported {count(len(files), 'clip')} to {path}", path)
+                elif path:
+                    self.exported_to.emit(f"Exported {path}", str(Path(path).parent))
                 else:
-                    self.info.emit(f"Exported {path}" if path else "Export done")
+                    self.info.emit("Export done")
                 self.generation.exported.emit(path)
             self.library.refresh()
         elif isinstance(ev, P.Error):

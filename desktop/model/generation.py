@@ -42,8 +42,11 @@ from core.catalogue.samplers import (
     DEFAULT_STEPS,
     FEWSTEP_AUTO_STEPS,
     MAX_SEED,
+    SAMPLERS,
     default_sampler_for,
+    draws_noise,
     samplers_for,
+    takes_over_in,
 )
 from core.engine import protocol as P
 from core.errors import NoisebloomError
@@ -285,16 +288,99 @@ class GenerationModel(QObject):
         cfg = dict(self.config, trajectory=True)
         return self._submit("sample", {"model": self.model, "config": cfg})
 
-    def branch(self, row: int | None = None, seed: int | None = None) -> str:
-        """Continue the recorded trajectory from the scrubbed step with fresh noise after it."""
+    def branch_parent(self, row: int | None = None) -> dict[str, Any]:
+        """What a branch from the trajectory's ``row`` (default: the scrubbed one) continues: the
+        shown result's sampler, seed, guidance and eta, the step as the scrubber shows it (from 1),
+        and the steps left after it."""
         if not self.sample_set or self.trajectory is None:
             raise ValueError("generate first, then scrub to the step to branch from")
+        traj = self.trajectory
         row = self.scrub_row if row is None else row
-        args: dict[str, Any] = {"sample_set": self.sample_set, "step": self.trajectory.steps[row]}
+        meta = getattr(traj, "meta", None) or {}
+        cfg = dict(meta.get("sample_config") or {})  # what the shown result was drawn with
+        step = traj.steps[row]
+        return {
+            "row": row,
+            "step": step + 1,  # "step 50 / 50" on the scrubber is step 50 here and in the record
+            "steps_left": int(meta.get("n_steps", len(traj.steps))) - step,
+            "sampler": str(cfg.get("sampler") or self.config["sampler"]),
+            "seed": int(cfg.get("seed", self.config["seed"])),
+            "guidance": float(cfg.get("guidance", self.config.get("guidance")) or 0.0),
+            "eta": float(cfg.get("eta") or 0.0),
+        }
+
+    def branch_samplers(self) -> tuple[str, ...]:
+        """The samplers a branch of the shown result can continue with: its own, then those that
+        can take over mid-way in its family."""
+        own = self.branch_parent()["sampler"]
+        return (own, *(s for s in takes_over_in(self._result_family()) if s != own))
+
+    def branch_respaces(self, sampler: str) -> bool:
+        """Whether a branch with ``sampler`` can take another number of steps left."""
+        return sampler in takes_over_in(self._result_family())
+
+    @property
+    def branch_guided(self) -> bool:
+        """Whether the shown result's model has a guide network (a branch can change the guidance)."""
+        return bool((self.result_info or self.model_info).get("guide"))
+
+    def _result_family(self) -> str:
+        return family(str((self.result_info or self.model_info).get("objective") or self.objective))
+
+    def branch_same_as_parent(
+        self, seed: int, sampler: str | None = None, steps: int | None = None, guidance: float | None = None
+    ) -> str | None:
+        """Why a branch with these options would give back the original exactly (one line, the
+        window's words), or None when it makes something new."""
+        p = self.branch_parent()
+        if (sampler or p["sampler"]) != p["sampler"]:
+            return None
+        if steps is not None and steps != p["steps_left"]:
+            return None
+        if guidance is not None and abs(guidance - p["guidance"]) > 1e-9:
+            return None
+        title = SAMPLERS[p["sampler"]].title
+        if not draws_noise(p["sampler"], p["eta"]):
+            return (
+                f"This will reproduce the original exactly: {title} draws no noise after the start, so a "
+                "new seed changes nothing. Choose another sampler, step count or guidance."
+            )
+        if seed == p["seed"]:
+            return "This will reproduce the original exactly: it is the original's seed. Choose a new seed."
+        return None
+
+    def branch(
+        self,
+        row: int | None = None,
+        seed: int | None = None,
+        *,
+        sampler: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+    ) -> str:
+        """Continue the recorded trajectory from the scrubbed step (or ``row``): with the noise of
+        ``seed`` after it (default: the next seed), and, where given, another sampler, number of
+        steps left or guidance. Only what differs from the original is sent."""
+        p = self.branch_parent(row)
+        assert self.trajectory is not None
+        args: dict[str, Any] = {"sample_set": self.sample_set, "step": self.trajectory.steps[p["row"]]}
         if seed is None:  # the next seed, wrapping at the engine's bound
-            seed = self.config["seed"] + 1 if self.config["seed"] < MAX_SEED else 0
+            seed = p["seed"] + 1 if p["seed"] < MAX_SEED else 0
         args["seed"] = seed
+        if sampler is not None and sampler != p["sampler"]:
+            args["sampler"] = sampler
+        if steps is not None and (steps != p["steps_left"] or "sampler" in args):
+            args["steps"] = int(steps)
+        if guidance is not None and abs(guidance - p["guidance"]) > 1e-9:
+            args["guidance"] = round(float(guidance), 2)
         return self._submit("branch", args)
+
+    @property
+    def branched_from(self) -> int | None:
+        """The step (from 1, as the scrubber shows it) the shown result branched from; None for a
+        generation drawn from scratch."""
+        step = (getattr(self.trajectory, "meta", None) or {}).get("branch_step")
+        return int(step) if isinstance(step, int) else None
 
     def _submit(self, kind: str, args: dict[str, Any]) -> str:
         self.reset_live()
@@ -331,7 +417,10 @@ class GenerationModel(QObject):
         fps: float | None = None,
         scale: int | None = None,
         out: str | None = None,
+        overwrite: bool = False,
     ) -> str | None:
+        """Export the recorded denoising; ``overwrite`` when the person already agreed to replace
+        ``out`` (the save dialog asked), so the engine does not ask again."""
         if not self.sample_set:
             return None
         args: dict[str, Any] = {"sample_set": self.sample_set, "format": fmt, "show": show or self.show}
@@ -341,6 +430,8 @@ class GenerationModel(QObject):
             args["scale"] = int(scale)
         if out:
             args["out"] = out
+        if overwrite:
+            args["overwrite"] = True
         return self.app.export(args)
 
     def export_clips(

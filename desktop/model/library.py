@@ -85,7 +85,8 @@ def generation_title(item: dict[str, Any]) -> str:
         time.strftime("%d %b %H:%M", time.localtime(float(item["created"]))) if item.get("created") else None,
     ]
     if item.get("branch_of") or cfg.get("branch_of"):
-        bits.insert(1, "branch")
+        step = cfg.get("branch_step")
+        bits.insert(1, f"branch from step {step}" if isinstance(step, int) else "branch")
     shown = [str(b) for b in bits if b]
     return " · ".join(shown) if shown else str(item.get("id", "?"))
 

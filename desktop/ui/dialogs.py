@@ -8,22 +8,32 @@ answers a dialog with ``monkeypatch.setattr(dialogs, "ask", ...)`` the way it an
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QMessageBox,
+    QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from core.catalogue.samplers import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SAMPLERS, draws_noise
 from desktop.model.words import count
+from desktop.ui.seed_edit import SeedEdit
 
 Role = QMessageBox.ButtonRole
 SHOWN_NAMES = 5  # a replace question lists this many of the existing files, then "and N more"
@@ -75,6 +85,122 @@ def confirm_replace(parent: QWidget | None, paths: Sequence[str | Path]) -> bool
     question, detail = replace_question(paths)
     choices = [("replace", "Replace", Role.DestructiveRole), ("cancel", "Cancel", Role.RejectRole)]
     return ask(parent, "Replace existing files?", question, choices, detail, default="cancel") == "replace"
+
+
+class BranchDialog(QDialog):
+    """What a branch from the scrubbed step changes: new noise for the steps after it (a fresh seed
+    by default), another sampler, another number of steps left, another guidance. It says when the
+    choice would give back the original exactly, and Branch is off until something differs."""
+
+    def __init__(self, parent: QWidget | None, gm: Any) -> None:
+        super().__init__(parent)
+        self.gm = gm
+        self.parent_ = p = gm.branch_parent()
+        self.setWindowTitle("Branch from this step")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(18, 16, 18, 12)
+        kept = count(p["step"] - 1, "step")
+        self.intro = intro = QLabel(
+            f"Keep the {kept} before step {p['step']} and draw the rest again with:"
+            if p["step"] > 1
+            else "Start again from the first step with:"
+        )
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.seed = SeedEdit(MAX_SEED)
+        self.seed.setValue(self._fresh_seed())
+        self.dice = QPushButton("New seed")
+        self.dice.setToolTip("Another fresh seed for the noise after this step")
+        self.dice.clicked.connect(lambda: self.seed.setValue(self._fresh_seed()))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        self.sampler = QComboBox()
+        for name in gm.branch_samplers():
+            own = " (the original's)" if name == p["sampler"] else ""
+            self.sampler.addItem(SAMPLERS[name].title + own, name)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, MAX_STEPS)
+        self.steps.setValue(p["steps_left"])
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, MAX_GUIDANCE)
+        self.guidance.setSingleStep(0.25)
+        self.guidance.setDecimals(2)
+        self.guidance.setSpecialValueText("off")
+        self.guidance.setValue(p["guidance"])
+        form.addRow("Seed for the noise", seed_row)
+        form.addRow("Sampler", self.sampler)
+        form.addRow("Steps left", self.steps)
+        form.addRow("Guidance", self.guidance)
+        lay.addLayout(form)
+        self.note = QLabel()
+        self.note.setProperty("role", "warning")
+        self.note.setWordWrap(True)
+        self.note.setMinimumWidth(420)
+        lay.addWidget(self.note)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.run = self.buttons.addButton("Branch", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.run.setDefault(True)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self.seed.valueChanged.connect(self._update)
+        self.sampler.currentIndexChanged.connect(self._update)
+        self.steps.valueChanged.connect(self._update)
+        self.guidance.valueChanged.connect(self._update)
+        self._update()
+
+    def _fresh_seed(self) -> int:
+        seed = random.randint(0, MAX_SEED)
+        return seed if seed != self.parent_["seed"] else (seed + 1) % (MAX_SEED + 1)
+
+    def choice(self) -> dict[str, Any]:
+        """The options as :meth:`GenerationModel.branch` takes them."""
+        return {
+            "seed": self.seed.value(),
+            "sampler": str(self.sampler.currentData()),
+            "steps": self.steps.value(),
+            "guidance": round(float(self.guidance.value()), 2),
+        }
+
+    def _update(self) -> None:
+        """Enable what the chosen sampler can change, and say when nothing would."""
+        p, name = self.parent_, str(self.sampler.currentData())
+        draws = draws_noise(name, p["eta"])
+        self.seed.setEnabled(draws)
+        self.dice.setEnabled(draws)
+        tip = (
+            "" if draws else f"{SAMPLERS[name].title} draws no noise after the start: a seed changes nothing"
+        )
+        self.seed.setToolTip(tip)
+        respaces = self.gm.branch_respaces(name)
+        self.steps.setEnabled(respaces)
+        if not respaces:
+            self.steps.setValue(p["steps_left"])
+        self.steps.setToolTip(
+            "The steps from here to the end"
+            if respaces
+            else f"{SAMPLERS[name].title} cannot re-space the steps left: choose another sampler to change them"
+        )
+        guided = self.gm.branch_guided and not SAMPLERS[name].needs_map
+        self.guidance.setEnabled(guided)
+        if not guided:
+            self.guidance.setValue(p["guidance"])
+        c = self.choice()
+        why = self.gm.branch_same_as_parent(c["seed"], c["sampler"], c["steps"], c["guidance"])
+        self.note.setText(why or "")
+        self.note.setVisible(bool(why))
+        self.run.setEnabled(why is None)
+        self.run.setToolTip(why or "Branch with these options (the original stays as it is)")
+
+
+def branch_options(parent: QWidget | None, gm: Any) -> dict[str, Any] | None:
+    """Ask what a branch changes (:class:`BranchDialog`); the options, or None when cancelled.
+    Looked up on this module at call time, so a test answers it with ``monkeypatch``."""
+    dlg = BranchDialog(parent, gm)
+    return dlg.choice() if dlg.exec() == QDialog.DialogCode.Accepted else None
 
 
 def _page(parent: QWidget | None, title: str) -> tuple[QDialog, QVBoxLayout]:

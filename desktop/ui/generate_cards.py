@@ -367,8 +367,17 @@ class SettingsCard(Card):
             return
         path = Path(out) if Path(out).suffix == f".{fmt}" else Path(f"{out}.{fmt}")
         settings.setValue(EXPORT_FOLDER_KEY, str(path.parent))
+        # The save dialog asked before choosing an existing file; a name that gains its suffix here
+        # was not asked about, so that one question is asked now. Either way the engine asks nothing.
+        replace = path.exists()
+        if replace and path != Path(out) and not dialogs.confirm_replace(self, [path]):
+            return
         self.gm.export(
-            fmt, fps=self.export_fps.value(), scale=self.export_scale.value(), out=str(path.resolve())
+            fmt,
+            fps=self.export_fps.value(),
+            scale=self.export_scale.value(),
+            out=str(path.resolve()),
+            overwrite=replace,
         )
         self.show_state(self.gm.live)
 
@@ -419,7 +428,8 @@ class LiveCard(Card):
         self.branch_btn = button(
             "Branch from this step",
             "branch",
-            tip="Keep the steps up to here, continue with new noise (Ctrl+B)",
+            tip="Keep the steps up to here and draw the rest again: new noise, another sampler, "
+            "step count or guidance (Ctrl+B)",
         )
         self.branch_btn.clicked.connect(self.branch)
         timeline = row(self.play_btn, self.scrub, self.scrub_label, self.branch_btn, stretch_last=False)
@@ -439,7 +449,12 @@ class LiveCard(Card):
             self.play_btn.setChecked(playing)
 
     def branch(self) -> None:
-        _guarded(self.app, self.gm.branch)
+        """Ask what the branch changes (:func:`dialogs.branch_options`), then branch with it."""
+        if self.gm.trajectory is None or self.gm.live:
+            return
+        options = dialogs.branch_options(self, self.gm)
+        if options is not None:
+            _guarded(self.app, lambda: self.gm.branch(**options))
 
     def show_kind(self, clip: bool) -> None:
         """Clip or image: the play button, and the clip rate the views play at."""

@@ -1,8 +1,10 @@
-"""Small shared widgets: a crisp pixel image view, a card, an inline message bar, labelled rows."""
+"""Small shared widgets: a crisp pixel image view, a card, a floating message bar, labelled rows."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath
 from PySide6.QtWidgets import (
     QFrame,
@@ -155,17 +157,25 @@ def row(*widgets: QWidget | None, spacing: int = 8, stretch_last: bool = False) 
 
 
 class MessageBar(QFrame):
-    """An inline, dismissible one-line message (errors stay until closed; info fades after 6 s)."""
+    """A dismissible one-line message (errors stay until closed; info fades after 6 s), with an
+    optional action button ("Open folder"). Once :meth:`float_over` a page it floats over that
+    page's bottom edge instead of taking a place in its layout, so showing or hiding it never moves
+    what is under the pointer."""
+
+    MARGIN = 12  # px between the floating message and the page's edges
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("messagebar")
+        self.setAutoFillBackground(True)  # opaque where it floats over the page
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 6, 6)
         self.icon = QLabel()
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action = QPushButton()
+        self.action.clicked.connect(self._act)
         close = QToolButton()
         close.setProperty("flat", True)
         close.setProperty("icon_name", "close")
@@ -174,12 +184,42 @@ class MessageBar(QFrame):
         close.clicked.connect(self.hide)
         lay.addWidget(self.icon)
         lay.addWidget(self.text, 1)
+        lay.addWidget(self.action)
         lay.addWidget(close)
         self.level = ""
+        self._on_action: Callable[[], object] | None = None
+        self._shown_action: tuple[str, Callable[[], object]] | None = None
+        self._host: QWidget | None = None
         self._timer = QTimer(self, singleShot=True, interval=6000, timeout=self.hide)
         self.hide()
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def float_over(self, host: QWidget) -> None:
+        """Float over ``host``'s bottom edge (full width less :attr:`MARGIN`), following its size."""
+        self._host = host
+        self.setParent(host)
+        host.installEventFilter(self)
+        self.hide()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if obj is self._host and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        host = self._host
+        if host is None:
+            return
+        m = self.MARGIN
+        w = max(200, host.width() - 2 * m)
+        h = self.heightForWidth(w) if self.hasHeightForWidth() else self.sizeHint().height()
+        h = max(h, self.sizeHint().height())
+        self.setGeometry(m, host.height() - h - m, w, h)
+        self.raise_()
+
+    def show_message(
+        self, text: str, level: str = "error", action: tuple[str, Callable[[], object]] | None = None
+    ) -> None:
+        """Show ``text``; ``action`` (label, what it does) adds a button beside it."""
         t = theme.current()
         self.level = level
         self.setProperty("level", level)
@@ -188,8 +228,22 @@ class MessageBar(QFrame):
         color = t.danger if level == "error" else t.accent
         self.icon.setPixmap(icon("warning" if level == "error" else "info", color).pixmap(18, 18))
         self.text.setText(text)
+        self._shown_action = action
+        self._on_action = action[1] if action else None
+        self.action.setText(action[0] if action else "")
+        self.action.setVisible(action is not None)
         self.show()
+        self._place()
         if level == "error":
             self._timer.stop()
         else:
             self._timer.start()
+
+    def restyle(self) -> None:
+        """Show the same message again in the current theme's colours."""
+        self.show_message(self.text.text(), self.level, self._shown_action)
+
+    def _act(self) -> None:
+        if self._on_action is not None:
+            self._on_action()
+        self.hide()

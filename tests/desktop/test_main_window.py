@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from core.engine import protocol as P
 from desktop.model.training import DEFAULT_CONFIG
 from desktop.scripted import scan_report, trained
+from desktop.ui import dialogs
 from tests.desktop.conftest import delete_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +212,7 @@ def test_interrupted_runs_offer_resume(window, client):
     assert client.last("resume_run").args == {"run": "r9"}
 
 
-def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_path):
+def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_path, monkeypatch):
     from desktop.screenshot import _png_b64
 
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "eps"}}]
@@ -248,8 +249,10 @@ def test_generate_shows_each_step_then_scrubs_the_recording(window, client, tmp_
     ga.live_card.scrub.setValue(4)
     assert ga.live_card.x0_view.image.pixelColor(0, 0).red() == 40
     assert ga.live_card.scrub_label.text() == "step 5 / 10"
+    asked = []
+    monkeypatch.setattr(dialogs, "branch_options", lambda parent, gm: asked.append(gm) or {"seed": 7})
     ga.live_card.branch_btn.click()
-    assert client.last("branch").args["step"] == 4
+    assert asked and client.last("branch").args == {"sample_set": "ss", "step": 4, "seed": 7}
     assert ga.results_card.results.count() == 1
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.catalogue.samplers import MAX_SEED, MAX_STEPS
+from core.catalogue.samplers import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SAMPLERS
 from core.engine import protocol as P
 from core.engine.job import Context, Job, JobKind
 from core.engine.jobs.common import (
@@ -38,6 +38,20 @@ def validate_branch(args: dict[str, Any], ctx: Context) -> None:
     int_in(args, "step", 0, MAX_STEPS, "branch", default=0)
     int_in(args, "seed", 0, MAX_SEED, "branch")
     int_in(args, "steps", 1, MAX_STEPS, "branch")
+    sampler = args.get("sampler")
+    if sampler is not None and sampler not in SAMPLERS:
+        raise NoisebloomError(
+            f"branch: argument 'sampler' is {sampler!r}", fix=f"use one of {', '.join(SAMPLERS)}"
+        )
+    guidance = args.get("guidance")
+    if guidance is not None and (
+        not isinstance(guidance, (int, float))
+        or isinstance(guidance, bool)
+        or not 0 <= guidance <= MAX_GUIDANCE
+    ):
+        raise NoisebloomError(
+            f"branch: argument 'guidance' is {guidance!r}", fix=f"use a number from 0 to {MAX_GUIDANCE:g}"
+        )
     if ctx.catalog.get("sample_sets", str(require(args, "sample_set", str, "branch"))) is None:
         raise NoisebloomError(
             f"branch: no sample set {args['sample_set']!r}", fix="list sample_sets to see the ids"
@@ -127,10 +141,18 @@ def run_branch(job: Job, ctx: Context) -> P.SampleDone:
         job,
         ctx,
         lambda **hooks: branch(
-            trajectory, step, seed=job.args.get("seed"), steps=job.args.get("steps"), **hooks
+            trajectory,
+            step,
+            seed=job.args.get("seed"),
+            steps=job.args.get("steps"),
+            sampler=job.args.get("sampler"),
+            guidance=job.args.get("guidance"),
+            **hooks,
         ),
     )
-    config = dict(parent["config"], branch_of=parent["id"], branch_step=job.args.get("step"))
+    # what the branch drew with (its seed, sampler, steps, guidance), and the step it branched from
+    # as the window counts it (from 1, as the scrubber shows it)
+    config = dict(result.config.to_dict(), branch_of=parent["id"], branch_step=step + 1)
     return _record_sample_set(
         ctx, set_id, parent["model_id"], Path(parent["model_path"]), config, out_dir, result
     )

@@ -105,7 +105,7 @@ def test_branch_with_a_new_seed_changes_a_stochastic_samplers_result(models, tmp
     other = branch(tmp_path / "a", 2, seed=99, model=models["eps"], out_dir=tmp_path / "b")
     assert np.abs(other.images.astype(int) - original.images.astype(int)).mean() > 3
     params = read_png_params(other.paths[0])
-    assert params["seed"] == "99" and params["branch_step"] == "2"
+    assert params["seed"] == "99" and params["branch_step"] == "3"  # step 2 counted from 1
     with pytest.raises(ConfigError, match="continues the trajectory"):
         config_from_png_params(params)  # a branch cannot be regenerated from scratch: say so
 
@@ -132,6 +132,19 @@ def test_branch_refuses_what_it_cannot_do(models, tmp_path):
     assert open_trajectory(tmp_path / "a").steps == [0, 2, 5]
     with pytest.raises(ConfigError, match="step 1 was not recorded.*e.g. 0"):
         branch(tmp_path / "a", 1, model=models["eps"])
-    with pytest.raises(ConfigError, match="'ddim' cannot restart mid-way with a new step count"):
+    with pytest.raises(ConfigError, match="'ddim' cannot take over mid-way"):
         branch(tmp_path / "a", 2, steps=4, model=models["eps"])
     assert branch(tmp_path / "a", 2, model=models["eps"]).images.shape == (1, 16, 16, 1)
+
+
+def test_branch_with_another_sampler_takes_over_the_steps_left(models, tmp_path):
+    cfg = SampleConfig(sampler="ddim", steps=6, num=1, seed=3, device="cpu", trajectory=True)
+    original = sample(models["eps"], cfg, out_dir=tmp_path / "a")
+    seen = []
+    other = branch(
+        tmp_path / "a", 2, sampler="euler", model=models["eps"], callback=lambda s: seen.append(s.i)
+    )
+    assert other.config.sampler == "euler" and len(seen) == 4  # the 4 steps left, by Euler
+    assert not np.array_equal(other.images, original.images)
+    with pytest.raises(ConfigError, match="'unipc' cannot take over mid-way"):
+        branch(tmp_path / "a", 2, sampler="unipc", model=models["eps"])
