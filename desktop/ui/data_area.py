@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QHeaderView,
@@ -42,6 +41,7 @@ from desktop.model.app import AppModel
 from desktop.model.demo import demo_dataset
 from desktop.model.scan import CROPS
 from desktop.model.words import count
+from desktop.ui import dialogs
 from desktop.ui.images import PreparedReader, icon
 from desktop.ui.widgets import button, card, label, row
 
@@ -301,15 +301,15 @@ class DataArea(QWidget):
 
     # --- actions ---------------------------------------------------------------------------------
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of pictures or clips")
+        folder = dialogs.choose_folder(self, "scan", "Choose a folder of pictures or clips")
         if folder:
             self.app.scan_paths([folder])
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = dialogs.choose_files(
             self,
+            "scan",
             "Choose pictures or videos",
-            "",
             "Pictures and videos (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.mp4 *.mov *.webm *.mkv *.avi);;All files (*)",
         )
         if files:
