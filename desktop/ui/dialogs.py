@@ -179,7 +179,8 @@ the clean image, or a flow); the preset's choice is a good start.</li>
 </ul>
 <h3>Where files live</h3>
 <p>Datasets, runs, models and generations are kept in the workspace folder:<br><code>{workspace}</code><br>
-Help &gt; Open workspace folder opens it.</p>
+Help &gt; Open workspace folder opens it. A model kept elsewhere (trained on another machine, or from the
+command line) joins the library with File &gt; Open a model folder, and stays where it is.</p>
 """
 
 

@@ -10,7 +10,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFileDialog, QToolButton
 
+from core.engine import protocol as P
 from desktop.ui import dialogs, theme
+from desktop.ui.library_panel import ROLE
 
 
 @pytest.fixture
@@ -79,3 +81,48 @@ def test_the_file_dialog_toolbar_icons_are_visible_in_the_dark_theme(qapp, qtbot
         for y in range(image.height())
     )
     assert light >= 30, f"the up arrow shows {light} light pixels"  # a 16 px arrow, not a dot or black
+
+
+def _model_row(model_id: str, name: str, path: str) -> dict:
+    info = {"objective": "flow", "preset": "unet-tiny", "resolution": 16, "kind": "image"}
+    return {"id": model_id, "name": name, "path": path, "info": info, "run_id": None, "created": 1.0}
+
+
+def test_open_a_model_folder_adds_it_once_and_selects_it(window, client, asked, tmp_path):
+    calls, answer = asked
+    folder = tmp_path / "elsewhere" / "pond" / "model"
+    folder.mkdir(parents=True)
+    answer["folder"] = str(folder)
+    window.open_model_action.trigger()
+    assert calls[-1][0] == "Open a model folder"
+    sent = client.last("add_model")
+    assert sent.args == {"path": str(folder)}
+    client.catalog["models"] = [_model_row("m-pond", "pond", str(folder))]  # what the engine registered
+    client.push(P.Result(id=sent.id, data=P.ModelAdded("m-pond", True, "pond", str(folder)).to_dict()))
+    assert window.app.library.selected == ("models", "m-pond")
+    node = window.library.tree.currentItem()
+    assert node is not None and node.data(0, ROLE) == ("models", "m-pond")
+    assert window.current_area() == "Generate"
+    assert window.generate_area.settings_card.model.currentData() == "m-pond"
+    assert window.app.generation.model == "m-pond"
+    assert window.message.text.text() == f"Added pond ({folder})"
+    window.open_model_action.trigger()  # the same folder again: the engine finds it, nothing is added
+    again = client.last("add_model")
+    assert again.id != sent.id and calls[-1][1] == str(folder)  # the dialog starts where it was
+    client.push(P.Result(id=again.id, data=P.ModelAdded("m-pond", False, "pond", str(folder)).to_dict()))
+    assert len(window.app.library.items["models"]) == 1
+    assert window.message.text.text() == f"Already in the library: pond ({folder})"
+
+
+def test_a_folder_that_is_not_a_model_gets_one_line(window, client, asked, tmp_path):
+    _, answer = asked
+    answer["folder"] = str(tmp_path / "pictures")
+    window.open_model_folder()
+    sent = client.last("add_model")
+    line = (
+        f"{tmp_path / 'pictures'}: not a model folder (no model_index.json); "
+        "choose a folder that holds model_index.json, or a training run's folder"
+    )
+    client.push(P.Error(id=sent.id, message=line))
+    assert window.message.text.text() == line and "\n" not in window.message.text.text()
+    assert window.app.library.selected is None
