@@ -53,6 +53,7 @@ AREA_ICONS = {"Data": "data", "Train": "train", "Generate": "generate", "Health"
 SHORTCUTS = (
     ("Ctrl+1 / Ctrl+2 / Ctrl+3 / Ctrl+4", "Data / Train / Generate / Health"),
     ("Ctrl+O", "Scan a folder"),
+    ("Ctrl+Shift+M", "Open a model folder"),
     ("Ctrl+Return", "Start training, generate or check health (current area)"),
     ("Ctrl+P", "Pause or resume training"),
     ("Esc", "Stop the current job's live view / dismiss the message"),
@@ -203,6 +204,9 @@ class MainWindow(QMainWindow):
         f = mb.addMenu("&File")
         f.addAction("Scan a folder…", QKeySequence("Ctrl+O"), self.data_area.choose_folder)
         f.addAction("Scan files…", QKeySequence("Ctrl+Shift+O"), self.data_area.choose_files)
+        self.open_model_action = f.addAction(
+            "Open a model folder…", QKeySequence("Ctrl+Shift+M"), self.open_model_folder
+        )
         f.addSeparator()
         # Ctrl+Q everywhere (StandardKey.Quit is empty on Windows), from any of the app's windows,
         # so it still quits once a dialog has closed and focus has not come back to this window
@@ -248,6 +252,12 @@ class MainWindow(QMainWindow):
         act("Ctrl+B", self.generate_area._branch)
         act("Ctrl+E", self.generate_area._export)
         act("Ctrl+S", self.generate_area._save)
+
+    def open_model_folder(self) -> None:
+        """Ask for a model folder (or a training run's folder) and add it to the library, where it is."""
+        folder = dialogs.choose_folder(self, "model", "Open a model folder")
+        if folder:
+            self.app.open_model_folder(folder)
 
     def _primary_action(self) -> None:
         if self.current_area() == "Train":

@@ -65,6 +65,10 @@ list        ``{"what": "datasets"|"runs"|"models"|"sample_sets"|"exports"|"jobs"
 get         ``{"what": ..., "id": ...}`` -> ``{"item": {...}}``
 metrics     ``{"run": run_id, "names": [str]?, "since_step": int?}`` -> ``{"series": {name: [[step, value], ...]}}``
 delete      ``{"what": "datasets"|"runs"|"models"|"sample_sets"|"exports", "id": ...}`` -> ``{"ok": true}``
+add_model   ``{"path": absolute path, "name": str?}`` -> :class:`ModelAdded` (``model``, ``added``, ``name``,
+            ``path``): a model folder (or a run folder holding one) registered in the library by
+            reference, where it is; a folder already listed is found, not added twice. One that is
+            not a model is an ``error`` naming it and what is missing ("no model_index.json")
 estimate    ``{"dataset": id, "config": {TrainConfig fields}}`` -> ``{"img_per_s", "params", "param_bytes",
             "activation_bytes", "peak_memory_bytes", "resolution" (measured at), "seconds" (for
             max_steps, or null), "steps" (for max_minutes, or null)}``: measured by a few real training steps on a random batch; answered
@@ -135,7 +139,7 @@ JOB_COMMANDS = frozenset(
     {"scan", "train", "finetune", "resume_run", "sample", "branch", "export", "evaluate", "make_fast"}
 )
 CONTROL_COMMANDS = frozenset({"pause", "resume", "stop", "cancel"})
-QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "estimate", "shutdown"})
+QUERY_COMMANDS = frozenset({"hello", "list", "get", "metrics", "delete", "add_model", "estimate", "shutdown"})
 ALL_COMMANDS = JOB_COMMANDS | CONTROL_COMMANDS | QUERY_COMMANDS
 
 MAX_LINE_BYTES = 1 << 20  # a command line longer than 1 MiB is refused (and skipped to its end)
@@ -511,6 +515,16 @@ class TrainDone(Payload):
     run_dir: str
     model_dir: str
     steps: int
+
+
+@dataclass
+class ModelAdded(Payload):
+    """The answer to ``add_model``."""
+
+    model: str  # the catalog id
+    added: bool  # False: the folder was listed already
+    name: str
+    path: str  # the model folder (a run folder's ``model`` when a run folder was given)
 
 
 @dataclass

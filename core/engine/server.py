@@ -365,6 +365,8 @@ class Engine:
             return {"series": self.catalog.metrics(run, names, since)}
         if cmd.cmd == "delete":
             return jobs.delete_item(self, what, str(a.get("id")))
+        if cmd.cmd == "add_model":
+            return jobs.add_model(self, a).to_dict()
         raise NoisebloomError(f"unknown query {cmd.cmd!r}")
 
 

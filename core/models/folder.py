@@ -181,9 +181,8 @@ def _not_a_model(path: Path) -> ModelFolderError:
     return ModelFolderError(f"{path}: not a model folder (no model_index.json)", fix=fix)
 
 
-def _load_weights(sub: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
+def _weight_files(sub: Path) -> list[Path]:
+    """The denoiser's safetensors files; refused when there are none (or only pickle files)."""
     files = sorted(sub.glob("*.safetensors"))
     if not files:
         pickles = sorted(p.name for p in sub.iterdir() if p.suffix in PICKLE_SUFFIXES)
@@ -194,8 +193,14 @@ def _load_weights(sub: Path) -> dict[str, torch.Tensor]:
                 "model.save_pretrained(dir, safe_serialization=True)",
             )
         raise ModelFolderError(f"{sub}: no weights (*.safetensors)", fix="train again or restore the folder")
+    return files
+
+
+def _load_weights(sub: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
     state: dict[str, torch.Tensor] = {}
-    for f in files:
+    for f in _weight_files(sub):
         try:
             state.update(load_file(f))
         except Exception as e:  # safetensors raises its own error types for damaged files
@@ -205,14 +210,24 @@ def _load_weights(sub: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_model_folder(
-    path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
-) -> LoadedModel:
-    """Load a model folder (ours, or any diffusers pipeline folder with an unconditional UNet2DModel).
+@dataclass(frozen=True)
+class _Parts:
+    """What a model folder says about itself, read and checked before any weights are."""
 
-    Every JSON file is read bounded and checked, and the denoiser's size estimated from its config,
-    before any weights are read or any network is built."""
-    path = Path(path)
+    path: Path
+    key: tuple[str, str]
+    sub: Path
+    config: dict[str, Any]
+    scheduler_config: dict[str, Any]
+    objective: str
+    schedule: str | None
+    info: dict[str, Any] | None
+
+
+def _read_parts(path: Path) -> _Parts:
+    """Every JSON file of the folder read bounded and checked, the denoiser named in
+    ``model_index.json`` one Noisebloom loads (:data:`DENOISER_CLASSES`), its size estimated from
+    its config. A foreign pipeline's layout (another denoiser class) is one more entry there."""
     if not path.is_dir():
         recover_directory(path)  # a save killed between its two renames left the old folder aside
     if not path.is_dir():
@@ -248,10 +263,51 @@ def load_model_folder(
         objective, schedule = objective_from_scheduler_config(scheduler_config)
     except ValueError as e:
         raise ModelFolderError(f"{sched_path}: {e}", fix="use a DDPM or flow-matching model") from None
-
     info = read_model_info(path)
     cls = getattr(importlib.import_module(key[0]), key[1])
     denoiser_size(DENOISER_CLASSES[key], cls, config, sub / "config.json")
+    return _Parts(path, key, sub, config, scheduler_config, objective, schedule, info)
+
+
+def _default_info(parts: _Parts) -> dict[str, Any]:
+    """The ``noisebloom.json`` fields of a folder that has none (a plain diffusers pipeline)."""
+    return {
+        "format": FORMAT,
+        "objective": parts.objective,
+        "preset": "custom",
+        "network": DENOISER_CLASSES[parts.key],
+        "resolution": _size(parts.config.get("sample_size") or 32),
+        "channels": int(parts.config.get("in_channels", 3)),
+        "kind": "image",
+        "frames": None,
+        "fps": None,
+        "schedule": parts.schedule,
+        "parent": None,
+        "trained_steps": 0,
+    }
+
+
+def check_model_folder(path: str | Path) -> dict[str, Any]:
+    """Whether ``path`` is a model folder Noisebloom samples, checked as :func:`load_model_folder`
+    checks it but without reading the weights or building the network (only that safetensors
+    weights are there); its ``noisebloom.json`` fields, or those a plain diffusers folder implies.
+    Raises :class:`ModelFolderError` naming the folder and what is missing."""
+    parts = _read_parts(Path(path))
+    _weight_files(parts.sub)
+    return parts.info if parts.info is not None else _default_info(parts)
+
+
+def load_model_folder(
+    path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> LoadedModel:
+    """Load a model folder (ours, or any diffusers pipeline folder with an unconditional UNet2DModel).
+
+    Every JSON file is read bounded and checked, and the denoiser's size estimated from its config,
+    before any weights are read or any network is built."""
+    parts = _read_parts(Path(path))
+    path, key, sub, config = parts.path, parts.key, parts.sub, parts.config
+    scheduler_config, objective, info = parts.scheduler_config, parts.objective, parts.info
+    cls = getattr(importlib.import_module(key[0]), key[1])
     state = _load_weights(sub)
     try:
         network = cls.from_config(config)
@@ -264,20 +320,7 @@ def load_model_folder(
         network.to(dtype=dtype)
 
     if info is None:
-        info = {
-            "format": FORMAT,
-            "objective": objective,
-            "preset": "custom",
-            "network": DENOISER_CLASSES[key],
-            "resolution": _size(config.get("sample_size") or 32),
-            "channels": int(config.get("in_channels", 3)),
-            "kind": "image",
-            "frames": None,
-            "fps": None,
-            "schedule": schedule,
-            "parent": None,
-            "trained_steps": 0,
-        }
+        info = _default_info(parts)
     guide = _load_copy(path / GUIDE_DIR, network, "guide", "to sample without autoguidance")
     fewstep = None
     if isinstance(info.get("fewstep"), dict) and info["fewstep"].get("levels"):

@@ -149,7 +149,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", metavar="MODEL_DIR", help="fine-tune this model folder on DATA_DIR")
     p.add_argument(
         "--workspace",
-        help="workspace folder for the scanned dataset cache (default: NOISEBLOOM_HOME or the user data folder)",
+        help="workspace folder: the scanned dataset cache, and the library the run is listed in when it exists "
+        "(default: NOISEBLOOM_HOME or the user data folder)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -259,6 +260,7 @@ def _train(args: argparse.Namespace) -> int:
         bar.set_postfix_str(", ".join(parts), refresh=False)
         bar.refresh()
 
+    started = time.time()
     try:
         result = train(config, data, args.out, resume=args.resume, on_progress=on_progress)
     finally:
@@ -269,11 +271,45 @@ def _train(args: argparse.Namespace) -> int:
         loss = result.metrics.get("loss")
         tail = f", loss {loss:.4f}" if isinstance(loss, float) else ""
         print(f"trained {result.steps} steps{tail}; model: {result.model_dir}")
+        _list_in_workspace(args, config, result, started)
         digests = result.metrics.get("weights_sha256")
         if digests:
             same = "identical" if result.metrics.get("replicas_identical") else "DIFFERENT"
             print(f"{len(digests)} processes, weights {same}: " + " ".join(d[:16] for d in digests))
     return 0
+
+
+def _list_in_workspace(args: argparse.Namespace, config, result, started: float) -> None:  # noqa: ANN001
+    """Add the run and its model to the workspace's library (its catalog), as the window's runs
+    are, so the next window lists them wherever RUN_DIR is; only when the workspace exists (the
+    app or an earlier command made it). SQLite serialises this write with a running engine's, and
+    the engine reads the catalog afresh on every ``list``. A failure here leaves the model saved."""
+    import sqlite3
+
+    from core.errors import NoisebloomError
+    from core.training.registry import register_run
+    from core.workspace.catalog import Catalog
+    from core.workspace.paths import workspace_root
+
+    root = workspace_root(args.workspace, create=False)
+    if not root.is_dir():
+        return
+    try:
+        catalog = Catalog(root)
+        try:
+            register_run(
+                catalog,
+                result.run_dir,
+                config.to_dict(),
+                steps=int(result.steps),
+                status="stopped" if result.stopped_early else "done",
+                started=started,
+                model_dir=result.model_dir,
+            )
+        finally:
+            catalog.close()
+    except (sqlite3.Error, OSError, NoisebloomError) as e:
+        print(f"noisebloom: the model is saved but not listed in the library of {root}: {e}", file=sys.stderr)
 
 
 def _is_main_process() -> bool:

@@ -144,6 +144,20 @@ class AppModel(QObject):
         self.scan.on_dataset.append(ready)
         return job
 
+    def open_model_folder(self, path: str) -> str:
+        """Add a model folder (or a training run's folder) to the library where it is, then select
+        it in the library and in Generate; a folder that is not a model is one line saying why."""
+
+        def added(data: dict[str, Any]) -> None:
+            done = P.ModelAdded.from_dict(data)
+            self.library.select_when_listed("models", done.model)
+            news = "Added" if done.added else "Already in the library:"
+            self.info.emit(f"{news} {done.name} ({done.path})")
+
+        return self.client.send(
+            "add_model", {"path": path}, on_result=added, on_error=lambda e: self.report_error(e.message)
+        )
+
     def use_dataset(self, dataset_id: str) -> None:
         self.training.dataset_id = dataset_id
         self.training.base_model = None

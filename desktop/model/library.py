@@ -30,6 +30,7 @@ class LibraryModel(QObject):
         self.items: dict[str, list[dict[str, Any]]] = {w: [] for w in WHATS}
         self.interrupted: list[str] = []
         self.selected: tuple[str, str] | None = None
+        self._select_when_listed: tuple[str, str] | None = None
 
     def refresh(self, *whats: str) -> None:
         for what in whats or WHATS:
@@ -46,6 +47,15 @@ class LibraryModel(QObject):
         self.changed.emit(what)
         if what == "models" and self.items["sample_sets"]:
             self.changed.emit("sample_sets")
+        wanted = self._select_when_listed
+        if wanted is not None and wanted[0] == what and self.get(*wanted) is not None:
+            self._select_when_listed = None
+            self.select(*wanted)
+
+    def select_when_listed(self, what: str, id: str) -> None:
+        """Select ``id`` once the engine lists it (now, if it does already), and ask for the list."""
+        self._select_when_listed = (what, id)
+        self.refresh(what)
 
     def get(self, what: str, id: str) -> dict[str, Any] | None:
         return next((x for x in self.items.get(what, []) if x.get("id") == id), None)

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFrame,
     QHeaderView,
     QListView,
@@ -51,6 +50,7 @@ from desktop.model.scan import (
     allow_large_label,
 )
 from desktop.model.words import count
+from desktop.ui import dialogs
 from desktop.ui.data_stats import StatsView
 from desktop.ui.images import PreparedReader, icon
 from desktop.ui.widgets import button, card, label, row
@@ -385,15 +385,15 @@ class DataArea(QWidget):
 
     # --- actions ---------------------------------------------------------------------------------
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of pictures or clips")
+        folder = dialogs.choose_folder(self, "scan", "Choose a folder of pictures or clips")
         if folder:
             self.app.scan_paths([folder])
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = dialogs.choose_files(
             self,
+            "scan",
             "Choose pictures or videos",
-            "",
             "Pictures and videos (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.mp4 *.mov *.webm *.mkv *.avi);;All files (*)",
         )
         if files:

@@ -1,9 +1,12 @@
-"""The window's questions to the person: one ``ask`` for every choice dialog, and the wording of
-the ones asked in more than one place (replacing existing files); the Help menu's pages.
+"""The window's questions to the person: one ``ask`` for every choice dialog, the file dialogs, and
+the wording of the ones asked in more than one place (replacing existing files); the Help menu's pages.
 
 Everything that asks goes through :func:`ask` (looked up on this module at call time), so a test
 answers a dialog with ``monkeypatch.setattr(dialogs, "ask", ...)`` the way it answers
-``QFileDialog``, without a modal box blocking the offscreen run.
+``QFileDialog``, without a modal box blocking the offscreen run. Every file dialog goes through
+:func:`choose_folder`, :func:`choose_files` or :func:`choose_save_path`: each starts in the folder last
+used for its purpose (a QSettings key per purpose), else the person's home folder, never the
+program's working folder.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
@@ -203,6 +207,47 @@ def branch_options(parent: QWidget | None, gm: Any) -> dict[str, Any] | None:
     return dlg.choice() if dlg.exec() == QDialog.DialogCode.Accepted else None
 
 
+def folder_key(purpose: str) -> str:
+    """The QSettings key that remembers the last folder of a file dialog's ``purpose``."""
+    return f"{purpose}/folder"
+
+
+def start_folder(purpose: str) -> str:
+    """Where a file dialog for ``purpose`` opens: the folder last used for it while it still
+    exists, else the person's home folder."""
+    last = str(QSettings().value(folder_key(purpose), "") or "")
+    if last and Path(last).is_dir():
+        return last
+    return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation) or str(Path.home())
+
+
+def remember_folder(purpose: str, folder: str | Path) -> None:
+    QSettings().setValue(folder_key(purpose), str(folder))
+
+
+def choose_folder(parent: QWidget | None, purpose: str, title: str) -> str:
+    """Ask for a folder (starting where :func:`start_folder` says); "" when cancelled."""
+    folder = QFileDialog.getExistingDirectory(parent, title, start_folder(purpose))
+    if folder:
+        remember_folder(purpose, folder)
+    return folder
+
+
+def choose_files(parent: QWidget | None, purpose: str, title: str, filters: str) -> list[str]:
+    """Ask for files to open; [] when cancelled. The folder they are in is remembered."""
+    files, _ = QFileDialog.getOpenFileNames(parent, title, start_folder(purpose), filters)
+    if files:
+        remember_folder(purpose, Path(files[0]).parent)
+    return list(files)
+
+
+def choose_save_path(parent: QWidget | None, purpose: str, title: str, name: str, filters: str) -> str:
+    """Ask where to save a file called ``name`` by default; "" when cancelled. The caller remembers
+    the folder once it has settled the file's suffix (:func:`remember_folder`)."""
+    out, _ = QFileDialog.getSaveFileName(parent, title, str(Path(start_folder(purpose)) / name), filters)
+    return out
+
+
 def _page(parent: QWidget | None, title: str) -> tuple[QDialog, QVBoxLayout]:
     """A dialog that deletes itself when closed (so it keeps no focus or shortcuts), with Close."""
     dlg = QDialog(parent)
@@ -260,7 +305,8 @@ the clean image, or a flow); the preset's choice is a good start.</li>
 </ul>
 <h3>Where files live</h3>
 <p>Datasets, runs, models and generations are kept in the workspace folder:<br><code>{workspace}</code><br>
-Help &gt; Open workspace folder opens it.</p>
+Help &gt; Open workspace folder opens it. A model kept elsewhere (trained on another machine, or from the
+command line) joins the library with File &gt; Open a model folder, and stays where it is.</p>
 """
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QListView,
@@ -51,7 +50,7 @@ from desktop.ui.widgets import Card, button, label, row
 
 SHOW_TITLES = {"x0": "Predicted x₀", "xt": "Noisy x_t", "both": "Both"}
 IMAGE_EXPORT_FPS = 12
-EXPORT_FOLDER_KEY = "export/folder"  # QSettings: where the last export was written
+EXPORT_PURPOSE = "export"  # the file dialogs of exports start in the folder last exported to
 
 
 def _guarded(app: AppModel, fn) -> None:  # noqa: ANN001
@@ -357,16 +356,14 @@ class SettingsCard(Card):
         if self.app.exporting(self.gm.sample_set):
             return
         fmt = str(self.export_fmt.currentData())
-        settings = QSettings()
-        folder = str(settings.value(EXPORT_FOLDER_KEY, "") or Path.home())
         name = f"{self.gm.sample_set}-{self.gm.show}.{fmt}"
-        out, _ = QFileDialog.getSaveFileName(
-            self, "Export the denoising as", str(Path(folder) / name), f"{fmt.upper()} video (*.{fmt})"
+        out = dialogs.choose_save_path(
+            self, EXPORT_PURPOSE, "Export the denoising as", name, f"{fmt.upper()} video (*.{fmt})"
         )
         if not out:
             return
         path = Path(out) if Path(out).suffix == f".{fmt}" else Path(f"{out}.{fmt}")
-        settings.setValue(EXPORT_FOLDER_KEY, str(path.parent))
+        dialogs.remember_folder(EXPORT_PURPOSE, path.parent)
         # The save dialog asked before choosing an existing file; a name that gains its suffix here
         # was not asked about, so that one question is asked now. Either way the engine asks nothing.
         replace = path.exists()
@@ -388,7 +385,7 @@ class SettingsCard(Card):
             self.show_state(self.gm.live)
 
     def _export_clips(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export the clips into")
+        folder = dialogs.choose_folder(self, EXPORT_PURPOSE, "Export the clips into")
         if folder:
             self.export_clips_to(folder)
 
@@ -550,7 +547,7 @@ class ResultsCard(Card):
         self.gm.selected = {self.results.row(i) for i in self.results.selectedItems()}
 
     def save(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save the selected images into")
+        folder = dialogs.choose_folder(self, "save", "Save the selected images into")
         if folder:
             self.save_to(folder)
 

@@ -98,6 +98,7 @@ class LibraryPanel(QFrame):
             self.sections[what] = sec
         self._thumbs: dict[tuple[str, str], Any] = {}
         app.library.changed.connect(self.rebuild)
+        app.library.selection_changed.connect(self.show_selected)
         self.retint()
 
     def retint(self) -> None:
@@ -121,6 +122,16 @@ class LibraryPanel(QFrame):
             node.setIcon(0, icon(SECTION_ICONS[what], theme.current().muted) if pm is None else pm)
             sec.addChild(node)
         sec.setText(0, f"{SECTION_TITLES[what]}  {len(items)}")
+        selected = self.app.library.selected
+        if selected is not None and selected[0] == what:
+            self.show_selected(*selected)
+
+    def show_selected(self, what: str, id_: str) -> None:
+        """The library's selection, highlighted and scrolled into view (also when chosen elsewhere)."""
+        node = self.find(what, id_)
+        if node is not None and self.tree.currentItem() is not node:
+            self.tree.setCurrentItem(node)
+            self.tree.scrollToItem(node)
 
     def find(self, what: str, id_: str) -> QTreeWidgetItem | None:
         sec = self.sections[what]

@@ -3,6 +3,9 @@
 ``apply_theme(app, "system" | "light" | "dark")`` picks the system's scheme from
 ``QStyleHints.colorScheme()`` (dark when the platform does not say), or the forced one (the
 screenshot command and the View menu force one). ``current()`` returns the active ``Theme``.
+
+The style is Fusion with its black arrow icons (the back, forward and up buttons of Qt's own file
+dialog) drawn in the theme's text colour, so they read on the dark theme too.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,56 @@ def resolve(pref: str) -> Theme:
     return THEMES.get(pref) or THEMES[system_scheme()]
 
 
+SP = QStyle.StandardPixmap
+TINTED_ICONS = frozenset(
+    {
+        SP.SP_ArrowBack,
+        SP.SP_ArrowForward,
+        SP.SP_ArrowLeft,
+        SP.SP_ArrowRight,
+        SP.SP_ArrowUp,
+        SP.SP_ArrowDown,
+        SP.SP_FileDialogBack,
+        SP.SP_FileDialogToParent,
+    }
+)
+"""Fusion's icons that are a black shape on nothing: drawn in the theme's text colour instead."""
+
+
+def tinted(icon: QIcon, color: str, disabled: str) -> QIcon:
+    """``icon`` with every size's pixels in ``color`` (``disabled`` for a button that is off), each
+    pixel keeping its own transparency."""
+    out = QIcon()
+    for size in icon.availableSizes():
+        for mode, c in ((QIcon.Mode.Normal, color), (QIcon.Mode.Disabled, disabled)):
+            pm = QPixmap(icon.pixmap(size))
+            p = QPainter(pm)
+            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+            p.fillRect(pm.rect(), QColor(c))
+            p.end()
+            out.addPixmap(pm, mode)
+    return out
+
+
+class Style(QProxyStyle):
+    """Fusion, with the arrow icons of :data:`TINTED_ICONS` in the current theme's text colour."""
+
+    def __init__(self) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def standardIcon(self, sp: QStyle.StandardPixmap, option=None, widget=None) -> QIcon:  # noqa: N802, ANN001 - Qt
+        icon = super().standardIcon(sp, option, widget)
+        if sp in TINTED_ICONS and not icon.isNull() and icon.availableSizes():
+            return tinted(icon, current().text, current().muted)
+        return icon
+
+
 def apply_theme(app: QApplication, pref: str = "system") -> Theme:
     global _current
     theme = resolve(pref)
     _current = theme
-    if app.style().name().lower() != "fusion":
-        app.setStyle(QStyleFactory.create("Fusion"))
+    if not isinstance(app.style(), Style):
+        app.setStyle(Style())
     app.setPalette(palette(theme))
     app.setStyleSheet(style_sheet(theme))
     if _notifier is not None:
@@ -174,6 +221,7 @@ QToolButton[mode="true"] {{ background: transparent; border: 1px solid transpare
     padding: 6px 14px; font-weight: 600; color: {t.muted}; }}
 QToolButton[mode="true"]:checked {{ background: {t.surface2}; color: {t.text}; border-color: {t.border}; }}
 QToolButton[flat="true"] {{ background: transparent; border: none; padding: 4px; }}
+QFileDialog QToolButton {{ padding: 2px; border-radius: 6px; }}  /* room for the 16 px icon in 30 px */
 QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit {{
     background: {t.surface2}; color: {t.text}; border: 1px solid {t.border}; border-radius: 7px;
     padding: 4px 8px; min-height: 20px; }}

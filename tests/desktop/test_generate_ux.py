@@ -92,6 +92,7 @@ def test_export_asks_where_remembers_the_folder_and_never_sends_twice(window, cl
     fmt = ga.settings_card.export_fmt.currentData()
     ga.settings_card.export_btn.click()  # cancelled: nothing is sent
     assert not client.commands("export") and asked[0].endswith(f"ss-{window.app.generation.show}.{fmt}")
+    (tmp_path / "mine").mkdir()  # where the export writes (a dialog starts only in a folder that exists)
     answer["path"] = str(tmp_path / "mine" / "walk")  # no suffix: the format's is added
     ga.settings_card.export_btn.click()
     export = client.last("export")

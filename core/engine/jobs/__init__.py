@@ -7,7 +7,7 @@ own configs, calls the core function with the job's hooks (``should_stop`` =
 :meth:`core.engine.job.Job.checkpoint`; progress, preview and step events), records the outcome in
 the catalog and returns the ``done`` event's results. A new job is a new module here and one line
 in :data:`JOBS` (and its command name in :data:`core.engine.protocol.JOB_COMMANDS`).
-``library`` holds what is answered outside the queue: ``estimate`` and ``delete``.
+``library`` holds what is answered outside the queue: ``estimate``, ``delete`` and ``add_model``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from core.engine import protocol as P
 from core.engine.job import Context, Job, JobKind
 from core.engine.jobs import evaluate, export, fast, sample, scan, train
 from core.engine.jobs.common import optional
-from core.engine.jobs.library import delete_item, estimate
+from core.engine.jobs.library import add_model, delete_item, estimate
 
 JOBS: dict[str, JobKind] = {
     **scan.KINDS,
@@ -29,7 +29,7 @@ JOBS: dict[str, JobKind] = {
     **fast.KINDS,
 }
 
-__all__ = ["JOBS", "delete_item", "estimate", "run", "validate"]
+__all__ = ["JOBS", "add_model", "delete_item", "estimate", "run", "validate"]
 
 
 def validate(kind: str, args: dict[str, Any], ctx: Context) -> None:

@@ -1,5 +1,6 @@
-"""What the engine answers outside the job queue: the training-speed ``estimate`` and ``delete``
-of a library item (its folder too, only inside the workspace, and never while a job uses it)."""
+"""What the engine answers outside the job queue: the training-speed ``estimate``, ``delete`` of a
+library item (its folder too, only inside the workspace, and never while a job uses it) and
+``add_model`` of a model folder from anywhere (registered where it is, :mod:`core.training.registry`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from core.data.prepared import PreparedDataset
+from core.engine import protocol as P
 from core.engine.job import Context
-from core.engine.jobs.common import config_args, dataset_row, forget_evaluation, require
+from core.engine.jobs.common import config_args, dataset_row, forget_evaluation, optional, require
 from core.errors import NoisebloomError
 from core.training.config import TrainConfig
 from core.training.estimate import estimate_training
+from core.training.registry import model_folder_in, register_model
 
 
 def estimate(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -66,3 +69,18 @@ def delete_item(ctx: Context, what: str, item_id: str) -> dict[str, Any]:
         else:
             path.unlink()
     return {"ok": True}
+
+
+def add_model(ctx: Context, args: dict[str, Any]) -> P.ModelAdded:
+    """Register a model folder (or a run folder's model) in the catalog by reference; the row of a
+    folder already listed is found and answered instead of a second one."""
+    path = str(require(args, "path", str, "add_model"))
+    name = optional(args, "name", str, "add_model", "give the name as a string")
+    if not Path(path).is_absolute():
+        raise NoisebloomError(
+            f"add_model: {path!r} is not an absolute path", fix="give the folder's full path"
+        )
+    folder = model_folder_in(path)
+    model_id, added = register_model(ctx.catalog, folder, name)
+    row = ctx.catalog.get("models", model_id) or {}
+    return P.ModelAdded(model=model_id, added=added, name=str(row.get("name") or model_id), path=str(folder))

@@ -27,9 +27,9 @@ from core.engine.jobs.common import (
     train_config,
 )
 from core.errors import Cancelled, NoisebloomError
-from core.models.folder import read_model_info
 from core.training.config import MAX_TRAIN_STEPS, TrainConfig
 from core.training.forecast import ExpectedSteps
+from core.training.registry import register_model
 from core.training.trainer import train
 from core.workspace.catalog import new_id
 from core.workspace.paths import runs_dir
@@ -165,19 +165,7 @@ def _forget_run(ctx: Context, run_id: str, run_dir: Path) -> None:
 
 
 def _register_model(ctx: Context, run_id: str, model_dir: Path, name: str) -> str:
-    info = read_model_info(model_dir) or {}
-    existing = ctx.catalog.list("models", "WHERE run_id = ?", (run_id,))
-    model_id = existing[0]["id"] if existing else new_id("model")
-    ctx.catalog.insert(
-        "models",
-        id=model_id,
-        name=name,
-        run_id=run_id,
-        path=str(model_dir),
-        info=info,
-        created=existing[0]["created"] if existing else time.time(),
-    )
-    return model_id
+    return register_model(ctx.catalog, model_dir, name, run_id)[0]
 
 
 def _new_run(job: Job, ctx: Context, *, parent_model: str | None = None) -> P.TrainDone:
