@@ -154,11 +154,11 @@ class ExpectedSteps:
     """The step count a run on a time budget is expected to end at, as a range that only narrows.
 
     Each update takes the trainer's latest expectation (the steps so far plus what the time left
-    allows at the last measured step cost) and widens it by :attr:`SPREAD` either way; where that
-    overlaps the last range the two are intersected, so the range never widens and the window's
-    "about A–B in all" does not jump about. A speed change the last range cannot hold (another
-    program took the processor, or gave it back) replaces the range; the low end is never below the
-    steps already made.
+    allows at the last measured step cost) and widens it by :attr:`SPREAD` either way; that is
+    intersected with the last range, so the range never widens and the window's "about A–B in all"
+    does not jump about, as long as the intersection still holds the latest expectation. When it does
+    not (another program took the processor, or gave it back) the new range replaces the old: the
+    range always holds the latest expectation, and its low end is never below the steps made.
     """
 
     SPREAD = 0.15
@@ -170,7 +170,9 @@ class ExpectedSteps:
     def update(self, step: int, expected_total: int) -> tuple[int, int]:
         more = max(0, int(expected_total) - int(step))
         low, high = step + int(more * (1 - self.SPREAD)), step + math.ceil(more * (1 + self.SPREAD))
-        if self.low is not None and self.high is not None and low <= self.high and high >= self.low:
-            low, high = max(low, self.low), min(high, self.high)
+        if self.low is not None and self.high is not None:
+            both = max(low, self.low), min(high, self.high)
+            if both[0] <= expected_total <= both[1]:
+                low, high = both
         self.low, self.high = max(low, step), max(high, step)
         return self.low, self.high

@@ -487,7 +487,12 @@ class TrainingModel(QObject):
             if busy
             else "the processor is busy or has slowed down (another program, power saving or heat)"
         )
-        return f"Training is running {ratio:.0f}x slower than measured: {cause}."
+        before = max(self.speed_before, self.speed_best)
+        per = "clips/s" if self.dataset_kind() == "clip" else "images/s"
+        return (
+            f"Training is running {ratio:.0f}x slower than measured ({self.speed_now:.3g} {per} now, "
+            f"{before:.3g} before): {cause}."
+        )
 
     def run_text(self) -> str:
         """One line for the live run, from its latest progress: the steps so far and where they should

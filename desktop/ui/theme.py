@@ -226,6 +226,8 @@ QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit {{
     background: {t.surface2}; color: {t.text}; border: 1px solid {t.border}; border-radius: 7px;
     padding: 4px 8px; min-height: 20px; }}
 QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus, QLineEdit:focus {{ border-color: {t.accent}; }}
+QComboBox:disabled, QSpinBox:disabled, QDoubleSpinBox:disabled, QLineEdit:disabled {{
+    background: {t.surface}; color: {t.muted}; border-style: dashed; }}  /* off: a setting that does not apply */
 QComboBox::drop-down {{ border: none; width: 22px; }}
 QComboBox::down-arrow {{ image: url({_icons()}/chevron-{t.name}.svg); width: 12px; height: 12px; }}
 QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 0; border: none; }}
