@@ -162,7 +162,8 @@ class LibraryPanel(QFrame):
             what, id_ = data
             item = self.app.library.get(what, id_) or {}
             menu.addAction("Open", lambda: self.app.library.select(what, id_))
-            if what == "runs" and item.get("status") in ("interrupted", "stopped", "done", "failed"):
+            resumable = item.get("status") in ("interrupted", "stopped", "done", "failed")
+            if what == "runs" and resumable and item.get("dataset_id"):  # a CLI run has none to continue on
                 menu.addAction(icon("resume"), "Resume training", lambda: self.app.training.resume_run(id_))
             menu.addSeparator()
             menu.addAction(

@@ -44,8 +44,15 @@ def validate_finetune(args: dict[str, Any], ctx: Context) -> None:
 
 
 def validate_resume(args: dict[str, Any], ctx: Context) -> None:
-    if ctx.catalog.get("runs", str(require(args, "run", str, "resume_run"))) is None:
+    row = ctx.catalog.get("runs", str(require(args, "run", str, "resume_run")))
+    if row is None:
         raise NoisebloomError(f"resume_run: no run {args['run']!r}", fix="list runs to see the ids")
+    if not row.get("dataset_id") or ctx.catalog.get("datasets", row["dataset_id"]) is None:
+        raise NoisebloomError(
+            f"resume_run: run {row['id']!r} has no dataset in the library (trained from the command line, "
+            "or its dataset was deleted), so it cannot continue here",
+            fix="fine-tune its model on a dataset instead: drop a folder on the model",
+        )
     int_in(args, "extra_steps", 1, MAX_TRAIN_STEPS, "resume_run")
 
 

@@ -80,3 +80,24 @@ def test_add_model_registers_a_diffusers_folder_where_it_is_once(tmp_path):
     )
     assert list((run / "model").iterdir())  # nothing moved
     assert json.loads((run / "model" / "model_index.json").read_text())["unet"][1] == "UNet2DModel"
+
+
+def test_a_cli_run_without_a_library_dataset_is_refused_resume_with_the_way_that_works(
+    tmp_path, data_dir, capsys
+):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    args = ["train", str(data_dir), "--out", str(tmp_path / "run"), "--workspace", str(ws), *TINY]
+    assert main(args) == 0, capsys.readouterr().err
+    out = io.StringIO()
+    engine = Engine(ws, out)
+    try:
+        run_id = engine.catalog.list("runs")[0]["id"]
+        engine.handle_line(P.Command(id="r1", cmd="resume_run", args={"run": run_id}).to_json())
+        answer = next(ev for ev in map(P.event_from_json, out.getvalue().splitlines()) if ev.id == "r1")
+    finally:
+        engine.catalog.close()
+        lock.release(ws)
+    assert isinstance(answer, P.Error)
+    assert answer.message.startswith(f"resume_run: run {run_id!r} has no dataset in the library")
+    assert "drop a folder on the model" in answer.message
