@@ -112,9 +112,12 @@ class GenerateControls(QWidget):
         self.progress.setValue(i)
 
     def show_scrubbed(self, traj: Trajectory, r: int) -> None:
-        self.step_label.setText(
-            f"Done · {traj.n_steps} step{'' if traj.n_steps == 1 else 's'} · showing step {traj.steps[r] + 1}"
-        )
+        """ "Done · 20 steps · showing step 12", and for a branch where it branched from, so its
+        own step count (the steps it drew) reads as such."""
+        branch = self.gm.branched_from
+        drew = count(traj.n_steps, "step") + (" drawn" if branch else "")
+        at = f" · branched from step {branch}" if branch else ""
+        self.step_label.setText(f"Done{at} · {drew} · showing step {traj.steps[r] + 1}")
 
 
 class SettingsCard(Card):

@@ -91,6 +91,8 @@ def test_the_branch_records_the_step_the_scrubber_shows_and_a_new_seed_changes_i
     qtbot.waitUntil(lambda: gm.state in ("done", "failed") and gm.kind == "branch", timeout=JOB_MS)
     assert gm.state == "done", win.message.text.text()
     assert gm.branched_from == 4
+    header = win.generate_area.controls.step_label.text()
+    assert header.startswith("Done · branched from step 4 · ") and " drawn · showing step " in header
     win.app.library.refresh()
     qtbot.waitUntil(lambda: any(s["id"] == gm.sample_set for s in win.app.library.items["sample_sets"]))
     row = win.app.library.get("sample_sets", gm.sample_set)
