@@ -103,6 +103,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from core.errors import ConfigError
     from core.metrics.evaluate import evaluate_model
+    from core.models.card import update_memorized_share
     from core.models.folder import load_model_folder
     from core.sampling.model import resolve_device
 
@@ -123,6 +124,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         device=str(device),
         log=log,
     )
+    try:  # the model card's memorised share (core.models.card)
+        update_memorized_share(args.model, report.memorized_share, report.num_samples)
+    except OSError as e:
+        print(
+            f"noisebloom: {args.model}/README.md: the memorised share was not updated ({e})", file=sys.stderr
+        )
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:

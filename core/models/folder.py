@@ -14,6 +14,7 @@ Layout::
     MODEL_DIR/fewstep/model.safetensors          optional: the same network distilled into a few-step
                                                  map (core.training.fewstep, core.sampling.fewstep);
                                                  noisebloom.json then says {"fewstep": {"levels": [...]}}
+    MODEL_DIR/README.md + samples.png            the model card and its sample grid (core.models.card)
 
 A UNet folder is saved by ``DDPMPipeline(unet, scheduler).save_pretrained(dir, safe_serialization=True)``
 so ``diffusers.DiffusionPipeline.from_pretrained(MODEL_DIR)`` loads and samples it without
@@ -36,6 +37,7 @@ from torch import nn
 
 from core.errors import ModelFolderError
 from core.fsutil import atomic_directory, recover_directory
+from core.models.card import write_card
 from core.models.folder_checks import (
     INFO_NAME,
     denoiser_size,
@@ -109,12 +111,14 @@ def save_model_folder(
     schedule: str | None = "linear",
     guide: dict[str, torch.Tensor] | None = None,
     guide_steps: int = 0,
+    card: dict[str, Any] | None = None,
 ) -> None:
     """Write ``network`` (its current weights) as a model folder at ``path``, atomically.
 
     ``info`` supplies the ``noisebloom.json`` fields (preset, kind, frames, fps, parent,
     trained_steps, ...); objective, schedule, network, resolution and channels are filled in here.
     ``guide`` is a state dict of the same network from step ``guide_steps`` (saved to ``guide/``).
+    ``card`` holds the trainer's facts for the model card ``README.md`` (:func:`core.models.card.write_card`).
     """
     from diffusers import DDPMPipeline
 
@@ -167,6 +171,7 @@ def save_model_folder(
                 {k: v.detach().to("cpu").contiguous() for k, v in guide.items()}, tmp / GUIDE_DIR / GUIDE_FILE
             )
         (tmp / INFO_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_card(tmp, meta, card)
 
 
 def _size(sample_size: Any) -> int:

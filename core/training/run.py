@@ -355,11 +355,32 @@ class Run:
             save_model_folder(
                 self.sample_net, config.objective, dict(self.info, trained_steps=self.step), self.model_dir,
                 schedule=None if config.objective == "flow" else config.schedule,
-                guide=guide_state, guide_steps=self.guide_step,
+                guide=guide_state, guide_steps=self.guide_step, card=self.card_facts(),
             )  # fmt: skip
             self.writing["folder"] = None
         self.cost["save"] = now() - t0
         self.saved_step = self.step
+
+    def card_facts(self) -> dict[str, Any]:
+        """What the model card (:mod:`core.models.card`) says beside ``noisebloom.json``: the data's
+        size, the training time and device, and the latest preview grid at or before this step."""
+        pictures = len(self.data.train_indices) + len(self.data.val_indices) or len(self.data)
+        device = str(self.device)
+        if self.device.type == "cuda":
+            device = f"cuda ({torch.cuda.get_device_name(self.device)})"
+        facts: dict[str, Any] = {
+            "images": int(pictures),
+            "elapsed_s": round(self.elapsed(), 1),
+            "device": device if self.world == 1 else f"{self.world} × {device}",
+        }
+        steps = {}
+        for png in (self.run_dir / "samples").glob("step_*.png"):
+            if png.stem[5:].isdigit() and int(png.stem[5:]) <= self.step:
+                steps[int(png.stem[5:])] = png
+        if steps:
+            latest = max(steps)
+            facts["samples_step"], facts["samples_png"] = latest, steps[latest].read_bytes()
+        return facts
 
     def guide_due(self) -> bool:
         """Whether the run has reached ``guide_at`` without a guide yet."""

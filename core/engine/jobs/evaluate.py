@@ -31,6 +31,7 @@ from core.fsutil import atomic_write_text
 from core.metrics.evaluate import evaluate_model, heldout_curve
 from core.metrics.folders import match_images
 from core.metrics.memorization import RATIO
+from core.models.card import CARD_NAME, update_memorized_share
 from core.models.folder import load_model_folder
 from core.sampling.model import resolve_device
 from core.workspace.paths import evaluations_dir
@@ -213,6 +214,13 @@ def run(job: Job, ctx: Context) -> P.EvaluateDone:
                 "memorized_share": report.memorized_share,
                 "num_samples": report.num_samples,
             },
+        )
+    try:  # the model card's memorised share (core.models.card); the result itself is kept above
+        update_memorized_share(model_path, report.memorized_share, report.num_samples)
+    except OSError as e:
+        where = model_path / CARD_NAME
+        ctx.emit(
+            P.Log(id=job.id, level="warning", message=f"{where}: the memorised share was not updated ({e})")
         )
     progress["stage"], progress["message"] = 4, "done"
     send(force=True)

@@ -99,7 +99,7 @@ def engine(workspace):
     eng.close()
 
 
-def test_evaluate_measures_the_model_flags_its_copies_and_keeps_the_result(engine):
+def test_evaluate_measures_the_model_flags_its_copies_and_keeps_the_result(engine, workspace):
     cid = engine.send("evaluate", {"model": "model-a", "num": 6, "steps": 2, "seed": 0})
     evs = engine.wait(cid)
     done = evs[-1]
@@ -133,6 +133,10 @@ def test_evaluate_measures_the_model_flags_its_copies_and_keeps_the_result(engin
     assert model["evaluation"]["verdict"]["label"] == "not_learning"
     kept = json.loads(open(r["evaluation"]).read())
     assert kept["memorized_share"] == r["memorized_share"] and len(kept["pairs"]) == 6
+    # and the model card says it (core.models.card), in the model folder only
+    card = (workspace / "runs" / "run-a" / "model" / "README.md").read_text(encoding="utf-8")
+    assert "- Memorised share (last health check): 66.7% of 6 samples copy a training picture" in card
+    assert "memorized_share: 0.6667\n" in card
 
 
 def test_evaluate_is_refused_at_once_without_a_model_or_with_too_few_samples(engine):

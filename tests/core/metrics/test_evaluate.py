@@ -24,6 +24,10 @@ def test_evaluate_prints_every_figure_and_a_verdict(tiny_model_dir, prepared_dir
         assert label in out, out
     # an untrained network denoises no better than predicting zeros
     assert "not learning — check the learning rate" in out
+    card = (tiny_model_dir / "README.md").read_text(encoding="utf-8")  # the model card says it too
+    assert (
+        "- Memorised share (last health check): " in card and "of 4 samples copy a training picture" in card
+    )
 
 
 def test_evaluate_json_has_the_figures_and_matches_the_metrics(
