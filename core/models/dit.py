@@ -4,8 +4,8 @@ Transformers"): patchify, transformer blocks with adaLN-Zero conditioning on the
 Built from diffusers parts (``PatchEmbed`` with fixed sin-cos positions, ``Timesteps`` +
 ``TimestepEmbedding``, ``Attention``, ``FeedForward``) and saved like any diffusers model
 (``config.json`` + safetensors). Called as ``network(x, t).sample`` like ``UNet2DModel``;
-unconditional, so it needs no class labels. Loading a folder holding it needs Noisebloom
-(``core.models.dit.NoisebloomDiT``); the plain UNet folders do not. ``augment_dim`` > 0 adds
+unconditional, so it needs no class labels. A folder holding it ships this file, which imports
+only torch, diffusers and ``augment_labels`` (:mod:`core.models.shipped`). ``augment_dim`` > 0 adds
 ``augment_labels`` through a zero-initialised linear map to the timestep embedding, as
 :mod:`core.models.pixel_unet` does (None, what samplers pass, means "not augmented").
 """
@@ -21,7 +21,7 @@ from diffusers.models.modeling_outputs import Transformer2DModelOutput
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from core.models.augment_labels import embed_labels, label_map
+from .augment_labels import embed_labels, label_map
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

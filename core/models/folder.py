@@ -4,8 +4,10 @@
 Layout::
 
     MODEL_DIR/model_index.json
-    MODEL_DIR/unet/config.json + diffusion_pytorch_model.safetensors     (UNet2DModel)
-      or MODEL_DIR/transformer/...                                        (Noisebloom's DiT)
+    MODEL_DIR/unet/config.json + diffusion_pytorch_model.safetensors     (UNet2DModel, pixel UNet)
+      or MODEL_DIR/transformer/...                                        (DiT, clip network)
+    MODEL_DIR/pipeline.py, unet|transformer/NETWORK.py                   Noisebloom's networks only:
+                                                                         their code, for plain diffusers
     MODEL_DIR/scheduler/scheduler_config.json    DDPMScheduler (eps / v / x0) or FlowMatchEuler (flow)
     MODEL_DIR/noisebloom.json                    {"format": 1, "objective", "preset", ...}
     MODEL_DIR/guide/model.safetensors            optional: the same network less trained, for
@@ -18,9 +20,16 @@ Layout::
 
 A UNet folder is saved by ``DDPMPipeline(unet, scheduler).save_pretrained(dir, safe_serialization=True)``
 so ``diffusers.DiffusionPipeline.from_pretrained(MODEL_DIR)`` loads and samples it without
-Noisebloom. Folders with a non-UNet denoiser (``transformer/``) name its class in
-``model_index.json`` and need Noisebloom to load. Weights are read with safetensors only: pickle
-files (``.bin``, ``.pt``, ``.ckpt``) are refused, never unpickled.
+Noisebloom. A folder holding one of Noisebloom's networks (the pixel UNet in ``unet/``, the DiT or
+the clip network in ``transformer/``) ships that network's code and the pipeline's
+(:mod:`core.models.shipped`), so ``from_pretrained(MODEL_DIR, trust_remote_code=True)`` loads it
+without Noisebloom too. ``guide/`` and ``fewstep/`` are not in ``model_index.json``, so diffusers
+never looks at them.
+
+Noisebloom never runs code from a folder: the denoiser named in ``model_index.json`` is looked up
+in :data:`DENOISER_CLASSES` and its class imported by name from Noisebloom's own package, whatever
+files the folder holds. Weights are read with safetensors only: pickle files (``.bin``, ``.pt``,
+``.ckpt``) are refused, never unpickled.
 """
 
 from __future__ import annotations
@@ -45,22 +54,34 @@ from core.models.folder_checks import (
     read_model_info,
     read_scheduler_config,
 )
+from core.models.shipped import NETWORKS, model_index, ship_code
 
 FORMAT = 1
 GUIDE_DIR, GUIDE_FILE = "guide", "model.safetensors"
 FEWSTEP_DIR = "fewstep"  # FEWSTEP_DIR/GUIDE_FILE: the few-step map (core.training.fewstep)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
-# Denoiser classes a model folder may name: (library, class) -> network kind. Only these are ever
-# imported; another helper registers its clip network here the same way. Each kind also needs its
-# checked fields in folder_checks.DENOISER_FIELDS and its size estimate there.
+# The denoiser entries a model folder's model_index.json may hold -> network kind: diffusers'
+# UNet2DModel, and each of Noisebloom's networks as a shipped custom component ([FILE, CLASS]) or
+# under its package module (folders written before they shipped code). Any other entry is refused.
+# Each kind also needs its checked fields in folder_checks.DENOISER_FIELDS and its size estimate there.
 DENOISER_CLASSES: dict[tuple[str, str], str] = {
     ("diffusers", "UNet2DModel"): "unet",
-    ("core.models.dit", "NoisebloomDiT"): "dit",
-    ("core.models.pixel_unet", "NoisebloomPixelUNet"): "pixel-unet",
-    ("core.models.video", "NoisebloomVideoNet"): "video",
+    **{(n.file, n.name): kind for kind, n in NETWORKS.items()},
+    **{(n.module, n.name): kind for kind, n in NETWORKS.items()},
 }
 DENOISER_SUBFOLDERS = ("unet", "transformer")
+
+
+def denoiser_class(kind: str) -> type:
+    """The class of network ``kind``, imported by name from diffusers or Noisebloom's own package
+    (never from the model folder, whatever code it ships)."""
+    if kind == "unet":
+        from diffusers import UNet2DModel
+
+        return UNet2DModel
+    net = NETWORKS[kind]
+    return getattr(importlib.import_module(net.module), net.name)
 
 
 @dataclass
@@ -95,9 +116,9 @@ def _class_key(network: nn.Module) -> tuple[str, str]:
         return ("diffusers", "UNet2DModel")
     key = (cls.__module__, cls.__name__)
     if key not in DENOISER_CLASSES:
+        names = ", ".join(["UNet2DModel", *(n.name for n in NETWORKS.values())])
         raise ModelFolderError(
-            f"cannot save a {cls.__name__} as a model folder",
-            fix=f"use a network from a preset ({', '.join(k[1] for k in DENOISER_CLASSES)})",
+            f"cannot save a {cls.__name__} as a model folder", fix=f"use a network from a preset ({names})"
         )
     return key
 
@@ -147,21 +168,16 @@ def save_model_folder(
     if guide is not None:
         meta["guide"] = {"trained_steps": int(guide_steps)}
     with atomic_directory(path) as tmp:
-        if kind in ("unet", "pixel-unet"):
-            # a DDPMPipeline folder: diffusers' DiffusionPipeline.from_pretrained loads it (the
-            # pixel UNet's index entry names core.models.pixel_unet, so that needs Noisebloom installed)
+        if kind == "unet":  # a stock DDPMPipeline folder
             DDPMPipeline(unet=network, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)
-        else:
-            network.save_pretrained(tmp / "transformer", safe_serialization=True)
-            scheduler.save_pretrained(tmp / "scheduler")
+        else:  # Noisebloom's pipeline and network, their code shipped alongside
             import diffusers
 
-            index = {
-                "_class_name": "NoisebloomPipeline",
-                "_diffusers_version": diffusers.__version__,
-                "transformer": list(key),
-                "scheduler": ["diffusers", type(scheduler).__name__],
-            }
+            network.save_pretrained(tmp / NETWORKS[kind].subfolder, safe_serialization=True)
+            scheduler.save_pretrained(tmp / "scheduler")
+            ship_code(kind, tmp)
+            frames = meta["frames"] if meta["kind"] == "clip" else None
+            index = model_index(kind, scheduler, diffusers.__version__, frames)
             (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
         if guide is not None:
             from safetensors.torch import save_file
@@ -269,8 +285,7 @@ def _read_parts(path: Path) -> _Parts:
     except ValueError as e:
         raise ModelFolderError(f"{sched_path}: {e}", fix="use a DDPM or flow-matching model") from None
     info = read_model_info(path)
-    cls = getattr(importlib.import_module(key[0]), key[1])
-    denoiser_size(DENOISER_CLASSES[key], cls, config, sub / "config.json")
+    denoiser_size(DENOISER_CLASSES[key], denoiser_class(DENOISER_CLASSES[key]), config, sub / "config.json")
     return _Parts(path, key, sub, config, scheduler_config, objective, schedule, info)
 
 
@@ -312,7 +327,7 @@ def load_model_folder(
     parts = _read_parts(Path(path))
     path, key, sub, config = parts.path, parts.key, parts.sub, parts.config
     scheduler_config, objective, info = parts.scheduler_config, parts.objective, parts.info
-    cls = getattr(importlib.import_module(key[0]), key[1])
+    cls = denoiser_class(DENOISER_CLASSES[key])
     state = _load_weights(sub)
     try:
         network = cls.from_config(config)

@@ -29,7 +29,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_outputs import BaseOutput
 from diffusers.models.modeling_utils import ModelMixin
 
-from core.models.augment_labels import embed_labels, label_map
+from .augment_labels import embed_labels, label_map
 
 PREDICTIONS = ("velocity", "sample")
 MIN_NOISE_LEVEL = 0.05  # the velocity from a predicted clean picture divides by the noise level

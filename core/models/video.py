@@ -14,8 +14,8 @@ Why our own network instead of ``UNet3DConditionModel`` / ``UNetSpatioTemporalCo
 both require text / image conditioning (cross-attention inputs, added-time ids) and are 10**8-10**9
 parameters at their configured widths; Noisebloom's clip models are unconditional and must train
 on a 2-core CPU. This network reuses their building blocks and is saved like any diffusers model
-(``config.json`` + safetensors). Loading a folder holding it needs Noisebloom
-(``core.models.video.NoisebloomVideoNet``). Called as ``network(x, t).sample`` like ``UNet2DModel``,
+(``config.json`` + safetensors); a folder holding it ships this file, which imports only torch
+and diffusers (:mod:`core.models.shipped`). Called as ``network(x, t).sample`` like ``UNet2DModel``,
 with x (B, T, C, H, W) and t (B,) timesteps (ints 0..999 for DDPM objectives, floats 1000*sigma
 for flow); the output has the input's shape.
 """
