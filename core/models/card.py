@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from core.fsutil import atomic_write_text
+from core.models.shipped import load_lines
 
 CARD_NAME = "README.md"
 SAMPLES_NAME = "samples.png"
 
-# How plain diffusers loads the folder, in one place: ``{path}`` is the model folder.
-DIFFUSERS_LOAD = (
-    "from diffusers import DiffusionPipeline\n"
-    'pipe = DiffusionPipeline.from_pretrained("{path}", trust_remote_code=True)\n'
-    "images = pipe(num_inference_steps=20).images"
-)
 NOISEBLOOM_LOAD = "noisebloom sample {path} --out samples --steps 20"
 
 # The memorised share's two lines, found again by these prefixes when a health check rewrites them.
@@ -137,6 +132,14 @@ def _share_lines(share: float | None, samples: int | None) -> tuple[str, str]:
     return SHARE_KEY + _yaml(None if share is None else float(share)), SHARE_LINE + share_text(share, samples)
 
 
+def diffusers_lines(facts: CardFacts, path: str) -> str:
+    """How plain diffusers loads and samples the folder: :func:`core.models.shipped.load_lines`
+    (remote code only for Noisebloom's own networks, ``.frames`` for a clip model)."""
+    return "import diffusers\n" + load_lines({"network": facts.network, "kind": facts.kind}, path).rstrip(
+        "\n"
+    )
+
+
 def render_card(facts: CardFacts, path: str = ".") -> str:
     """The card's text; ``path`` is what the loading lines call the folder."""
     f = facts
@@ -212,7 +215,7 @@ def render_card(facts: CardFacts, path: str = ".") -> str:
         "With plain diffusers:",
         "",
         "```python",
-        DIFFUSERS_LOAD.format(path=path),
+        diffusers_lines(f, path),
         "```",
         "",
         "## Autoguidance",

@@ -16,7 +16,6 @@ from core.models import card as card_mod
 from core.models import folder as folder_mod
 from core.models.card import (
     CARD_NAME,
-    DIFFUSERS_LOAD,
     SAMPLES_NAME,
     CardFacts,
     render_card,
@@ -56,8 +55,12 @@ def test_card_front_matter_is_yaml_with_the_facts_and_the_body_names_them():
     assert "- Steps: 1,234" in text and "- Time: 3 min 12 s" in text and "- Objective: flow matching" in text
     assert f"![Samples at step 1,200]({SAMPLES_NAME})" in text
     assert "noisebloom sample runs/a/model --out samples --steps 20" in text
-    assert DIFFUSERS_LOAD.format(path="runs/a/model") in text
-    assert 'from_pretrained("runs/a/model", trust_remote_code=True)' in text
+    # a diffusers UNet: stock classes, no remote code; Noisebloom's own networks ship theirs
+    assert "import diffusers\npipe = diffusers.DiffusionPipeline.from_pretrained('runs/a/model')\n" in text
+    pixel = render_card(CardFacts(preset="pixel-small", network="pixel-unet"), path="m")
+    assert "from_pretrained('m', trust_remote_code=True)\nimages = pipe(" in pixel
+    clip = render_card(CardFacts(preset="clip-tiny", network="video", kind="clip"), path="m")
+    assert "frames = pipe(batch_size=4, num_inference_steps=50).frames" in clip
     assert "`guide/` holds the same network from step 300" in text and "Plain diffusers ignores" in text
     assert "- Memorised share (last health check): not checked yet" in text
 
