@@ -202,26 +202,31 @@ def _not_a_model(path: Path) -> ModelFolderError:
     return ModelFolderError(f"{path}: not a model folder (no model_index.json)", fix=fix)
 
 
-def _weight_files(sub: Path) -> list[Path]:
-    """The denoiser's safetensors files; refused when there are none (or only pickle files)."""
-    files = sorted(sub.glob("*.safetensors"))
+def _weight_files(sub: Path, cls_name: str = "UNet2DModel") -> list[Path]:
+    """The denoiser's safetensors files (the plain ``diffusion_pytorch_model.safetensors`` alone when
+    it sits beside variants such as ``.fp16.safetensors``); refused when there are none, and with
+    the way to convert them when there are only pickle files (a downloaded hub folder's ``.bin``)."""
+    plain = sub / "diffusion_pytorch_model.safetensors"
+    files = [plain] if plain.is_file() else sorted(sub.glob("*.safetensors"))
     if not files:
         pickles = sorted(p.name for p in sub.iterdir() if p.suffix in PICKLE_SUFFIXES)
         if pickles:
             raise ModelFolderError(
-                f"{sub / pickles[0]}: pickle weights, which Noisebloom never loads (they can run code)",
-                fix="convert them to safetensors where you trust the file: "
-                "model.save_pretrained(dir, safe_serialization=True)",
+                f"{sub / pickles[0]}: pickle weights, which Noisebloom never opens because a pickle file "
+                "can run code",
+                fix=f"if you trust where the folder came from, convert it to safetensors once: in Python, "
+                f'{cls_name}.from_pretrained("{sub}").save_pretrained("{sub}") (diffusers) writes '
+                "diffusion_pytorch_model.safetensors beside it; then open the folder again",
             )
         raise ModelFolderError(f"{sub}: no weights (*.safetensors)", fix="train again or restore the folder")
     return files
 
 
-def _load_weights(sub: Path) -> dict[str, torch.Tensor]:
+def _load_weights(sub: Path, cls_name: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     state: dict[str, torch.Tensor] = {}
-    for f in _weight_files(sub):
+    for f in _weight_files(sub, cls_name):
         try:
             state.update(load_file(f))
         except Exception as e:  # safetensors raises its own error types for damaged files
@@ -313,7 +318,7 @@ def check_model_folder(path: str | Path) -> dict[str, Any]:
     weights are there); its ``noisebloom.json`` fields, or those a plain diffusers folder implies.
     Raises :class:`ModelFolderError` naming the folder and what is missing."""
     parts = _read_parts(Path(path))
-    _weight_files(parts.sub)
+    _weight_files(parts.sub, parts.key[1])
     return parts.info if parts.info is not None else _default_info(parts)
 
 
@@ -328,7 +333,7 @@ def load_model_folder(
     path, key, sub, config = parts.path, parts.key, parts.sub, parts.config
     scheduler_config, objective, info = parts.scheduler_config, parts.objective, parts.info
     cls = denoiser_class(DENOISER_CLASSES[key])
-    state = _load_weights(sub)
+    state = _load_weights(sub, cls.__name__)
     try:
         network = cls.from_config(config)
         network.load_state_dict(state, strict=True)

@@ -184,6 +184,15 @@ def _load_data(args: argparse.Namespace, resolution: int | None):
     return PreparedDataset.open(result.dataset_dir)
 
 
+def _parent_resolution(config) -> int | None:  # noqa: ANN001
+    """The side a fine-tune scans its folder at when --resolution is not given: its model's own."""
+    if not config.init_from:
+        return None
+    from core.models.folder import check_model_folder
+
+    return int(check_model_folder(config.init_from)["resolution"])
+
+
 def _config(args: argparse.Namespace):
     from pathlib import Path
 
@@ -230,10 +239,21 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import contextlib
 
+    from core.data.report import NothingToTrainOn
+    from core.errors import DataError
     from core.training.trainer import train
 
     config = _config(args)
-    data = _load_data(args, config.resolution)
+    parent_size = None if config.resolution else _parent_resolution(config)
+    try:
+        data = _load_data(args, config.resolution or parent_size)
+    except NothingToTrainOn as e:
+        if parent_size is None:
+            raise
+        raise DataError(  # a fine-tune scans at its model's size: say so, and how to choose another
+            f"{e.problem} (the folder is scanned at {parent_size} px, the size of the model {config.init_from})",
+            fix=f"{e.fix}, or fine-tune at another size with --resolution N",
+        ) from None
     if data.kind == "clip" and args.preset is None and not config.init_from and not args.resume:
         from core.models.presets import get_preset
 

@@ -96,17 +96,26 @@ def _make_accelerator(config: TrainConfig) -> Any:
     )
 
 
+# The preset whose training defaults (optimizer, learning rate, EMA) a network from outside Noisebloom
+# fine-tunes with, by its kind: a diffusers UNet2DModel (google/ddpm-cifar10-32 and the like) takes the
+# largest UNet preset's AdamW at 2e-4, the learning rate of Ho et al. 2020, a tenth of it for a fine-tune.
+FOREIGN_PRESET = {"unet": "unet-gpu"}
+
+
 def adopt_parent(config: TrainConfig, model_dir: str | Path) -> TrainConfig:
     """``config`` with the preset, objective and schedule of the model it fine-tunes.
 
-    The folder comes from outside: its ``noisebloom.json`` is read through the model folder's
-    bounded, checked reader; without one, the whole folder is loaded to infer them."""
-    from core.models.folder import load_model_folder, read_model_info
+    The folder comes from outside: it is checked through the model folder's bounded reader without
+    reading its weights; a plain diffusers folder (no ``noisebloom.json``) gives the objective and
+    schedule its scheduler implies, and the preset of its network's kind (:data:`FOREIGN_PRESET`)."""
+    from core.models.folder import check_model_folder
 
-    info = read_model_info(model_dir) or load_model_folder(model_dir).info
+    info = check_model_folder(model_dir)
     changes: dict[str, Any] = {"init_from": str(model_dir)}
     if info.get("preset") in _known_presets():
         changes["preset"] = info["preset"]
+    elif info.get("network") in FOREIGN_PRESET:
+        changes["preset"] = FOREIGN_PRESET[info["network"]]
     if info.get("objective"):
         changes["objective"] = info["objective"]
     if info.get("schedule"):
@@ -144,23 +153,58 @@ def _build_network(
             f"{where} was trained with objective {info.get('objective')}, not {config.objective}",
             fix="leave --objective out to use the parent's",
         )
-    if int(info.get("channels", channels)) != channels:
+    _check_parent_schedule(parent, config, where)
+    size, colours = int(info.get("resolution", resolution)), int(info.get("channels", channels))
+    if colours != channels:
         raise ConfigError(
-            f"{where} has {info.get('channels')} channel(s), the data has {channels}",
-            fix="fine-tune on data of the same colour mode (grayscale or RGB)",
+            f"{where} is a {size} px {_colour(colours)} model and the data is {resolution} px "
+            f"{_colour(channels)}",
+            fix=f"fine-tune it on {_colour(colours)} pictures of {size} px or more, or train a new model "
+            "on this data",
         )
     net = parent.network
-    if int(info.get("resolution", resolution)) != resolution:
+    if size != resolution:
         if info.get("network") != "unet":
             raise ConfigError(
-                f"{where} works at {info.get('resolution')} px, the data is {resolution} px",
-                fix=f"train with --resolution {info.get('resolution')}",
+                f"{where} is a {size} px model and the data is {resolution} px",
+                fix=f"fine-tune it on pictures scanned at {size} px",
             )
         net.register_to_config(sample_size=resolution)  # a UNet is convolutional: any multiple of 8 works
     takes = dict(net.config).get("augment_dim", 0) == AUGMENT_DIM
     augment = resolve_augment(config.augment, pictures, takes, f"the network of {config.init_from}")
     preset = info.get("preset", config.preset)
     return net, {"preset": preset, "parent": str(Path(config.init_from).resolve())}, augment
+
+
+def _colour(channels: int) -> str:
+    return {1: "grayscale", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels}-channel")
+
+
+def _check_parent_schedule(parent: Any, config: TrainConfig, where: str) -> None:
+    """Refuse a parent whose scheduler noises otherwise than the schedule training uses: a diffusers
+    folder from elsewhere may carry other betas or step counts, and fine-tuning it on Noisebloom's
+    schedule would teach it another process than the one it was trained for (sampling it as it is
+    works: the samplers take the folder's own scheduler config)."""
+    if config.objective == "flow":
+        return
+    from core.diffusion.schedules import alphas_cumprod
+
+    try:
+        theirs = getattr(parent.make_scheduler(), "alphas_cumprod", None)
+    except (AttributeError, TypeError, ValueError):  # a scheduler class diffusers lacks, a bad config
+        theirs = None
+    ours = alphas_cumprod(config.schedule)
+    if theirs is None or theirs.shape != ours.shape or not torch.allclose(theirs.double(), ours, atol=1e-6):
+        c = parent.scheduler_config
+        shown = (
+            f"{c.get('beta_schedule', 'linear')} betas {c.get('beta_start', '?')} to {c.get('beta_end', '?')} "
+            f"over {c.get('num_train_timesteps', '?')} steps"
+        )
+        raise ConfigError(
+            f"{where}: its scheduler noises with {shown}, not the linear or cosine schedule of 1,000 steps "
+            "that Noisebloom fine-tunes with",
+            fix="sample it as it is, or train a new model",
+        )
 
 
 def _check_resume(config: TrainConfig, run_dir: Path) -> None:

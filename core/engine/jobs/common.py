@@ -17,6 +17,7 @@ from core.media.grid import filmstrip
 from core.media.png import png_bytes
 from core.sampling.config import SampleConfig
 from core.training.config import TrainConfig
+from core.training.trainer import adopt_parent
 
 MAX_PREVIEW_IMAGES = 16  # pictures sent per preview or step event
 
@@ -93,13 +94,15 @@ def config_args(args: dict[str, Any], name: str, command: str) -> dict[str, Any]
 
 
 def train_config(ctx: Context, args: dict[str, Any], kind: str) -> TrainConfig:
-    """The job's TrainConfig: its ``config`` over the defaults, at the dataset's resolution unless set."""
+    """The job's TrainConfig: its ``config`` over the defaults, at the dataset's resolution unless set.
+    A fine-tune takes its model's preset, objective and schedule over what the window sends (the
+    network was trained with them; :func:`~core.training.trainer.adopt_parent`)."""
     overrides = config_args(args, "config", kind)
     ds = dataset_row(ctx, str(require(args, "dataset", str, kind)), kind)
     overrides.setdefault("resolution", PreparedDataset.open(ds["path"]).resolution)
     if kind == "finetune":
         _, parent = find_model(ctx, str(require(args, "model", str, kind)), kind)
-        overrides["init_from"] = str(parent)
+        return adopt_parent(TrainConfig.from_dict(overrides), parent)
     return TrainConfig.from_dict(overrides)
 
 
