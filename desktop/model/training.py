@@ -143,10 +143,32 @@ class TrainingModel(QObject):
         self.config_changed.emit()
 
     def setup_finetune(self, model_id: str, dataset_id: str | None) -> None:
+        """A fine-tune of ``model_id`` on ``dataset_id``: the settings show the base model's network,
+        objective, schedule and size where the library knows them (the engine keeps them whatever is
+        sent: a fine-tune cannot change its network or what it predicts)."""
         self.base_model = model_id
         if dataset_id:
             self.dataset_id = dataset_id
+        for key, value in self.base_settings().items():
+            self.config[key] = value
         self.config_changed.emit()
+
+    def base_settings(self) -> dict[str, Any]:
+        """The settings a fine-tune takes from its base model (:meth:`setup_finetune`), as far as the
+        library's model info says them; {} without a base model."""
+        if not self.base_model:
+            return {}
+        info = (self.app.library.get("models", self.base_model) or {}).get("info") or {}
+        known: dict[str, Any] = {}
+        if info.get("preset") in PRESETS:
+            known["preset"] = info["preset"]
+        if info.get("objective") in C.OBJECTIVES:
+            known["objective"] = info["objective"]
+        if info.get("schedule") in ("cosine", "linear"):
+            known["schedule"] = info["schedule"]
+        if info.get("resolution") in RESOLUTIONS:
+            known["resolution"] = int(info["resolution"])
+        return known
 
     def load_run_settings(self, run: dict[str, Any]) -> str:
         """Show a library run's own settings (its dataset, network, objective, size, budget, batch,

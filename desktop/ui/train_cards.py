@@ -60,6 +60,8 @@ TIPS = {
     "lr": "How big a change each step makes: too large and training goes wild, too small and it crawls; "
     "leave it at the preset default unless you have a reason",
     "device": "Where training runs: Auto picks the graphics card when there is one",
+    "fine_tune": "A fine-tune keeps its base model's network, objective and schedule: it continues "
+    "that model on new pictures",
 }
 
 
@@ -262,8 +264,9 @@ class SettingsCard(Card):
         self.from_run.setObjectName("settings-from")
         self.body.addWidget(self.from_run)
         self.from_run.hide()
+        self.body.addWidget(self.base_label)  # above the form: a wrapped label in a form row is clipped
+        self.base_label.hide()
         form.addRow("Dataset", self.dataset)
-        form.addRow("", self.base_label)
         form.addRow("Preset", self.preset)
         form.addRow("Objective", self.objective)
         form.addRow("Schedule", self.schedule)
@@ -368,17 +371,35 @@ class SettingsCard(Card):
                 "change any of them first if you like."
             )
         self.from_run.setVisible(bool(run))
-        self.base_label.setText(f"Fine-tune from model {self.tm.base_model}" if self.tm.base_model else "")
-        self.base_label.setVisible(bool(self.tm.base_model))
+        base = self.tm.base_model
+        if base:
+            name = (self.app.library.get("models", base) or {}).get("name") or base
+            self.base_label.setText(
+                f"Fine-tune from model “{name}”: it keeps that model's network, objective and schedule"
+            )
+        self.base_label.setVisible(bool(base))
         self._loading = False
         self._apply_kind()
+        self._apply_base()
         self._estimate()
 
+    def _apply_base(self) -> None:
+        """A fine-tune keeps its base model's network, objective and schedule: those are off, saying why."""
+        base = bool(self.tm.base_model)
+        self.objective.setEnabled(not base)
+        self.objective.setToolTip(TIPS["fine_tune" if base else "objective"])
+        self.preset.setEnabled(not base)
+        if base:
+            self.preset.setToolTip(TIPS["fine_tune"])
+        self._apply_objective()
+
     def _apply_objective(self) -> None:
-        """The schedule applies to the DDPM objectives only: off under flow matching, saying why."""
+        """The schedule applies to the DDPM objectives only: off under flow matching, saying why;
+        a fine-tune keeps its base model's."""
         flow = self.objective.currentData() == "flow"
-        self.schedule.setEnabled(not flow)
-        self.schedule.setToolTip(TIPS["schedule_off" if flow else "schedule"])
+        self.schedule.setEnabled(not flow and not self.tm.base_model)
+        tip = "fine_tune" if self.tm.base_model else "schedule_off" if flow else "schedule"
+        self.schedule.setToolTip(TIPS[tip])
 
     def _apply_kind(self) -> None:
         """Only the presets that can train on the dataset's kind are enabled; the others say why.

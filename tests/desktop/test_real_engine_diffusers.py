@@ -1,6 +1,6 @@
 """A diffusers pipeline folder in the window against the real engine: opened as a model folder,
-then a folder of pictures dropped on it fine-tunes it (with the window's default objective and
-schedule, which give way to the model's own), and the new run records it as its parent."""
+then a folder of pictures dropped on it fine-tunes it (the settings show the model's own objective
+and schedule, which the engine keeps whatever is sent), and the new run records it as its parent."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_a_drop_on_a_diffusers_model_fine_tunes_it_and_records_the_parent(qapp, 
         app.finetune_from_drop(model_id, [str(pics)])
         tm = app.training
         qtbot.waitUntil(lambda: tm.base_model == model_id and tm.dataset_id is not None, timeout=120_000)
-        assert (tm.config["objective"], tm.config["schedule"]) == ("flow", "cosine")  # the window's defaults
+        assert (tm.config["objective"], tm.config["schedule"]) == ("eps", "linear")  # the model's own
         tm.set_config("batch_size", 4)
         tm.set_budget("steps", 2)
         tm.start()

@@ -83,3 +83,33 @@ def test_a_run_whose_dataset_is_gone_says_so_and_trains_on_nothing_else(window, 
         window.app.training.dataset_id is None
         and window.train_area.settings_card.dataset.currentIndex() == -1
     )
+
+
+def test_a_fine_tune_shows_its_base_models_network_objective_and_schedule_and_keeps_them(window, client):
+    _library(window, client, [])
+    client.catalog["models"] = [
+        {"id": "m1", "name": "cifar", "path": "/m1", "run_id": None,
+         "info": {"preset": "unet-tiny", "objective": "eps", "schedule": "linear", "resolution": 16}}
+    ]  # fmt: skip
+    window.app.library.refresh()
+    card = window.train_area.settings_card
+    assert card.preset.isEnabled() and card.objective.currentData() == "flow"
+    window.app.training.setup_finetune("m1", "good")
+    assert card.preset.currentData() == "unet-tiny" and card.objective.currentData() == "eps"
+    assert card.schedule.currentData() == "linear" and card.resolution.currentData() == 16
+    assert not card.preset.isEnabled() and not card.objective.isEnabled() and not card.schedule.isEnabled()
+    assert "keeps its base model's network" in card.objective.toolTip()
+    assert "keeps its base model's network" in card.preset.toolTip()
+    assert card.base_label.text() == (
+        "Fine-tune from model “cifar”: it keeps that model's network, objective and schedule"
+    )
+    window.resize(1280, 800)
+    QApplication.processEvents()
+    window.train_area.grab().save("/tmp/train_finetune_settings.png")
+    window.app.training.start()
+    sent = client.last("finetune").args
+    assert (
+        sent["model"] == "m1"
+        and sent["config"]["objective"] == "eps"
+        and sent["config"]["preset"] == "unet-tiny"
+    )
