@@ -90,6 +90,12 @@ def _check_presets(tmp_path: Path, objectives: dict[str, str]) -> None:
     folders = {
         p: _save(tmp_path / p, p, o, channels=3 if p == "pixel-small" else 1) for p, o in objectives.items()
     }
+    _compare(tmp_path, folders, objectives)
+
+
+def _compare(tmp_path: Path, folders: dict[str, Path], objectives: dict[str, str]) -> None:
+    """Sample each folder in the plain interpreter with the README's load line and in Noisebloom with
+    the folder's own scheduler, the same seeds and steps: within one grey level."""
     seeds = [image_seed(SEED, k) for k in range(2)]
     lines = {
         p: load_lines(json.loads((f / "noisebloom.json").read_text()), f).splitlines()
@@ -120,6 +126,32 @@ for name, (load, _) in {lines!r}.items():
 
 def test_small_presets_sample_alike_in_plain_diffusers(tmp_path):
     _check_presets(tmp_path, OBJECTIVE)
+
+
+def test_folders_the_trainer_saved_sample_alike_in_plain_diffusers(tmp_path):
+    """The default preset and a clip preset, trained two steps by the real trainer (EMA, guide, card,
+    previews), not only saved: what a person takes to another diffusers tool."""
+    from core.catalogue.training import DEFAULT_PRESET
+    from core.data.prepared import PreparedDataset
+    from core.training.config import TrainConfig
+    from core.training.trainer import train
+
+    rng = np.random.default_rng(0)
+    pictures = PreparedDataset.from_array((rng.random((8, RESOLUTION, RESOLUTION, 3)) * 255).astype(np.uint8))
+    clips = PreparedDataset.from_array(
+        (rng.random((4, FRAMES, RESOLUTION, RESOLUTION, 1)) * 255).astype(np.uint8), "clip", fps=8.0
+    )
+    folders, objectives = {}, {}
+    for preset, data in ((DEFAULT_PRESET, pictures), ("clip-tiny", clips)):
+        config = TrainConfig(
+            preset=preset, objective="flow", batch_size=2, max_steps=2, max_minutes=None, device="cpu",
+            preview_every=2, preview_seeds=(0, 1), preview_steps=2, val_every=0, checkpoint_every=0,
+            memorization_every=0, guide_at=0.5,
+        )  # fmt: skip
+        folders[preset] = train(config, data, tmp_path / f"run-{preset}").model_dir
+        objectives[preset] = "flow"
+        assert (folders[preset] / "guide").is_dir() and (folders[preset] / "README.md").is_file()
+    _compare(tmp_path, folders, objectives)
 
 
 @pytest.mark.slow  # unet-gpu and dit-s are tens of millions of parameters even at 16 px
