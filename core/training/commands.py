@@ -52,9 +52,17 @@ _ARGS = {  # CLI name -> TrainConfig field, for the options that map one to one
 }
 
 
+DATA_HELP = "folder of pictures / clips, or a prepared dataset folder"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """``train`` and ``finetune`` (``train --init-from MODEL_DIR`` with the model first), sharing
+    every option."""
+    options = argparse.ArgumentParser(add_help=False)
+    _add_options(options)
     p = subparsers.add_parser(
         "train",
+        parents=[options],
         help="train a diffusion model on a folder of pictures or clips",
         description=(
             "Train a diffusion model on DATA_DIR (a folder of pictures / clips, or a prepared dataset). "
@@ -63,9 +71,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "accelerate launch --multi_gpu --num_processes N -m core.cli train ..."
         ),
     )
-    p.add_argument(
-        "data_dir", metavar="DATA_DIR", help="folder of pictures / clips, or a prepared dataset folder"
+    p.add_argument("data_dir", metavar="DATA_DIR", help=DATA_HELP)
+    p.add_argument("--init-from", metavar="MODEL_DIR", help="fine-tune this model folder on DATA_DIR")
+    p.set_defaults(func=run)
+    f = subparsers.add_parser(
+        "finetune",
+        parents=[options],
+        help="fine-tune a model folder (Noisebloom's, or a diffusers DDPM pipeline) on a folder of pictures",
+        description=(
+            "Fine-tune MODEL_DIR (a Noisebloom model folder, or a local diffusers unconditional pipeline "
+            "folder such as a copy of google/ddpm-cifar10-32) on DATA_DIR; the same as "
+            "`noisebloom train DATA_DIR --init-from MODEL_DIR`. The new run records MODEL_DIR as its parent."
+        ),
     )
+    f.add_argument("model_dir", metavar="MODEL_DIR", help="the model folder to start from")
+    f.add_argument("data_dir", metavar="DATA_DIR", help=DATA_HELP)
+    f.set_defaults(func=run_finetune, init_from=None)
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    args.init_from = args.model_dir
+    return run(args)
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    """The options ``train`` and ``finetune`` share."""
     p.add_argument(
         "--out", required=True, metavar="RUN_DIR", help="run folder to write (config, state, model, samples)"
     )
@@ -146,14 +176,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace the run in RUN_DIR (its config, state, model, samples and metrics; nothing else)",
     )
-    p.add_argument("--init-from", metavar="MODEL_DIR", help="fine-tune this model folder on DATA_DIR")
     p.add_argument(
         "--workspace",
         help="workspace folder: the scanned dataset cache, and the library the run is listed in when it exists "
         "(default: NOISEBLOOM_HOME or the user data folder)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def _load_data(args: argparse.Namespace, resolution: int | None):

@@ -205,3 +205,13 @@ def test_a_folder_with_other_betas_samples_but_is_not_fine_tuned(tmp_path, monke
         "fine-tunes with; "
         "sample it as it is, or train a new model"
     )
+
+
+def test_noisebloom_finetune_is_train_init_from_with_the_model_first(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NOISEBLOOM_HOME", str(tmp_path / "ws"))
+    parent = _pipeline(tmp_path / "ddpm-cifar10-32", "DDPMScheduler", "epsilon")
+    run = tmp_path / "run"
+    args = ["finetune", str(parent), str(_pictures(tmp_path / "pics")), "--out", str(run), "--max-steps", "2"]
+    assert main([*args, *FAST]) == 0, capsys.readouterr().err
+    assert json.loads((run / "model" / "noisebloom.json").read_text())["parent"] == str(parent.resolve())
+    assert json.loads((run / "config.json").read_text())["init_from"] == str(parent)
