@@ -212,6 +212,7 @@ class SettingsCard(Card):
         self.dataset.setPlaceholderText("drop a folder first")
         self.base_label = label("", "muted", wrap=True)
         self.preset = QComboBox()
+        self.preset.setPlaceholderText("the base model's network")
         for p in PRESETS:
             self.preset.addItem(p, p)
         self.objective = QComboBox()
@@ -391,6 +392,10 @@ class SettingsCard(Card):
         self.preset.setEnabled(not base)
         if base:
             self.preset.setToolTip(TIPS["fine_tune"])
+            if "preset" not in self.tm.base_settings():  # a foreign network (a diffusers UNet): no preset
+                self._loading = True
+                self.preset.setCurrentIndex(-1)  # shows the placeholder, "the base model's network"
+                self._loading = False
         self._apply_objective()
 
     def _apply_objective(self) -> None:

@@ -113,3 +113,17 @@ def test_a_fine_tune_shows_its_base_models_network_objective_and_schedule_and_ke
         and sent["config"]["objective"] == "eps"
         and sent["config"]["preset"] == "unet-tiny"
     )
+
+
+def test_a_fine_tune_of_a_foreign_network_shows_no_preset_of_ours(window, client):
+    _library(window, client, [])
+    client.catalog["models"] = [
+        {"id": "m2", "name": "ddpm-cifar10-32", "path": "/m2", "run_id": None,
+         "info": {"preset": "custom", "objective": "eps", "schedule": "linear", "resolution": 32}}
+    ]  # fmt: skip
+    window.app.library.refresh()
+    window.app.training.setup_finetune("m2", "good")
+    card = window.train_area.settings_card
+    assert card.preset.currentIndex() == -1 and card.preset.currentText() == ""
+    assert card.preset.placeholderText() == "the base model's network" and not card.preset.isEnabled()
+    assert card.objective.currentData() == "eps" and card.resolution.currentData() == 32
