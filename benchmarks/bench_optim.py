@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,7 @@ def main() -> int:
     args = ap.parse_args()
     load0 = load_average()
     torch.set_num_threads(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # fixed: the trainer's thread policy leaves it
     from diffusers.training_utils import EMAModel
 
     torch.manual_seed(0)

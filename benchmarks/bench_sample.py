@@ -26,6 +26,7 @@ Results: ``benchmarks/results/sample.json``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -133,6 +134,7 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # fixed: the trainer's thread policy leaves it
     torch.manual_seed(0)
     unet = timed(build(args.preset, args.channels, args.resolution).eval())
     info = {"resolution": args.resolution, "channels": args.channels, "kind": "image"}

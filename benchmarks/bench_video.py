@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     load0 = load_average()
     if args.threads:
         torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # fixed: the trainer's thread policy leaves it
     t0 = time.monotonic()
     factor = 64 // args.resolution
     clips = downsample(moving_digits(args.clips + 256, args.frames, seed=0), factor)[..., None]

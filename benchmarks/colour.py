@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -348,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # fixed: the trainer's thread policy leaves it
     e = load_emoji(args.resolution)
     print(f"{len(e.names)} emoji at {args.resolution} px")
     model, meta = emoji_classifier(e.png)

@@ -28,6 +28,7 @@ import argparse
 import gzip
 import importlib.util
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -341,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # fixed: the trainer's thread policy leaves it
     load0 = load_average()
     t0 = time.perf_counter()
     figures = {"resolution": args.resolution, **reference(args.resolution, args.retrain)}

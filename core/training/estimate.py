@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from core.models.presets import build, count_params, get_preset
+from core.training.threads import ThreadPolicy
 
 PARAM_COPIES = 5  # weights, gradients, AdamW m and v (Muon: one buffer), EMA
 
@@ -76,7 +77,8 @@ def estimate_training(
     optimizer: str = "adamw",
 ) -> Estimate:
     """Measure ``preset`` at ``channels`` x ``resolution`` px (x ``frames`` for clips) on the CPU,
-    training with ``optimizer`` ("adamw" or "muon", :func:`core.training.optim.make_optimizer`)."""
+    training with ``optimizer`` ("adamw" or "muon", :func:`core.training.optim.make_optimizer`), on
+    the threads the trainer's policy would use now (:mod:`core.training.threads`)."""
     from core.training.optim import make_optimizer
 
     network = build(preset, channels, resolution)
@@ -99,8 +101,15 @@ def estimate_training(
         opt.zero_grad(set_to_none=True)
         return t1 - t0, time.perf_counter() - t1
 
-    step()  # warm-up: allocations, kernel selection
-    times = [step() for _ in range(timed_steps)]
+    threads = ThreadPolicy.for_device("cpu")  # measured on the threads training would use now
+    if threads is not None:
+        threads.tick()
+    try:
+        step()  # warm-up: allocations, kernel selection
+        times = [step() for _ in range(timed_steps)]
+    finally:
+        if threads is not None:
+            threads.close()
     per_image = sum(fb for fb, _ in times) / (probe * timed_steps)
     per_step = sum(o for _, o in times) / timed_steps
     img_per_s = batch_size / max(per_image * batch_size + per_step, 1e-9)

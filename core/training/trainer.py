@@ -37,6 +37,7 @@ from core.training import run as _run
 from core.training.config import TrainConfig
 from core.training.optim import kind_of_state
 from core.training.run import MetricFn, PreviewFn, Run
+from core.training.threads import ThreadPolicy
 
 ProgressFn = Callable[[int, int, dict], None]
 
@@ -340,8 +341,11 @@ def _train(
     config = run.config  # with the augmentation probability it resolved
     main = run.main
     stopped_early = False
+    threads = ThreadPolicy.for_device(str(run.device)) if run.world == 1 else None
     try:
         while True:
+            if threads is not None:
+                threads.tick()
             stop, early = run.decide_stop()
             if stop:
                 stopped_early = early
@@ -386,6 +390,8 @@ def _train(
         run.accelerator.wait_for_everyone()
     finally:
         run.log.close()
+        if threads is not None:
+            threads.close()
     final["elapsed_s"] = round(run.elapsed(), 3)
     return TrainResult(run_dir, run.model_dir, run.step, stopped_early, final)
 
