@@ -18,6 +18,7 @@ from typing import Any
 
 from core.fsutil import atomic_write_text
 from core.models.shipped import load_lines
+from core.words import count, format_duration
 
 CARD_NAME = "README.md"
 SAMPLES_NAME = "samples.png"
@@ -102,28 +103,14 @@ def _yaml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
-def format_duration(seconds: float) -> str:
-    """``42 s``, ``3 min 12 s``, ``2 h 05 min``."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
-
 def share_text(share: float | None, samples: int | None) -> str:
     """The body's share, after :data:`SHARE_LINE`."""
     if samples is None:
         return "not checked yet"
     if share is None:
-        return f"not measured ({_count(samples, 'sample')}, no training pictures to compare with)"
+        return f"not measured ({count(samples, 'sample')}, no training pictures to compare with)"
     return (
-        f"{share:.1%} of {_count(samples, 'sample')} copy a training picture "
+        f"{share:.1%} of {count(samples, 'sample')} copy a training picture "
         "(nearest training picture under 1/3 of the second nearest)"
     )
 
@@ -169,8 +156,8 @@ def render_card(facts: CardFacts, path: str = ".") -> str:
     colour = "grayscale" if f.channels == 1 else "colour" if f.channels == 3 else f"{f.channels}-channel"
     size = f"{f.resolution}×{f.resolution} px"
     if f.kind == "clip":
-        size += f", {_count(int(f.frames or 1), 'frame')}" + (f" at {f.fps:g} fps" if f.fps else "")
-    data = _count(int(f.images), unit) if f.images is not None else "not recorded"
+        size += f", {count(int(f.frames or 1), 'frame')}" + (f" at {f.fps:g} fps" if f.fps else "")
+    data = count(int(f.images), unit) if f.images is not None else "not recorded"
     body = [
         f"# Noisebloom {f.preset} model",
         "",

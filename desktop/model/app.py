@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
+from core.words import count
 from desktop.model.fast import FastModel
 from desktop.model.generation import GenerationModel
 from desktop.model.health import HealthModel
@@ -27,7 +28,6 @@ from desktop.model.jobs import JobsModel
 from desktop.model.library import LibraryModel
 from desktop.model.scan import ScanModel
 from desktop.model.training import TrainingModel
-from desktop.model.words import count
 
 
 class AppModel(QObject):

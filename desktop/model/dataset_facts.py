@@ -10,8 +10,8 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
+from core.words import count
 from desktop.model.scan import Picture, ScanReport
-from desktop.model.words import count
 
 SIZE_EDGES = (16, 32, 64, 128, 256, 512, 1024, 2048)  # bins of the short side, in px
 SMALL_SET = 200  # rows under this: a model tends to copy the pictures (the Health area measures it)

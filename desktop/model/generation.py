@@ -52,7 +52,7 @@ from core.engine import protocol as P
 from core.errors import NoisebloomError
 from core.media.png import write_png
 from core.sampling.trajectory import Trajectory, open_trajectory
-from desktop.model.words import count
+from core.words import count
 
 DEFAULT_FPS = 8.0  # a clip model that does not record its fps plays at this rate
 LIVE = ("submitted", "queued", "running", "paused")

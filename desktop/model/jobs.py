@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Signal
 
 from core.engine import protocol as P
+from core.words import format_duration
 
 ACTIVE_STATES = ("submitted", "queued", "running", "paused")
 TRAIN_KINDS = ("train", "finetune", "resume_run")  # on a time budget their progress says its steps
@@ -72,15 +73,6 @@ class JobInfo:
         if self.message and not self.total:
             parts.append(self.message)
         return " · ".join(parts)
-
-
-def format_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
 class JobsModel(QObject):

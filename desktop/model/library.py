@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.catalogue.samplers import SAMPLERS
-from desktop.model.words import count
+from core.words import count
 
 WHATS = ("datasets", "runs", "models", "sample_sets")
 

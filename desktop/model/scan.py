@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 from core.data import result as R
 from core.data.settings import DatasetSettings
 from core.engine import protocol as P
-from desktop.model.words import count
+from core.words import count
 
 CROPS = ("center", "letterbox", "random")
 HEADER_SETTINGS = ("resolution", "crop", "flip")  # what the Data area's header sets

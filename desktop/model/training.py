@@ -28,8 +28,7 @@ from PySide6.QtCore import QObject, Signal
 from core.catalogue import training as C
 from core.engine import protocol as P
 from core.training import forecast as F
-from desktop.model.jobs import format_duration
-from desktop.model.words import count
+from core.words import count, format_duration
 
 PRESETS = C.OFFERED
 PRESET_KINDS = {name: C.PRESETS[name].data_kind for name in PRESETS}

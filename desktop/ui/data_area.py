@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.data import result as R
+from core.words import count
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_dataset
 from desktop.model.scan import (
@@ -49,7 +50,6 @@ from desktop.model.scan import (
     ScanReport,
     allow_large_label,
 )
-from desktop.model.words import count
 from desktop.ui import dialogs
 from desktop.ui.data_stats import StatsView
 from desktop.ui.images import PreparedReader, icon

@@ -79,13 +79,7 @@ class StatsView(QScrollArea):
     def retint(self, _theme: object = None) -> None:
         if self.plot is None:
             return
-        import pyqtgraph as pg
-
-        t = theme.current()
-        self.plot.setBackground(t.plot_bg)
-        for ax in ("left", "bottom"):
-            self.plot.getAxis(ax).setPen(pg.mkPen(t.border))
-            self.plot.getAxis(ax).setTextPen(pg.mkPen(t.muted))
+        theme.tint_plot(self.plot)
         self._plot()
 
     def _plot(self) -> None:

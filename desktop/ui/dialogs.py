@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalogue.samplers import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SAMPLERS, draws_noise
-from desktop.model.words import count
+from core.words import count
 from desktop.ui.seed_edit import SeedEdit
 
 Role = QMessageBox.ButtonRole

@@ -38,10 +38,10 @@ from core.catalogue.samplers import (
 )
 from core.media.grid import SHOW
 from core.sampling.trajectory import Trajectory
+from core.words import count
 from desktop.model.app import AppModel
 from desktop.model.demo import demo_model
 from desktop.model.library import generation_title, thumbnail_source
-from desktop.model.words import count
 from desktop.ui import dialogs, theme
 from desktop.ui.clips import ClipPlayer, ClipView, clips_from_array
 from desktop.ui.images import array_to_qimage, icon, thumbnail

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.words import count
 from desktop.model.app import AppModel
 from desktop.model.health import copying_words, share_text
-from desktop.model.words import count
 from desktop.ui import theme
 from desktop.ui.images import decode_png, svg_pixmap
 from desktop.ui.widgets import button, card, label, row
@@ -356,10 +356,7 @@ class HealthArea(QWidget):
             return
         import pyqtgraph as pg
 
-        self.plot.setBackground(t.plot_bg)
-        for ax in ("left", "bottom"):
-            self.plot.getAxis(ax).setPen(pg.mkPen(t.border))
-            self.plot.getAxis(ax).setTextPen(pg.mkPen(t.muted))
+        theme.tint_plot(self.plot)
         self.val_curve.setPen(pg.mkPen(t.accent2, width=2))
         self.val_curve.setSymbolBrush(t.accent2)
         self.val_curve.setSymbolPen(t.accent2)

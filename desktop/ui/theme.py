@@ -82,6 +82,17 @@ def current() -> Theme:
     return _current
 
 
+def tint_plot(plot) -> None:  # noqa: ANN001 - a pyqtgraph PlotWidget
+    """A pyqtgraph plot in the current theme: its background and its left and bottom axes."""
+    import pyqtgraph as pg
+
+    t = _current
+    plot.setBackground(t.plot_bg)
+    for ax in ("left", "bottom"):
+        plot.getAxis(ax).setPen(pg.mkPen(t.border))
+        plot.getAxis(ax).setTextPen(pg.mkPen(t.muted))
+
+
 def on_change(slot) -> None:  # noqa: ANN001 - a bound method of a QObject taking (Theme | None)
     """Call ``slot(theme)`` after each theme change; Qt drops the connection when its owner is deleted."""
     global _notifier

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalogue.training import DEVICES, OBJECTIVES
+from core.words import count
 from desktop.model.app import AppModel
 from desktop.model.training import (
     AUTO,
@@ -33,7 +34,6 @@ from desktop.model.training import (
     preset_mismatch,
     smooth,
 )
-from desktop.model.words import count
 from desktop.ui import theme
 from desktop.ui.clips import ClipPlayer, ClipView
 from desktop.ui.widgets import Card, button, label, row
@@ -624,10 +624,7 @@ class LossCard(Card):
         import pyqtgraph as pg
 
         t = theme.current()
-        self.plot.setBackground(t.plot_bg)
-        for ax in ("left", "bottom"):
-            self.plot.getAxis(ax).setPen(pg.mkPen(t.border))
-            self.plot.getAxis(ax).setTextPen(pg.mkPen(t.muted))
+        theme.tint_plot(self.plot)
         self.raw_curve.setPen(pg.mkPen(t.muted, width=1))
         self.smooth_curve.setPen(pg.mkPen(t.accent, width=2.5))
         self.val_curve.setPen(pg.mkPen(t.accent2, width=2))

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core.engine import protocol as P
-from desktop.model.jobs import JobInfo, format_duration
+from core.words import format_duration
+from desktop.model.jobs import JobInfo
 from desktop.model.scan import ScanReport
 from desktop.model.training import smooth
 from desktop.scripted import scan_report, trained

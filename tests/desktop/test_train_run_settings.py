@@ -85,13 +85,16 @@ def test_a_run_whose_dataset_is_gone_says_so_and_trains_on_nothing_else(window, 
     )
 
 
-def test_a_fine_tune_shows_its_base_models_network_objective_and_schedule_and_keeps_them(window, client):
+def _base_model(window, client, id_: str, name: str, *, preset: str, resolution: int) -> None:  # noqa: ANN001
+    """The library with the two datasets and one eps / linear model to fine-tune."""
     _library(window, client, [])
-    client.catalog["models"] = [
-        {"id": "m1", "name": "cifar", "path": "/m1", "run_id": None,
-         "info": {"preset": "unet-tiny", "objective": "eps", "schedule": "linear", "resolution": 16}}
-    ]  # fmt: skip
+    info = {"preset": preset, "objective": "eps", "schedule": "linear", "resolution": resolution}
+    client.catalog["models"] = [{"id": id_, "name": name, "path": f"/{id_}", "run_id": None, "info": info}]
     window.app.library.refresh()
+
+
+def test_a_fine_tune_shows_its_base_models_network_objective_and_schedule_and_keeps_them(window, client):
+    _base_model(window, client, "m1", "cifar", preset="unet-tiny", resolution=16)
     card = window.train_area.settings_card
     assert card.preset.isEnabled() and card.objective.currentData() == "flow"
     window.app.training.setup_finetune("m1", "good")
@@ -116,12 +119,7 @@ def test_a_fine_tune_shows_its_base_models_network_objective_and_schedule_and_ke
 
 
 def test_a_fine_tune_of_a_foreign_network_shows_no_preset_of_ours(window, client):
-    _library(window, client, [])
-    client.catalog["models"] = [
-        {"id": "m2", "name": "ddpm-cifar10-32", "path": "/m2", "run_id": None,
-         "info": {"preset": "custom", "objective": "eps", "schedule": "linear", "resolution": 32}}
-    ]  # fmt: skip
-    window.app.library.refresh()
+    _base_model(window, client, "m2", "ddpm-cifar10-32", preset="custom", resolution=32)
     window.app.training.setup_finetune("m2", "good")
     card = window.train_area.settings_card
     assert card.preset.currentIndex() == -1 and card.preset.currentText() == ""

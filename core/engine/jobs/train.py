@@ -31,6 +31,7 @@ from core.training.config import MAX_TRAIN_STEPS, TrainConfig
 from core.training.forecast import ExpectedSteps
 from core.training.registry import register_model
 from core.training.trainer import train
+from core.words import count
 from core.workspace.catalog import new_id
 from core.workspace.paths import runs_dir
 
@@ -83,7 +84,7 @@ def _train_hooks(
                 total=budget_s,
                 unit="s",
                 eta_s=max(0.0, budget_s - elapsed),
-                message=f"{step:,} step{'' if step == 1 else 's'} so far, {about} in all",
+                message=f"{count(step, 'step')} so far, {about} in all",
                 step=step,
                 expected_steps=[low, high],
             )

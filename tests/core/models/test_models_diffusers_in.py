@@ -15,6 +15,7 @@ from PIL import Image
 
 from core.cli import main
 from core.media.png import read_png_params
+from tests.core.metrics.conftest import tiny_unet
 
 FAST = ["--device", "cpu", "--quiet", "--batch-size", "4", "--preview-every", "0", "--val-every", "0",
         "--memorization-every", "0", "--guide-at", "0"]  # fmt: skip
@@ -33,16 +34,7 @@ def _pipeline(
     import diffusers
 
     torch.manual_seed(0)
-    unet = diffusers.UNet2DModel(
-        sample_size=size,
-        in_channels=channels,
-        out_channels=channels,
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        norm_num_groups=4,
-    )
+    unet = tiny_unet(size, channels)
     args = {"num_train_timesteps": 1000, "prediction_type": prediction, **scheduler_args}
     if scheduler != "PNDMScheduler":
         args.setdefault("clip_sample", True)

@@ -1,4 +1,4 @@
-from desktop.model.words import count
+from core.words import count
 
 
 def test_count_singular_plural_and_separators() -> None:
