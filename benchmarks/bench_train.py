@@ -8,6 +8,11 @@ on) on the same UNet, batch and data, in the same process. The two are interleav
 alternating chunks (the bare chunk runs inside the trainer's progress callback and its time is
 taken out of the trainer's), so load from other jobs on a shared machine hits both alike.
 
+``--speed-defaults``: the same comparison with the trainer at every default (preset, batch,
+optimizer, previews, copying check, augmentation, mixed precision) on colour pictures at 32 or 64 px,
+against the bare float32 AdamW loop on the same network; ``--mixed-precision no`` turns the CPU's
+bf16 off (``train_speed_defaults_<R>px_<precision>.json``).
+
 ``--presets``: parameters, forward FLOPs per image (FlopCounterMode) and training images/s of
 every preset.
 
@@ -18,6 +23,7 @@ samples scored by a logistic-regression digit classifier trained on the real dig
 classified with confidence > 0.9 and the entropy of the predicted classes (issue 8's measures).
 
     .venv/bin/python benchmarks/bench_train.py --speed --steps 40 --chunk 5 --preview-every 20 --val-every 20 --threads 1
+    .venv/bin/python benchmarks/bench_train.py --speed-defaults --resolution 32 --steps 150 --chunk 10
     .venv/bin/python benchmarks/bench_train.py --presets
     .venv/bin/python benchmarks/bench_train.py --defaults --minutes 4
 """
@@ -204,6 +210,111 @@ def bench_speed(args: argparse.Namespace) -> None:
     _save(section, figures, summarize(section, figures), load0, SPEED_NOTE)
 
 
+# --- speed at the defaults ----------------------------------------------------------------------------
+def bench_speed_defaults(args: argparse.Namespace) -> None:
+    """Issue 28's comparison: Noisebloom's trainer with every default (the default preset, batch,
+    objective, optimizer, EMA, logging, previews by steps and on the clock, held-out losses, the
+    copying check, augmentation, ``--mixed-precision``) against the bare loop on the same network
+    (diffusers' network, torch's AdamW, the flow-matching MSE, data in memory, float32), in
+    alternating chunks of one process as ``--speed`` does, on colour pictures (digits in 3 channels)."""
+    from core.catalogue.training import DEFAULT_PRESET
+    from core.data.prepared import PreparedDataset
+    from core.data.torch_data import to_model_range
+    from core.models.presets import build
+    from core.training.config import TrainConfig
+    from core.training.trainer import train
+
+    load0 = load_average()
+    res, preset = args.resolution, args.preset_default or DEFAULT_PRESET
+    x, _ = _digits(2000)
+    x = np.repeat(x, 3, axis=-1)  # colour pictures: speed depends on the shape, not the content
+    if res != 32:
+        x = np.kron(x, np.ones((1, res // 32, res // 32, 1), np.uint8))
+    data = PreparedDataset.from_array(x)
+    config = TrainConfig(
+        preset=preset,
+        max_steps=args.steps + 3,
+        max_minutes=None,
+        device="cpu",
+        mixed_precision=args.mixed_precision,
+    )  # fmt: skip  (everything else at its default)
+    bs, chunk = config.batch_size, args.chunk
+
+    torch.manual_seed(1)
+    bare_net = build(preset, 3, res).train()
+    bare_opt = torch.optim.AdamW(bare_net.parameters(), lr=config.peak_lr())
+    bare_data = to_model_range(x[data.train_indices])
+    g = torch.Generator().manual_seed(0)
+
+    def bare_steps(n: int) -> None:
+        for _ in range(n):
+            clean = bare_data[torch.randint(0, len(bare_data), (bs,), generator=g)]
+            noise = torch.randn(clean.shape, generator=g)
+            s = torch.rand(bs, generator=g)
+            x_t = (1 - s[:, None, None, None]) * clean + s[:, None, None, None] * noise
+            pred = bare_net(x_t, s * 1000).sample
+            loss = torch.nn.functional.mse_loss(pred, noise - clean)
+            loss.backward()
+            bare_opt.step()
+            bare_opt.zero_grad(set_to_none=True)
+
+    bare_steps(3)  # warm-up, untimed
+    times = {"bare": 0.0, "noisebloom": 0.0}
+    steps = {"bare": 0, "noisebloom": 0}
+    mark = [0.0]
+
+    def on_progress(step: int, total: int, metrics: dict) -> None:
+        now = time.perf_counter()
+        if step == 3:
+            mark[0] = now
+            return
+        if step > 3 and step % chunk == 3 % chunk:
+            times["noisebloom"] += now - mark[0]
+            steps["noisebloom"] += chunk
+            t0 = time.perf_counter()
+            bare_steps(chunk)
+            times["bare"] += time.perf_counter() - t0
+            steps["bare"] += chunk
+            mark[0] = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        result = train(config, data, run, on_progress=on_progress)
+        saved = json.loads((run / "config.json").read_text())
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        kinds = {}
+        for r in rows:
+            kinds[r.get("kind")] = kinds.get(r.get("kind"), 0) + 1
+        choice = next((r for r in rows if r.get("kind") == "precision"), None)
+        previews = len(list((run / "samples").iterdir()))
+    bare_ips = steps["bare"] * bs / times["bare"]
+    nb_ips = steps["noisebloom"] * bs / times["noisebloom"]
+    section = args.section or f"speed_defaults_{res}px_{args.mixed_precision}"
+    figures = {
+        "preset": preset,
+        "resolution": res,
+        "channels": 3,
+        "batch_size": bs,
+        "optimizer": config.optimizer_kind(),
+        "mixed_precision_asked": args.mixed_precision,
+        "mixed_precision_trained": saved["mixed_precision"],
+        "precision_choice": choice,
+        "chunk_steps": chunk,
+        "timed_steps_each": steps["bare"],
+        "bare_img_per_s": round(bare_ips, 2),
+        "noisebloom_img_per_s": round(nb_ips, 2),
+        "ratio": round(nb_ips / bare_ips, 4),
+        "side_work": {"previews_written": previews, "metrics_rows": kinds},
+        "noisebloom_steps": result.steps,
+    }
+    summary = {
+        f"{preset} {res} px batch {bs}, trainer in {saved['mixed_precision']}": (
+            f"trainer {nb_ips:.0f} img/s, bare float32 AdamW loop {bare_ips:.0f} img/s, ratio {nb_ips / bare_ips:.3f}"
+        )
+    }
+    _save(section, figures, summary, load0, SPEED_NOTE)
+
+
 # --- presets ----------------------------------------------------------------------------------------
 def bench_presets(args: argparse.Namespace) -> None:
     from core.models.presets import PRESETS, build, count_params, flops_per_image
@@ -329,6 +440,13 @@ def bench_defaults(args: argparse.Namespace) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--speed", action="store_true")
+    p.add_argument(
+        "--speed-defaults",
+        action="store_true",
+        help="the trainer at every default vs the bare loop (issue 28)",
+    )
+    p.add_argument("--preset-default", help="speed-defaults: the preset (default: Noisebloom's)")
+    p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "bf16"), help="speed-defaults")
     p.add_argument("--presets", action="store_true")
     p.add_argument("--defaults", action="store_true")
     p.add_argument("--preset", default="unet-cpu")
@@ -340,7 +458,13 @@ def main() -> None:
     p.add_argument("--val-every", type=int, default=250, help="speed: the trainer's held-out loss interval")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--minutes", type=float, default=4.0)
-    p.add_argument("--resolution", type=int, default=32, choices=(16, 32), help="defaults: digit size")
+    p.add_argument(
+        "--resolution",
+        type=int,
+        default=32,
+        choices=(16, 32, 64),
+        help="defaults: digit size (16, 32); speed-defaults",
+    )
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--sample-steps", type=int, default=16)
     p.add_argument("--variant", action="append", help='extra recipe: NAME={"objective": "v", ...}')
@@ -355,6 +479,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # fixed: the trainer's thread policy leaves it
+    if args.speed_defaults:
+        bench_speed_defaults(args)
+        return
     if not (args.presets or args.defaults):
         args.speed = True
     if args.speed:

@@ -402,7 +402,10 @@ def _describe_device() -> str:
             return f"cuda:0 ({torch.cuda.get_device_name(0)})"
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return "mps (Apple GPU)"
-        return f"cpu ({os.cpu_count()} cores)"
+        from core.training.precision import native_cpu_bf16
+
+        # bf16: the trainer may use it (where it measures faster, core.training.precision)
+        return f"cpu ({os.cpu_count()} cores{', bf16' if native_cpu_bf16() else ''})"
     except Exception as e:  # pragma: no cover - torch broken
         return f"unavailable ({e})"
 

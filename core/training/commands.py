@@ -126,7 +126,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train (default auto)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument(
-        "--mixed-precision", choices=("auto", "no", "bf16", "fp16"), help="default auto: bf16 on CUDA"
+        "--mixed-precision",
+        choices=("auto", "no", "bf16", "fp16"),
+        help="default auto: bf16 on CUDA, and on a CPU with native bf16 where it measures faster",
     )
     p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
     p.add_argument("--ema-decay", type=float, help="EMA decay (0: none; default 0.999)")

@@ -84,7 +84,8 @@ class TrainConfig(Config):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    """auto: bf16 autocast on a CUDA GPU that supports it, float32 elsewhere."""
+    """auto: bf16 autocast on a CUDA GPU that supports it, and on a CPU with native bf16 where it
+    measures faster (:mod:`core.training.precision`); float32 elsewhere. A run records its choice."""
     preview_every: int = 250
     """Optimizer steps between preview samples (0: never)."""
     preview_seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)

@@ -30,6 +30,7 @@ class Estimate:
     params: int
     param_bytes: int
     activation_bytes: int
+    mixed_precision: str = "no"  # what the trainer would train in here: "bf16" or "no"
 
     @property
     def peak_memory_bytes(self) -> int:
@@ -45,6 +46,7 @@ class Estimate:
             "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes,
             "peak_memory_bytes": self.peak_memory_bytes,
+            "mixed_precision": self.mixed_precision,
         }
 
 
@@ -75,10 +77,13 @@ def estimate_training(
     timed_steps: int = 2,
     max_probe_batch: int = 8,
     optimizer: str = "adamw",
+    bf16: bool | None = None,
 ) -> Estimate:
     """Measure ``preset`` at ``channels`` x ``resolution`` px (x ``frames`` for clips) on the CPU,
     training with ``optimizer`` ("adamw" or "muon", :func:`core.training.optim.make_optimizer`), on
-    the threads the trainer's policy would use now (:mod:`core.training.threads`)."""
+    the threads the trainer's policy would use now (:mod:`core.training.threads`), in the precision
+    the trainer would choose (bf16 timed too where this processor has it, :mod:`core.training.precision`)."""
+    from core.training import precision
     from core.training.optim import make_optimizer
 
     network = build(preset, channels, resolution)
@@ -90,11 +95,14 @@ def estimate_training(
     g = torch.Generator().manual_seed(0)
     x = torch.randn((probe, *shape), generator=g)
     t = torch.randint(0, 1000, (probe,), generator=g)
+    if bf16 is None:
+        bf16 = precision.native_cpu_bf16()
     opt = make_optimizer(optimizer, network.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0)
 
-    def step() -> tuple[float, float]:
+    def step(bf16: bool = False) -> tuple[float, float]:
         t0 = time.perf_counter()
-        loss = network(x, t).sample.float().pow(2).mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = network(x, t).sample.float().pow(2).mean()
         loss.backward()
         t1 = time.perf_counter()
         opt.step()
@@ -107,13 +115,25 @@ def estimate_training(
     try:
         step()  # warm-up: allocations, kernel selection
         times = [step() for _ in range(timed_steps)]
+        per_image = sum(fb for fb, _ in times) / (probe * timed_steps)
+        mixed = "no"
+        if bf16 and per_image * min(batch_size, precision.PROBE_MAX_BATCH) >= precision.MIN_STEP_S:
+            precision.keep_attention_float32(network)
+            step(True)
+            times_bf16 = [step(True) for _ in range(timed_steps)]
+            per_image_bf16 = sum(fb for fb, _ in times_bf16) / (probe * timed_steps)
+            if per_image / per_image_bf16 >= precision.MIN_SPEEDUP:
+                times, per_image, mixed = times_bf16, per_image_bf16, "bf16"
     finally:
         if threads is not None:
             threads.close()
-    per_image = sum(fb for fb, _ in times) / (probe * timed_steps)
     per_step = sum(o for _, o in times) / timed_steps
     img_per_s = batch_size / max(per_image * batch_size + per_step, 1e-9)
     act = _activation_bytes(network, x, t) * batch_size / probe
     return Estimate(
-        img_per_s=img_per_s, params=params, param_bytes=params * 4 * PARAM_COPIES, activation_bytes=int(act)
+        img_per_s=img_per_s,
+        params=params,
+        param_bytes=params * 4 * PARAM_COPIES,
+        activation_bytes=int(act),
+        mixed_precision=mixed,
     )

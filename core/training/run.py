@@ -119,6 +119,9 @@ class Run:
         self.guide_net: torch.nn.Module | None = None
         self.guide_step = 0
         self.amp_dtype = torch.float32
+        # bf16 on the CPU is the run's own autocast: accelerate's state is one per process, and the
+        # engine trains runs of either precision one after another (core.training.precision)
+        self.cpu_bf16 = config.mixed_precision == "bf16" and self.device.type == "cpu"
 
         seed = config.seed * 1_000_003 + 7919 * (self.rank + 1)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(seed)
@@ -164,6 +167,12 @@ class Run:
         self.bad_steps = 0
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_n, self._window_images, self._window_t = 0, 0, 0.0
+
+    def autocast(self) -> Any:
+        """The forward passes' precision: bf16 autocast on a CPU run that chose it, else accelerate's."""
+        if self.cpu_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return self.accelerator.autocast()
 
     def _restore(self, previous: TrainerState) -> int:
         """Load the checkpoint's weights, optimizer, EMA, noise generator and guide; the stream position."""
@@ -262,7 +271,7 @@ class Run:
                 x0, told["augment_labels"] = augment_batch(x0, config.augment, self.aug_gen)
             with accelerator.accumulate(model):
                 nb = noisy_batch(self.objective, x0, self.noise_gen, t_sampling=config.t_sampling)
-                with accelerator.autocast():
+                with self.autocast():
                     pred = model(nb.x_t, nb.timesteps, **told).sample
                 weights = loss_weights(nb.snr, config.objective, config.loss_weighting, config.snr_gamma)
                 loss = weighted_mse(pred, nb.target, weights)
@@ -415,7 +424,7 @@ class Run:
         self._refresh_sample_net()
         # what Generate samples by default
         network = guided(self.sample_net, self.guide_net, DEFAULT_GUIDANCE)
-        with self.accelerator.autocast():
+        with self.autocast():
             images = preview_samples(
                 network, config.objective, config.schedule, config.preview_seeds, config.preview_steps,
                 self.sample_shape, device=self.device,
@@ -434,7 +443,7 @@ class Run:
         assert self.held_out is not None
         t0 = now()
         self._refresh_sample_net()
-        with self.accelerator.autocast():
+        with self.autocast():
             vals = self.held_out.losses(
                 self.sample_net, self.objective, device=self.device, dtype=self.amp_dtype
             )
@@ -455,7 +464,7 @@ class Run:
         self._refresh_sample_net()
 
         def draw(seeds: Any) -> np.ndarray:
-            with self.accelerator.autocast():
+            with self.autocast():
                 return preview_samples(
                     self.sample_net, config.objective, config.schedule, seeds, config.preview_steps,
                     self.sample_shape, device=self.device,

@@ -83,18 +83,58 @@ def _make_accelerator(config: TrainConfig) -> Any:
             "train.mixed_precision: fp16 is not supported (its loss scaling hides the NaN check)",
             fix="use bf16 or auto",
         )
-    if mp != "no" and not use_cuda:
+    if mp != "no" and not use_cuda and not _on_cpu(config):
         raise ConfigError(
-            f"train.mixed_precision: {mp} needs a CUDA GPU here", fix="use --mixed-precision no (or auto)"
+            f"train.mixed_precision: {mp} needs a CUDA GPU or the CPU here",
+            fix="use --mixed-precision no (or auto)",
         )
     if use_cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return Accelerator(
         cpu=config.device == "cpu",
-        mixed_precision=mp,
+        mixed_precision=mp if use_cuda else "no",  # a CPU run's bf16 is its own autocast (Run.autocast)
         gradient_accumulation_steps=config.grad_accum,
     )
+
+
+def _on_cpu(config: TrainConfig) -> bool:
+    """Whether the run trains on the CPU (what accelerate picks for ``config.device``)."""
+    if config.device == "cpu":
+        return True
+    mps = getattr(torch.backends, "mps", None)
+    return config.device == "auto" and not torch.cuda.is_available() and not (mps and mps.is_available())
+
+
+def _cpu_precision(
+    config: TrainConfig, network: torch.nn.Module, sample_shape: tuple[int, ...]
+) -> tuple[TrainConfig, Any]:
+    """(``config`` with ``mixed_precision`` decided for a run on the CPU, the measured choice or None):
+    bf16 where this processor has it and it measures faster (:mod:`core.training.precision`); a bf16
+    run's attention stays float32. Other devices and runs of several processes are left as they are."""
+    import os
+
+    from core.training import precision
+
+    if not _on_cpu(config):
+        return config, None
+    choice = None
+    if config.mixed_precision == "auto":
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process must train the same way
+            return config.replace(mixed_precision="no"), None
+        choice = precision.choose_cpu_precision(network, sample_shape, config.batch_size)
+        config = config.replace(mixed_precision=choice.mixed_precision)
+    elif config.mixed_precision == "bf16":
+        precision.keep_attention_float32(network)
+    return config, choice
+
+
+def _resumed_precision(config: TrainConfig, run_dir: Path) -> str:
+    """A resumed run trains in the precision it chose (``auto`` is decided once, at its start)."""
+    path = run_dir / "config.json"
+    if config.mixed_precision != "auto" or not path.is_file():
+        return config.mixed_precision
+    return TrainConfig.load(path).mixed_precision
 
 
 # The preset whose training defaults (optimizer, learning rate, EMA) a network from outside Noisebloom
@@ -422,7 +462,9 @@ def _start(
         )
     if resume:
         _check_resume(config, run_dir)
-        config = config.replace(augment=_resumed_augment(config, run_dir))
+        config = config.replace(
+            augment=_resumed_augment(config, run_dir), mixed_precision=_resumed_precision(config, run_dir)
+        )
         previous = load_state(state_dir)
     else:
         previous = None
@@ -432,7 +474,6 @@ def _start(
                 fix="pass --resume to continue it, or choose another --out folder",
             )
 
-    accelerator = _make_accelerator(config)
     if not config.init_from and get_preset(config.preset).data_kind != data.kind:
         raise ConfigError(
             f"train.preset: {config.preset} is a network for {get_preset(config.preset).data_kind}s, "
@@ -449,13 +490,19 @@ def _start(
     pictures = len(data.train_indices) + len(data.val_indices) or len(data)
     network, lineage, augment = _build_network(config, data.channels, resolution, pictures)
     config = config.replace(augment=augment)  # what config.json records, so a resume does the same
+    config, choice = _cpu_precision(config, network, sample_shape)
+    accelerator = _make_accelerator(config)
     kind = _optimizer_kind(config, previous.optimizer if previous is not None else None)
-    return Run(
+    run = Run(
         config, data, run_dir, accelerator=accelerator, network=network, lineage=lineage,
         optimizer_kind=kind, resolution=resolution, sample_shape=sample_shape, previous=previous,
         t_begin=t_begin, should_stop=should_stop, on_preview=on_preview, on_metric=on_metric,
         writing=writing,
     )  # fmt: skip
+    if choice is not None:
+        run.log.write({"step": run.step, "kind": "precision", "mixed_precision": choice.mixed_precision,
+                       "reason": choice.reason, "float32_s": choice.float32_s, "bf16_s": choice.bf16_s})  # fmt: skip
+    return run
 
 
 def weights_digest(network: torch.nn.Module) -> str:

@@ -32,6 +32,7 @@ def estimate(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         config.batch_size,
         frames=data.frames,
         optimizer=config.optimizer_kind(),
+        bf16=None if config.mixed_precision == "auto" else config.mixed_precision == "bf16",
     )
     out = est.to_dict()
     out["resolution"] = resolution  # the size measured at: the window's forecast scales from it
