@@ -250,25 +250,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def app_side(samples: np.ndarray, held: np.ndarray) -> dict[str, float]:
+    """What the app itself can measure without a judge: random-convolution FD and SWD of the samples
+    against the pictures the run held out."""
+    from core.metrics.features import default_extractor
+    from core.metrics.frechet import frechet_distance
+    from core.metrics.swd import swd
+
+    n = min(len(samples), len(held))
+    feats = default_extractor()
+    return {"heldout_fd": float(frechet_distance(feats(held), feats(samples))), "heldout_swd": swd(held[:n], samples[:n]).mean,
+            "heldout_n": len(held)}  # fmt: skip
+
+
 def guidance(args: argparse.Namespace) -> dict[str, Any]:
-    """One trained emoji model sampled at several autoguidance weights / step counts, judged alike."""
+    """One trained model sampled at several autoguidance weights / step counts, judged alike, with
+    the app-side figures beside the judge's (does the held-out FD pick the judge's best weight?)."""
     from core.models.folder import load_model_folder
     from core.sampling.config import SampleConfig
     from core.sampling.sample import sample
 
-    d = build_data("emoji", args.resolution, args.pictures)
+    d = build_data(args.data, args.resolution, args.pictures)
+    held = d["array"][d["data"].val_indices]
+    judge = {"emoji": judge_emoji, "photo": judge_photos, "digits": judge_digits}[args.data]
     model = load_model_folder(args.model)
-    rows = {}
+    rows, scale = {}, {}
     for spec in args.sample:
         steps, _, weight = spec.partition(":")
         cfg = SampleConfig(num=args.samples, seed=0, batch_size=100, steps=int(steps), guidance=float(weight))
         result = sample(model, cfg)
-        judged = judge_emoji(result.images, d, BLUR_SIGMA_32 * args.resolution / 32)
-        rows[spec] = {"sampler": result.sampler, **judged["samples"]}
+        judged = judge(result.images, d, BLUR_SIGMA_32 * args.resolution / 32)
+        rows[spec] = {"sampler": result.sampler, **judged["samples"], **app_side(result.images, held)}
+        scale = {k: v for k, v in judged.items() if k not in ("samples", "judge")}
         save_grid(result.images, RESULTS / f"colour_{args.name}_{steps}_{weight}.png", 2)
         print(spec, rows[spec], flush=True)
-    return {"model": str(args.model), "resolution": args.resolution, "pictures": args.pictures, "rows": rows,
-            "two_artists": judged["two_artists"], "blurred_real": judged["blurred_real"]}  # fmt: skip
+    return {"model": str(args.model), "data": args.data, "resolution": args.resolution, "pictures": args.pictures,
+            "rows": rows, **scale}  # fmt: skip
 
 
 def fast(args: argparse.Namespace) -> dict[str, Any]:
@@ -337,6 +354,7 @@ def summary(f: dict[str, Any]) -> dict[str, Any]:
         return {
             f"{spec.split(':')[0]} steps, guidance {spec.split(':')[1]}": f"FD {r['fd']:.2f}, memorised "
             f"{r['memorized_share']:.1%}"
+            + (f"; held-out FD {r['heldout_fd']:.2f}" if "heldout_fd" in r else "")
             for spec, r in f["rows"].items()
         } | _scale(f)
     s = f["samples"]
@@ -381,8 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--arch", default=None, help="an ad-hoc network: bench_quality.register_arch's spec")
     r.add_argument("--name", default=None)
     r.add_argument("--reuse", action="store_true", help="judge the finished run of this name in --work again")
-    gd = sub.add_parser("guidance", help="sample one emoji model at several guidance weights")
+    gd = sub.add_parser("guidance", help="sample one model at several guidance weights")
     gd.add_argument("--model", type=Path, required=True)
+    gd.add_argument("--data", choices=("emoji", "photo", "digits"), default="emoji")
     gd.add_argument("--resolution", type=int, default=32)
     gd.add_argument("--pictures", type=int, default=2000, help="the folder it was trained on")
     gd.add_argument(
