@@ -14,7 +14,14 @@ download): ``google/ddpm-cifar10-32`` (35.7M, 32 px) and the UNet of diffusers'
 ``train_unconditional.py`` example (114M, 64 px). Bare loop: bf16 autocast, fused AdamW, random
 data on the GPU; then Noisebloom's trainer on the GPU preset (EMA, logging, held-out losses on).
 The peak used is the data-sheet figure for the GPU's name; a measured 8192^3 bf16 matrix product
-is recorded beside it.
+is recorded beside it. Each GPU preset also trains through the trainer with the device's defaults
+(fused AdamW, the deferred finite check, bf16, channels-last for UNets); ``--compile MODE`` compiles
+both, its warm-up reported apart.
+
+``--side-by-side N[,N...]``: N copies of a small preset (``--sbs-preset``, different seeds) trained
+in one process as one batched forward and backward (:class:`SideBySide`), total images/s against
+one copy alone. ``--tiny``: tiny networks for a few seconds, to try every mode out with ``--device
+cpu`` (``benchmarks/gpu_checks.sh`` with ``DEVICE=cpu TINY=1``).
 
     python benchmarks/bench_gpu.py --smoke --speed
 """
@@ -136,32 +143,55 @@ def _reference_unets() -> dict:
     return {"diffusers ddpm-cifar10-32": (cifar10, 32), "diffusers train_unconditional 64px": (example64, 64)}
 
 
-def _time_training(net: torch.nn.Module, batch: int, size: int, seconds: float, device: str) -> float:
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time_training(
+    net: torch.nn.Module,
+    batch: int,
+    size: int,
+    seconds: float,
+    device: str,
+    compile_mode: str | None = None,
+    channels_last: bool = False,
+) -> tuple[float, float]:
+    """The bare loop: (images/s once warm, the warm-up's seconds beyond five steady steps). bf16
+    autocast and fused AdamW on CUDA; ``compile_mode`` a ``torch.compile`` mode or None."""
     net = net.to(device).train()
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=device == "cuda")
+    model = torch.compile(net, mode=compile_mode) if compile_mode else net
     x = torch.randn(batch, 3, size, size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     t = torch.randint(0, 1000, (batch,), device=device)
 
     def step() -> None:
+        if compile_mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            loss = net(x, t).sample.float().pow(2).mean()
+            loss = model(x, t).sample.float().pow(2).mean()
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    t0 = time.perf_counter()
     for _ in range(5):
         step()
-    if device == "cuda":
-        torch.cuda.synchronize()
+    _sync(device)
+    warm = time.perf_counter() - t0
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or n < 3:
         step()
         n += 1
-        if device == "cuda" and n % 5 == 0:
-            torch.cuda.synchronize()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return n * batch / (time.perf_counter() - t0)
+        if n % 5 == 0:
+            _sync(device)
+    _sync(device)
+    ips = n * batch / (time.perf_counter() - t0)
+    return ips, max(0.0, warm - 5 * batch / ips)
 
 
 def _matmul_tflops(device: str) -> float | None:
@@ -179,77 +209,210 @@ def _matmul_tflops(device: str) -> float | None:
     return 10 * 2 * 8192**3 / (time.perf_counter() - t0) / 1e12
 
 
-def speed(args: argparse.Namespace, log=print) -> dict:
-    from core.models.presets import build, count_params, flops_per_image
-
-    device = args.device
+def _peak(device: str) -> tuple[str, float | None]:
     name = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
-    peak = peak_for(name)
-    models = {}
-    for preset in args.presets.split(","):
-        size = 32
-        models[f"{preset} {size}px"] = (lambda p=preset, s=size: build(p, 3, s), size)
-    models["unet-gpu 64px"] = (lambda: build("unet-gpu", 3, 64), 64)
-    models.update(_reference_unets())
+    return name, peak_for(name)
+
+
+def speed(args: argparse.Namespace, log=print) -> dict:
+    """Each preset of ``--presets`` at 32 px (and unet-gpu at 64 px, diffusers' reference UNets, without
+    ``--tiny``): the bare loop, then Noisebloom's trainer with its defaults on the device (fused AdamW,
+    the deferred finite check, bf16, channels-last for UNets), both with ``--compile``."""
+    from core.models.presets import build, count_params, flops_per_image, get_preset
+    from core.training.gpu import memory_format_for
+
+    device, mode = args.device, None if args.compile == "no" else args.compile
+    compile_mode = "default" if mode == "yes" else mode
+    name, peak = _peak(device)
+    size = args.size
+    models = {f"{p} {size}px": (p, lambda p=p: build(p, 3, size), size) for p in args.presets.split(",")}
+    if not args.tiny and mode is None:
+        models["unet-gpu 64px"] = ("unet-gpu", lambda: build("unet-gpu", 3, 64), 64)
+        models.update({k: (None, make, s) for k, (make, s) in _reference_unets().items()})
     rows = {}
-    for label, (make, size) in models.items():
+    for label, (preset, make, res) in models.items():
         torch.manual_seed(0)
         net = make()
-        flops = flops_per_image(net, 3, size)
-        batch = args.batch if size <= 32 else max(1, args.batch // 2)
-        ips = _time_training(net, batch, size, args.seconds, device)
+        flops = flops_per_image(net, 3, res)
+        kind = get_preset(preset).network if preset else "unet"
+        last = memory_format_for("auto", torch.device(device), kind) is torch.channels_last
+        batch = args.batch if res <= 32 else max(1, args.batch // 2)
+        ips, warm = _time_training(net, batch, res, args.seconds, device, compile_mode, last)
         rows[label] = {
             "params_m": round(count_params(net) / 1e6, 2),
-            "resolution": size,
+            "resolution": res,
             "batch": batch,
+            "compile": args.compile,
+            "channels_last": last,
             "gflops_per_image_fwd": round(flops / 1e9, 3),
             "train_img_per_s": round(ips, 1),
+            "warmup_s": round(warm, 1),
             "mfu": round(3 * flops * ips / peak, 4) if peak else None,
         }
         log(label, json.dumps(rows[label]))
         del net
         if device == "cuda":
             torch.cuda.empty_cache()
-    trainer = _trainer_speed(args, log) if device == "cuda" else None
+        if preset is not None and res == size:
+            rows[f"{label}, Noisebloom trainer"] = _trainer_speed(args, preset, flops, peak, log)
     return {"gpu": name, "peak_bf16_tflops": peak and peak / 1e12, "matmul_bf16_tflops_measured":
-            _matmul_tflops(device), "rows": rows, "noisebloom_trainer": trainer}  # fmt: skip
+            _matmul_tflops(device), "compile": args.compile, "rows": rows}  # fmt: skip
 
 
-def _trainer_speed(args: argparse.Namespace, log=print) -> dict:
-    """unet-gpu through Noisebloom's trainer (bf16 autocast, EMA, logging, held-out losses)."""
+def _trainer_speed(
+    args: argparse.Namespace, preset: str, flops: float, peak: float | None, log=print
+) -> dict:
+    """``preset`` through Noisebloom's trainer with the device's defaults (EMA, logging every 10 steps,
+    held-out losses every 100; no previews, checkpoints or copying checks) and ``--compile``: images/s
+    as the metrics log reports them (the median of the second half of its windows), and the warm-up,
+    the first window's extra seconds, setup included."""
     from core.data.prepared import PreparedDataset
-    from core.models.presets import build, flops_per_image
     from core.training.config import TrainConfig
     from core.training.trainer import train
 
-    data = PreparedDataset.from_array(_blobs(4096, 32, 3), "image", val_fraction=0.05)
+    data = PreparedDataset.from_array(
+        _blobs(max(256, 4 * args.batch), args.size, 3), "image", val_fraction=0.05
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(preset="unet-gpu", batch_size=args.batch, max_steps=args.trainer_steps,
-                          max_minutes=None, device="cuda", preview_every=0, checkpoint_every=0,
-                          val_every=100, log_every=10)  # fmt: skip
+        cfg = TrainConfig(preset=preset, batch_size=args.batch, max_steps=args.trainer_steps, max_minutes=None,
+                          device=args.device, preview_every=0, checkpoint_every=0, val_every=100, log_every=10,
+                          memorization_every=0, compile=args.compile)  # fmt: skip
+        t0 = time.perf_counter()
         train(cfg, data, tmp)
+        seconds = time.perf_counter() - t0
         lines = [json.loads(s) for s in (Path(tmp) / "metrics.jsonl").read_text().splitlines() if s.strip()]
-    speeds = [r["img_per_s"] for r in lines if r.get("kind") == "train" and r.get("img_per_s")]
+    rows = [r for r in lines if r.get("kind") == "train" and r.get("img_per_s")]
+    speeds = [r["img_per_s"] for r in rows]
     steady = float(np.median(speeds[len(speeds) // 2 :])) if speeds else 0.0
-    flops = flops_per_image(build("unet-gpu", 3, 32), 3, 32)
-    peak = peak_for(torch.cuda.get_device_name(0))
-    out = {"preset": "unet-gpu", "resolution": 32, "batch": args.batch, "steps": args.trainer_steps,
-           "train_img_per_s_median_second_half": round(steady, 1),
-           "mfu": round(3 * flops * steady / peak, 4) if peak else None}  # fmt: skip
-    log("trainer", json.dumps(out))
+    warm = rows[0]["elapsed_s"] - rows[0]["step"] * args.batch / steady if rows and steady else None
+    out = {"preset": preset, "resolution": args.size, "batch": args.batch, "steps": args.trainer_steps,
+           "compile": args.compile, "train_img_per_s": round(steady, 1),
+           "warmup_s": round(max(0.0, warm), 1) if warm is not None else None,
+           "seconds": round(seconds, 1), "mfu": round(3 * flops * steady / peak, 4) if peak else None}  # fmt: skip
+    log(f"{preset} trainer", json.dumps(out))
     return out
+
+
+# --- several runs side by side ------------------------------------------------------------------
+def _group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: ANN001, ANN202
+    """``F.group_norm`` in plain tensor operations: torch 2.13's own asks a tensor's channels-last
+    contiguity, which ``vmap`` does not implement yet."""
+    g = x.reshape(x.shape[0], num_groups, -1)
+    var, mean = torch.var_mean(g, dim=-1, keepdim=True, correction=0)
+    y = ((g - mean) * torch.rsqrt(var + eps)).reshape(x.shape)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    return y + bias.reshape(shape) if bias is not None else y
+
+
+class SideBySide:
+    """``n`` copies of a network (built by ``make`` under seeds ``seed``..``seed + n - 1``) trained as one:
+    their weights stacked (``torch.func.stack_module_state``), one ``vmap`` of ``functional_call`` for
+    the forward and backward passes of all of them, one fused AdamW over the stacks (AdamW works
+    element by element, so this is ``n`` independent AdamWs). Batches are (n, B, C, H, W)."""
+
+    def __init__(self, make, n: int, device: str, seed: int = 0, lr: float = 1e-4) -> None:  # noqa: ANN001
+        import copy
+
+        from torch.func import stack_module_state
+
+        nets = []
+        for i in range(n):
+            torch.manual_seed(seed + i)
+            nets.append(make().to(device).train())
+        self.params, self.buffers = stack_module_state(nets)
+        self.base = copy.deepcopy(nets[0]).to("meta")
+        self.device = device
+        self.opt = torch.optim.AdamW(self.params.values(), lr=lr, fused=device == "cuda")
+
+    def losses(self, x: torch.Tensor, t: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Each copy's mean squared error on its own slice of the batch, shape (n,)."""
+        from torch.func import functional_call, vmap
+
+        def one(p, b, x, t, target):  # noqa: ANN001, ANN202
+            with torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.device == "cuda"):
+                pred = functional_call(self.base, (p, b), (x, t)).sample
+            return (pred.float() - target).pow(2).mean()
+
+        real, torch.nn.functional.group_norm = torch.nn.functional.group_norm, _group_norm
+        try:
+            return vmap(one, randomness="different")(self.params, self.buffers, x, t, target)
+        finally:
+            torch.nn.functional.group_norm = real
+
+    def step(self, x: torch.Tensor, t: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        losses = self.losses(x, t, target)
+        losses.sum().backward()  # each copy's gradient is its own loss's: the copies share nothing
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        return losses.detach()
+
+
+def side_by_side(args: argparse.Namespace, log=print) -> dict:
+    """``--side-by-side`` copies of ``--sbs-preset`` in one process, against one copy in the bare loop."""
+    from core.models.presets import build, flops_per_image
+
+    device, size, batch = args.device, args.size, args.sbs_batch
+    name, peak = _peak(device)
+
+    def make() -> torch.nn.Module:
+        return build(args.sbs_preset, 3, size)
+
+    flops = flops_per_image(make(), 3, size)
+    one, _ = _time_training(make(), batch, size, args.seconds, device)
+    rows = {
+        "1 alone": {
+            "train_img_per_s": round(one, 1),
+            "mfu": round(3 * flops * one / peak, 4) if peak else None,
+        }
+    }
+    log(args.sbs_preset, "alone", json.dumps(rows["1 alone"]))
+    for n in [int(v) for v in args.side_by_side.split(",")]:
+        runs = SideBySide(make, n, device)
+        x = torch.randn(n, batch, 3, size, size, device=device)
+        t = torch.randint(0, 1000, (n, batch), device=device)
+        for _ in range(3):
+            runs.step(x, t, x)
+        _sync(device)
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < args.seconds or steps < 3:
+            runs.step(x, t, x)
+            steps += 1
+            if steps % 5 == 0:
+                _sync(device)
+        _sync(device)
+        ips = steps * n * batch / (time.perf_counter() - t0)
+        rows[f"{n} side by side"] = {"train_img_per_s": round(ips, 1), "vs_one_alone": round(ips / one, 2),
+                                     "mfu": round(3 * flops * ips / peak, 4) if peak else None}  # fmt: skip
+        log(args.sbs_preset, n, json.dumps(rows[f"{n} side by side"]))
+        del runs
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    return {"gpu": name, "preset": args.sbs_preset, "resolution": size, "batch_each": batch, "rows": rows}
 
 
 def summarize(figures: dict) -> dict:
     out = {}
     for label, r in (figures.get("speed") or {}).get("rows", {}).items():
         mfu = f", MFU {r['mfu']:.1%}" if r.get("mfu") is not None else ""
-        out[label] = f"{r['train_img_per_s']} img/s{mfu} ({r['params_m']} M params, batch {r['batch']})"
-    t = (figures.get("speed") or {}).get("noisebloom_trainer")
+        warm = f", warm-up {r['warmup_s']} s" if r.get("compile", "no") != "no" else ""
+        size = (
+            f" ({r['params_m']} M params, batch {r['batch']})"
+            if "params_m" in r
+            else f" (batch {r['batch']})"
+        )
+        out[f"{label}, compile {r.get('compile', 'no')}"] = f"{r['train_img_per_s']} img/s{mfu}{warm}{size}"
+    t = (figures.get("speed") or {}).get("noisebloom_trainer")  # results written before issue 28
     if t:
         out["unet-gpu 32px, Noisebloom trainer"] = (
             f"{t['train_img_per_s_median_second_half']} img/s, MFU {t['mfu']:.1%}"
         )
+    sbs = figures.get("side_by_side")
+    if sbs:
+        for label, r in sbs["rows"].items():
+            ratio = f", {r['vs_one_alone']}x one alone" if "vs_one_alone" in r else ""
+            out[f"{sbs['preset']} {label}"] = f"{r['train_img_per_s']} img/s{ratio}"
     for preset, r in (figures.get("smoke") or {}).items():
         out[f"smoke {preset}"] = (
             f"{r['steps_after_resume']} steps ({r['mixed_precision']}), GPU vs CPU samples differ by"
@@ -258,17 +421,38 @@ def summarize(figures: dict) -> dict:
     return out
 
 
+TINY = {"presets": "unet-tiny,dit-tiny", "size": 16, "batch": 4, "seconds": 0.3, "trainer_steps": 20,
+        "sbs_preset": "unet-tiny", "sbs_batch": 4, "side_by_side": "2,3"}  # fmt: skip
+"""``--tiny``: tiny networks for a few seconds, to try every path of the script out on a CPU."""
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--speed", action="store_true")
     p.add_argument("--device", default="cuda", help="cuda (cpu only to try the script out)")
     p.add_argument("--presets", default="unet-gpu,dit-s,unet-laptop")
+    p.add_argument("--size", type=int, default=32, help="side in px of --speed and --side-by-side")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seconds", type=float, default=6.0, help="timed seconds per network")
     p.add_argument("--trainer-steps", type=int, default=300)
+    p.add_argument("--compile", choices=("no", "yes", "max-autotune", "reduce-overhead"), default="no",
+                   help="torch.compile mode of --speed's bare loop and trainer")  # fmt: skip
+    p.add_argument("--side-by-side", metavar="N[,N...]", help="train N copies of --sbs-preset in one process")
+    p.add_argument("--sbs-preset", default="pixel-small")
+    p.add_argument("--sbs-batch", type=int, default=64, help="each copy's batch")
+    p.add_argument(
+        "--tiny", action="store_true", help="tiny networks for seconds: to try the script out on a CPU"
+    )
+    p.add_argument("--section", help="the result's section (default: what was run)")
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args(argv)
+    if args.tiny:
+        for key, value in TINY.items():
+            if key != "side_by_side" or args.side_by_side:
+                setattr(args, key, value)
+        if args.compile != "no":  # a compile of fwd and bwd takes about a minute on a 2-core CPU
+            args.presets = "unet-tiny"
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("bench_gpu: no CUDA GPU here; run it on a GPU machine (or --device cpu to try it)")
     load0 = load_average()
@@ -277,9 +461,11 @@ def main(argv: list[str] | None = None) -> int:
         figures["smoke"] = smoke(args.device)
     if args.speed:
         figures["speed"] = speed(args)
+    if args.side_by_side:
+        figures["side_by_side"] = side_by_side(args)
     print(json.dumps(figures, indent=1))
     if not args.no_write:
-        section = None if args.smoke and args.speed else "smoke" if args.smoke else "speed"
+        section = args.section or "_".join(figures) if len(figures) == 1 or args.section else None
         print(write_result("gpu", figures, summary=summarize(figures), section=section, load_at_start=load0))
     return 0
 

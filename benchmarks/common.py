@@ -26,7 +26,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(os.environ.get("NOISEBLOOM_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
+"""Where results are written: ``benchmarks/results/``, or the folder ``NOISEBLOOM_BENCH_RESULTS`` names (a
+lent GPU machine's script writes into the folder that comes back, a try-out on the CPU into a scratch one)."""
 COMMON_KEYS = ("benchmark", "date", "machine", "commit", "command", "summary", "figures", "notes")
 
 
@@ -44,7 +46,11 @@ LOAD_AT_IMPORT = load_average()  # a script importing this module at its top: th
 def commit() -> str | None:
     try:
         r = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=RESULTS.parent, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None

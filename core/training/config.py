@@ -86,6 +86,14 @@ class TrainConfig(Config):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """auto: bf16 autocast on a CUDA GPU that supports it, and on a CPU with native bf16 where it
     measures faster (:mod:`core.training.precision`); float32 elsewhere. A run records its choice."""
+    memory_format: Literal["auto", "contiguous", "channels_last"] = "auto"
+    """Layout of the network and its batches. auto: channels-last for the UNet and pixel-UNet presets on
+    CUDA, contiguous elsewhere (on a 2-core CPU channels-last measured slower; DiTs and clip networks
+    always stay contiguous): :func:`core.training.gpu.memory_format_for`."""
+    compile: Literal["auto", "no", "yes", "max-autotune", "reduce-overhead"] = "auto"
+    """``torch.compile`` of the network that trains ("reduce-overhead": with CUDA graphs, for small
+    networks). auto: on CUDA only, when the run's budgets are long enough to repay the warm-up, which
+    the time budget counts (:func:`core.training.gpu.compile_mode_for`; not yet measured on a GPU)."""
     preview_every: int = 250
     """Optimizer steps between preview samples (0: never)."""
     preview_seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)

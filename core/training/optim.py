@@ -152,10 +152,39 @@ def kind_of_state(state_dict: dict) -> str:
     return "muon" if groups and "muon" in groups[0] else "adamw"
 
 
+def fused_for(device: torch.device | str | None, params: list[torch.Tensor]) -> bool:
+    """Whether torch's AdamW runs fused (one kernel for every tensor's update) rather than foreach:
+    on a CUDA device only. ``device`` is where the network will train; the trainer builds the optimizer
+    before accelerate moves the network there, so the parameters' own device (the fallback when
+    ``device`` is None) may still be the CPU. Elsewhere torch's default stays (foreach on other GPUs,
+    one tensor at a time on the CPU, what the CPU figures were measured with)."""
+    if device is not None:
+        return torch.device(device).type == "cuda"
+    return bool(params) and all(p.device.type == "cuda" for p in params)
+
+
 def make_optimizer(
-    kind: str, params: Iterable[torch.Tensor], *, lr: float, betas: tuple[float, float], weight_decay: float
+    kind: str,
+    params: Iterable[torch.Tensor],
+    *,
+    lr: float,
+    betas: tuple[float, float],
+    weight_decay: float,
+    device: torch.device | str | None = None,
 ) -> torch.optim.Optimizer:
-    """``kind`` "adamw" (torch's) or "muon" (:class:`MuonAdamW`)."""
+    """``kind`` "adamw" (torch's, fused on CUDA: :func:`fused_for`) or "muon" (:class:`MuonAdamW`).
+    ``device``: where the parameters will train."""
+    params = list(params)
     if kind == "muon":
         return MuonAdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
-    return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    fused = fused_for(device, params)
+    return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
+
+
+def skips_on_device(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer`` can skip a step on the device: torch's fused Adam and AdamW read a
+    ``found_inf`` tensor attribute (as ``torch.amp.GradScaler`` sets it) and leave the weights, the
+    moments and the step count as they were where it is 1, without the host reading the flag."""
+    return isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW) and all(
+        g.get("fused") for g in optimizer.param_groups
+    )

@@ -23,6 +23,7 @@ import torch
 from core.data.prepared import PreparedDataset
 from core.errors import NoisebloomError
 from core.training.config import TrainConfig
+from core.training.gpu import DeferredCheck, compile_mode_for, defers, memory_format_for
 from core.training.optim import make_optimizer
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class Run:
         from core.diffusion.objectives import make_objective
         from core.metrics.metrics_log import MetricsLog
         from core.metrics.validation import HeldOut
+        from core.models.presets import get_preset
         from core.training.batches import BatchStream
 
         self.config, self.data, self.run_dir = config, data, run_dir
@@ -94,15 +96,25 @@ class Run:
 
         self.objective = make_objective(config.objective, config.schedule)
         self.peak = config.peak_lr()
+        network_kind = get_preset(config.preset).network
+        self.memory_format = memory_format_for(config.memory_format, self.device, network_kind)
+        if self.memory_format is torch.channels_last:
+            network = network.to(memory_format=torch.channels_last)
         optimizer = make_optimizer(
             optimizer_kind,
             network.parameters(),
             lr=self.peak,
             betas=(0.9, config.adam_beta2),
             weight_decay=config.weight_decay,
+            device=self.device,  # where accelerate is about to move the network
         )
         self.model, self.optimizer = accelerator.prepare(network, optimizer)
+        # what saving, the EMA, previews and the sampling copy use (never the compiled module)
         self.net = accelerator.unwrap_model(self.model)
+        inner = self.optimizer.optimizer
+        self.finite = (
+            DeferredCheck(inner, self.device, config.log_every) if defers(self.device, inner) else None
+        )
         self.net.train()
         self.ema: Any = None
         if config.ema_decay > 0:
@@ -166,7 +178,11 @@ class Run:
         self.last: dict[str, Any] = {}  # the last train metrics written
         self.bad_steps = 0
         self._loss_sum = torch.zeros((), device=self.device)
+        self._window_bad = torch.zeros((), device=self.device)  # skipped steps in the window (deferred check)
         self._loss_n, self._window_images, self._window_t = 0, 0, 0.0
+        self.compile_mode = compile_mode_for(config.compile, self.device, self.time_budget, self.step_budget)
+        if self.compile_mode is not None:  # what trains; self.net stays the uncompiled module
+            self.model = torch.compile(self.model, mode=self.compile_mode)
 
     def autocast(self) -> Any:
         """The forward passes' precision: bf16 autocast on a CPU run that chose it, else accelerate's."""
@@ -263,6 +279,8 @@ class Run:
         config, accelerator, model = self.config, self.accelerator, self.model
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        if self.compile_mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # a new step: the graphs' last outputs are spent
         for _ in range(config.grad_accum):
             x0 = self.stream.next_batch(self.device)
             told: dict[str, torch.Tensor] = {}  # the augment labels, for a network that is augmented
@@ -271,34 +289,54 @@ class Run:
                 x0, told["augment_labels"] = augment_batch(x0, config.augment, self.aug_gen)
             with accelerator.accumulate(model):
                 nb = noisy_batch(self.objective, x0, self.noise_gen, t_sampling=config.t_sampling)
+                x_t = nb.x_t
+                if self.memory_format is torch.channels_last:
+                    x_t = x_t.contiguous(memory_format=torch.channels_last)
                 with self.autocast():
-                    pred = model(nb.x_t, nb.timesteps, **told).sample
+                    pred = model(x_t, nb.timesteps, **told).sample
                 weights = loss_weights(nb.snr, config.objective, config.loss_weighting, config.snr_gamma)
                 loss = weighted_mse(pred, nb.target, weights)
                 accelerator.backward(loss)
         norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
-        if not torch.isfinite(torch.as_tensor(norm)).item():
+        loss = loss.detach()
+        if self.finite is not None:  # on the device: the optimizer skips a flagged step (core.training.gpu)
+            bad = self.finite.mark(norm)
+            self._window_bad += bad
+            loss = torch.where(bad > 0, torch.zeros_like(loss), loss)
+        elif not torch.isfinite(torch.as_tensor(norm)).item():
             self.optimizer.zero_grad(set_to_none=True)
             self.bad_steps += 1
-            self.log.write({"step": self.step, "kind": "skipped", "reason": "non-finite loss or gradient"})
-            if self.bad_steps >= config.max_bad_steps:
-                raise NoisebloomError(
-                    f"training: the loss was NaN or infinite for {self.bad_steps} steps in a row at step {self.step}",
-                    fix=f"lower the learning rate (now {self.peak:g}) or check the data; "
-                    f"the last checkpoint in {self.run_dir} is intact",
-                )
+            self._skipped(1, self.bad_steps)
             return None
-        self.bad_steps = 0
+        else:
+            self.bad_steps = 0
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.step(self.net.parameters())
         return loss, norm
 
+    def _skipped(self, count: int, in_a_row: int) -> None:
+        """Log ``count`` skipped steps; stop the run when ``in_a_row`` reached ``max_bad_steps``."""
+        for _ in range(count):
+            self.log.write({"step": self.step, "kind": "skipped", "reason": "non-finite loss or gradient"})
+        if in_a_row >= self.config.max_bad_steps:
+            raise NoisebloomError(
+                f"training: the loss was NaN or infinite for {in_a_row} steps in a row at step {self.step}",
+                fix=f"lower the learning rate (now {self.peak:g}) or check the data; "
+                f"the last checkpoint in {self.run_dir} is intact",
+            )
+
+    def settle_finite(self) -> None:
+        """The deferred check's read (every ``log_every`` steps and at the end): the skipped steps'
+        rows, and the error after ``max_bad_steps`` in a row. Nothing to do for the per-step check."""
+        if self.finite is not None:
+            self._skipped(*self.finite.read())
+
     def count(self, loss: torch.Tensor, t0: float) -> None:
         """Count a finished step begun at ``t0`` (:func:`now`) into the step and the metrics window."""
         self.step += 1
-        self._loss_sum += loss.detach()
+        self._loss_sum += loss
         self._loss_n += 1
         self._window_images += self.per_step
         dt = now() - t0
@@ -307,7 +345,13 @@ class Run:
 
     def log_train(self, lr: float, norm: Any) -> None:
         """Write the window's train metrics (mean loss over every process) and start a new window."""
-        mean_loss = self.accelerator.reduce(self._loss_sum / max(self._loss_n, 1), "mean").item()
+        if self.finite is None:
+            mean_loss = self.accelerator.reduce(self._loss_sum / max(self._loss_n, 1), "mean").item()
+        else:  # the skipped steps' losses were counted as 0: leave them out of the mean
+            counted = (self._loss_n - self._window_bad).clamp(min=1)
+            mean_loss = self.accelerator.reduce(self._loss_sum / counted, "mean").item()
+            self._window_bad.zero_()
+        norm = float(norm)
         img_s = self._window_images / self._window_t if self._window_t > 0 else 0.0
         self.last = {
             "step": self.step,
@@ -316,7 +360,7 @@ class Run:
             "lr": lr,
             "img_per_s": img_s,
             "epoch": self.stream.epoch,
-            "grad_norm": float(norm),
+            "grad_norm": norm if math.isfinite(norm) else None,
             "elapsed_s": round(self.elapsed(), 3),
         }
         self.log.write(self.last)

@@ -400,6 +400,7 @@ def _train(
             step = run.step
 
             if step % config.log_every == 0 or run.at_budget():
+                run.settle_finite()
                 run.log_train(lr, norm)
             if on_progress is not None:
                 on_progress(step, run.total(), run.progress())
@@ -414,6 +415,7 @@ def _train(
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 run.checkpoint()
 
+        run.settle_finite()
         step = run.step
         final: dict[str, Any] = dict(run.last)
         if main and config.preview_every and run.previewed_step != step and step > 0:
