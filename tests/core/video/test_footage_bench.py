@@ -101,3 +101,24 @@ def test_real_only_measures_the_real_clips_without_training(square_video, monkey
 def test_real_only_needs_the_footage():
     with pytest.raises(SystemExit):
         bench_video.main(["--real-only"])
+
+
+def test_the_targets_are_ratios_to_the_real_clips_measured_in_the_same_run():
+    def fig(mafd, flow, flicker, fd, memorised=0.0):
+        motion = {"mafd": mafd, "flow_px": flow, "flicker": flicker}
+        return {"motion": motion, "frames": {"fd": fd, "swd": 1.0}, "memorised_share": memorised}
+
+    real = {"heldout": fig(0.01, 0.2, 0.005, None), "train": fig(0.01, 0.2, 0.005, 0.5)}
+    near = fig(0.012, 0.16, 0.007, 2.0)  # +20%, -20%, 1.4x; FD 1.33x the image model's
+    r = bench_video.footage_ratios(real, near, fig(0, 0, 0, 1.5))
+    assert r["mafd"] == pytest.approx(1.2) and r["flow_px"] == pytest.approx(0.8)
+    assert r["fd_vs_real_frames"] == pytest.approx(4.0) and r["fd_vs_image_model"] == pytest.approx(4 / 3)
+    assert all(bench_video.footage_targets(r, near).values())
+    far = fig(0.013, 0.2, 0.008, 3.1, memorised=0.02)  # +30%, flicker 1.6x, FD 2.07x, 2% memorised
+    missed = bench_video.footage_targets(bench_video.footage_ratios(real, far, fig(0, 0, 0, 1.5)), far)
+    assert [k for k, ok in missed.items() if not ok] == [
+        "mafd within 25%",
+        "flicker at most 1.5x",
+        "memorised under 1%",
+        "per-frame FD within 1.5x the image model's",
+    ]
