@@ -12,7 +12,14 @@
   close, so noise scored as small, data-like motion (seen in the 64 px benchmark: 53 blobs a frame,
   displacement within 5% of the data's). ``blobs_per_frame`` is reported beside it.
 
-Both take uint8 clips (N, T, H, W, C) or (N, T, H, W) and look at the mean over channels.
+- Optical-flow magnitude: dense flow between consecutive frames (OpenCV's Farneback, parameters
+  sized for 32-64 px frames), its length in pixels per frame averaged over frame pairs and pixels.
+  Unlike the blob measure it sees any texture move, not only bright shapes: the measure for footage.
+- Flicker of static regions (temporal consistency): the mean absolute frame difference (0..1) over
+  the pixels whose flow is under ``static_px`` (default 0.5 px per frame at 32 px, scaled with the
+  side): what changes where nothing moves. Zero for a still clip, large for a sampler's shimmer.
+
+All take uint8 clips (N, T, H, W, C) or (N, T, H, W) and look at the mean over channels.
 """
 
 from __future__ import annotations
@@ -77,6 +84,61 @@ def blob_displacement(
         "displacement_px": float(np.mean(dists)) if dists else float("nan"),
         "pairs_with_blobs": with_blobs / pairs if pairs else 0.0,
         "blobs_per_frame": float(np.mean(counts)) if counts else 0.0,
+    }
+
+
+FARNEBACK = dict(pyr_scale=0.5, levels=2, winsize=9, iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
+
+
+def flow_fields(clips: np.ndarray) -> np.ndarray:
+    """(N, T-1, H, W) float32: the Farneback flow's length (pixels) from each frame to the next."""
+    import cv2
+
+    g = np.round(_gray(clips) * 255.0).astype(np.uint8)
+    n, t, h, w = g.shape
+    if t < 2:
+        raise ValueError("a clip needs at least 2 frames for optical flow")
+    out = np.empty((n, t - 1, h, w), np.float32)
+    for i in range(n):
+        for k in range(t - 1):
+            flow = cv2.calcOpticalFlowFarneback(g[i, k], g[i, k + 1], None, **FARNEBACK)
+            out[i, k] = np.sqrt((flow**2).sum(-1))
+    return out
+
+
+def flow_magnitude(clips: np.ndarray, fields: np.ndarray | None = None) -> float:
+    """Mean optical-flow length in pixels per frame, over clips, frame pairs and pixels."""
+    return float((flow_fields(clips) if fields is None else fields).mean())
+
+
+def default_static_px(side: int) -> float:
+    return 0.5 * side / 32
+
+
+def static_flicker(
+    clips: np.ndarray, static_px: float | None = None, fields: np.ndarray | None = None
+) -> dict[str, float]:
+    """Mean |f[k+1] - f[k]| (0..1) over the pixels that do not move (flow under ``static_px``), and
+    the share of pixels that count as static."""
+    g = _gray(clips)
+    fields = flow_fields(clips) if fields is None else fields
+    static_px = default_static_px(max(g.shape[2:])) if static_px is None else static_px
+    still = fields < static_px
+    diff = np.abs(np.diff(g, axis=1))
+    return {
+        "flicker": float(diff[still].mean()) if still.any() else 0.0,
+        "static_share": float(still.mean()),
+        "static_px": float(static_px),
+    }
+
+
+def footage_motion(clips: np.ndarray, static_px: float | None = None) -> dict[str, float]:
+    """The footage benchmark's motion figures: frame difference, flow length and static flicker."""
+    fields = flow_fields(clips)
+    return {
+        "mafd": mean_abs_frame_difference(clips),
+        "flow_px": flow_magnitude(clips, fields),
+        **static_flicker(clips, static_px, fields),
     }
 
 
