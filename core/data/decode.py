@@ -4,8 +4,9 @@
 preprocessed uint8 rows (one per image, or one per clip / frame of a video) or a one-line reason a
 person can act on. Speed comes from never decoding at full size: the crop plan is made from the
 header alone, then a JPEG is decoded with DCT scaling (Pillow ``draft``, 1/2 to 1/8 size) and
-everything else is resized with an antialiasing filter. Videos are read with OpenCV, with
-imageio-ffmpeg as the fallback, one frame at a time, each resized at once.
+everything else is resized with an antialiasing filter. Videos are read with OpenCV, one frame at a
+time, each resized at once; when OpenCV reads nothing or stops before the frames the header promises,
+imageio-ffmpeg reads the file again and the longer result is kept.
 """
 
 from __future__ import annotations
@@ -388,17 +389,42 @@ def _process_video(task: Task) -> FileResult:
             _frames_cv2(cap, wanted, last) if backend == "opencv" else _frames_ffmpeg(gen, info, wanted, last)
         )
         result = _rows_from_frames(task, frames, indices, per_row, info, sha)
-        if not result.ok and backend == "opencv" and result.info.get("decoded", 0) == 0:
-            gen, info = _open_ffmpeg(path, task.name)  # OpenCV opened it but read nothing: try ffmpeg
-            result = _rows_from_frames(
-                task, _frames_ffmpeg(gen, info, wanted, last), indices, per_row, info, sha
-            )
         result.info["backend"] = backend
+        if backend == "opencv" and _stopped_early(result):
+            # OpenCV read nothing or stopped before the frames the header promises (some codecs,
+            # cinepak among them): ffmpeg often reads on, and the longer result is kept.
+            try:
+                retry = _retry_ffmpeg(task, path, indices, per_row, sha)
+            except Rejected:
+                if result.info.get("decoded", 0) == 0:
+                    raise  # nothing from either: ffmpeg's reason names the codec
+                retry = result
+            if _longer(retry, result):
+                result = retry
         return result
     finally:
         if tmpdir:
             os.unlink(os.path.join(tmpdir, os.listdir(tmpdir)[0]))
             os.rmdir(tmpdir)
+
+
+def _stopped_early(result: FileResult) -> bool:
+    """Whether decoding ended before the frames the header promises (or read none at all)."""
+    return bool(result.info.get("stopped_at") is not None or result.info.get("decoded", 0) == 0)
+
+
+def _retry_ffmpeg(task: Task, path: str, indices: list[int], per_row: int, sha: str) -> FileResult:
+    """The same file read again with imageio-ffmpeg; raises :class:`Rejected` when ffmpeg cannot open it."""
+    gen, info = _open_ffmpeg(path, task.name)
+    frames = _frames_ffmpeg(gen, info, set(indices), indices[-1])
+    result = _rows_from_frames(task, frames, indices, per_row, info, sha)
+    result.info["backend"] = "ffmpeg"
+    return result
+
+
+def _longer(a: FileResult, b: FileResult) -> bool:
+    """Whether ``a`` holds more of the video than ``b``: accepted first, then more frames decoded."""
+    return (a.ok, a.info.get("decoded", 0)) > (b.ok, b.info.get("decoded", 0))
 
 
 def _process_gif_clip(task: Task) -> FileResult:
@@ -463,6 +489,10 @@ def _rows_from_frames(
         decoded += 1
         last_index = i
     meta["decoded"] = decoded
+    # Every wanted frame the header promises (less a few: frame counts are estimates) should decode.
+    promised = [i for i in indices if i < info.frames - 3]
+    if promised and last_index < promised[-1]:
+        meta["stopped_at"] = last_index + 1
     n_rows = len(kept) // per_row
     if n_rows == 0:
         if decoded == 0:
@@ -484,9 +514,7 @@ def _rows_from_frames(
     if per_row > 1:
         arr = arr.reshape(n_rows, per_row, *arr.shape[1:])
     warns = [f"{display_name(task.name)}: {n}" for n in notes]
-    # Every wanted frame the header promises (less a few: frame counts are estimates) should decode.
-    promised = [i for i in indices if i < info.frames - 3]
-    if promised and last_index < promised[-1]:
+    if "stopped_at" in meta:
         warns.append(
             f"{display_name(task.name)}: decoding stopped at frame {last_index + 1} of {info.frames} "
             f"(corrupt data); kept the {n_rows} {'clips' if per_row > 1 else 'frames'} before it"
