@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.data.discover import display_name
+from core.data.discover import NO_PERMISSION, display_name
 from core.data.preprocess import (
     CropPlan,
     Signature,
@@ -38,7 +38,13 @@ from core.data.preprocess import (
     signature_pil,
     source_extent,
 )
-from core.data.result import OVER_PIXEL_BUDGET, TOO_SHORT_FOR_A_CLIP, TOO_SMALL
+from core.data.result import (
+    NO_READ_PERMISSION,
+    OVER_PIXEL_BUDGET,
+    TOO_SHORT_FOR_A_CLIP,
+    TOO_SMALL,
+    UNDECODABLE_VIDEO,
+)
 from core.data.settings import DatasetSettings
 
 # Pillow refuses pictures over about 179 MP on its own, whatever the scan's pixel_budget says; the
@@ -129,9 +135,7 @@ def _read(path: str, size_hint: int) -> tuple[bytes | None, str]:
                 h.update(chunk)
             return None, h.hexdigest()
     except PermissionError:
-        raise Rejected(
-            "cannot be read (permission denied); give yourself read permission (chmod u+r) or remove it"
-        ) from None
+        raise Rejected(NO_PERMISSION, NO_READ_PERMISSION) from None
     except OSError as e:
         raise Rejected(f"cannot be read ({e.strerror}); check the disk or remove it") from None
 
@@ -325,17 +329,22 @@ def _frames_cv2(cap: Any, wanted: set[int], last: int) -> Iterator[tuple[int, np
         cap.release()
 
 
-def _ffmpeg_problem(message: str, name: str) -> str:
+def _ffmpeg_problem(message: str) -> Rejected:
+    """The refusal for what ffmpeg said when it could not open a video."""
     m = re.search(r"Video: (\w+)(?: \((\w+) / 0x[0-9A-Fa-f]+\))?", message)
     if m and ("no decoder" in message or "unknown codec" in message or "Decoder" in message):
         codec = m.group(2) or m.group(1)
-        return f"uses the video codec '{codec}', which cannot be decoded here; {FIX_CONVERT_VIDEO}"
+        return Rejected(
+            f"uses the video codec '{codec}', which cannot be decoded here; {FIX_CONVERT_VIDEO}",
+            UNDECODABLE_VIDEO,
+        )
     if "Invalid data found" in message or "moov atom not found" in message:
-        return f"is not a readable video (corrupt or incomplete data); {FIX_REEXPORT}"
-    return f"could not be decoded as a video ({_short(message.splitlines()[-1] if message else 'ffmpeg failed', 80)}); {FIX_CONVERT_VIDEO}"
+        return Rejected(f"is not a readable video (corrupt or incomplete data); {FIX_REEXPORT}")
+    last = _short(message.splitlines()[-1] if message else "ffmpeg failed", 80)
+    return Rejected(f"could not be decoded as a video ({last}); {FIX_CONVERT_VIDEO}", UNDECODABLE_VIDEO)
 
 
-def _open_ffmpeg(path: str, name: str) -> tuple[Iterator[Any], _VideoInfo]:
+def _open_ffmpeg(path: str) -> tuple[Iterator[Any], _VideoInfo]:
     import imageio_ffmpeg
 
     gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
@@ -343,7 +352,7 @@ def _open_ffmpeg(path: str, name: str) -> tuple[Iterator[Any], _VideoInfo]:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as e:
         gen.close()
-        raise Rejected(_ffmpeg_problem(str(e), name)) from None
+        raise _ffmpeg_problem(str(e)) from None
     w, h = meta.get("size") or (0, 0)
     fps = float(meta.get("fps") or 0.0)
     duration = float(meta.get("duration") or 0.0)
@@ -373,7 +382,7 @@ def _process_video(task: Task) -> FileResult:
         opened = _open_cv2(path)
         backend = "opencv"
         if opened is None:
-            gen, info = _open_ffmpeg(path, task.name)
+            gen, info = _open_ffmpeg(path)
             backend = "ffmpeg"
         else:
             cap, info = opened
@@ -415,7 +424,7 @@ def _stopped_early(result: FileResult) -> bool:
 
 def _retry_ffmpeg(task: Task, path: str, indices: list[int], per_row: int, sha: str) -> FileResult:
     """The same file read again with imageio-ffmpeg; raises :class:`Rejected` when ffmpeg cannot open it."""
-    gen, info = _open_ffmpeg(path, task.name)
+    gen, info = _open_ffmpeg(path)
     frames = _frames_ffmpeg(gen, info, set(indices), indices[-1])
     result = _rows_from_frames(task, frames, indices, per_row, info, sha)
     result.info["backend"] = "ffmpeg"
@@ -499,6 +508,7 @@ def _rows_from_frames(
             return reject(
                 task.name,
                 f"has no frame that could be decoded (corrupt data or unsupported codec); {FIX_CONVERT_VIDEO}",
+                UNDECODABLE_VIDEO,
                 **meta,
             )
         need = (per_row - 1) * s.clip_stride + 1

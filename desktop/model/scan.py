@@ -6,13 +6,15 @@ statistics (``ScanReport``, read from the ``ScanResult.to_dict()`` the engine se
 catalog).
 
 A rejection's reason is worded for the command line; :func:`shown_reason` puts the window's own
-remedy in its place for the refusals the window can fix itself (``core.data.result``'s codes), and
+remedy in its place for the refusals that have one (``core.data.result``'s codes; the failure of a
+scan with nothing usable is told from its report in the same words), and
 :meth:`ScanModel.rescan` scans the same sources again with that remedy (frames of the videos as
 pictures, a larger pixel budget, small pictures upscaled), or the videos alone as clips.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,8 @@ REMEDIES = {
     R.OVER_PIXEL_BUDGET: "press “{allow_large}” above if the picture is genuine",
     R.TOO_SMALL: f"choose a lower Resolution above, or press “{UPSCALE_SMALL}”",
     R.TOO_SHORT_FOR_A_CLIP: "use a longer video, or remove it",
+    R.UNDECODABLE_VIDEO: "save it again as an H.264 MP4 in a video editor or converter, or remove it",
+    R.NO_READ_PERMISSION: "allow yourself to read it (the file's properties, permissions), or remove it",
 }
 
 
@@ -135,6 +139,18 @@ class ScanReport:
         """(path, the reason in the window's words) for each rejected file."""
         budget = int(self.settings.get("pixel_budget") or DatasetSettings().pixel_budget)
         return [(p, shown_reason(r, self.codes.get(p, ""), budget)) for p, r in self.rejected]
+
+    def nothing_usable(self) -> str:
+        """Why nothing could be used, in the window's words: the reason most rejected files share
+        (by its kind, else its words after the name: a reason reads "name: problem; remedy"); ""
+        when nothing was rejected."""
+        shown = self.shown_rejected()
+        if not shown:
+            return ""
+        kinds = [self.codes.get(p) or reason.split(": ", 1)[-1] for p, reason in shown]
+        kind, n = Counter(kinds).most_common(1)[0]
+        like = f" ({count(n, 'file')} like this)" if n > 1 else ""
+        return f"Nothing to train on: {shown[kinds.index(kind)][1]}{like}; the Rejected tab lists every file"
 
 
 class ScanModel(QObject):
@@ -252,6 +268,7 @@ class ScanModel(QObject):
             report = (getattr(ev, "data", None) or {}).get("report")
             if isinstance(report, dict):
                 self.report = ScanReport.from_dict(report)
+                self.error = self.report.nothing_usable() or self.error
             self._set_state(ev.state or "failed")
             self.report_changed.emit()
 
