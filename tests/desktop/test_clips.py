@@ -260,6 +260,20 @@ def test_a_clip_dataset_estimate_counts_clips_and_its_previews_play(window, clie
     assert ta.previews.preview.caption.startswith("step 10 · frame")
 
 
+def test_a_clip_speed_seen_here_is_remembered_for_its_frame_count(window, client, tmp_path):
+    _datasets(client, tmp_path)
+    window.app.use_dataset("dc")
+    window.show_area("Train")
+    tm, card = window.app.training, window.train_area.settings_card
+    assert tm.calibration_key(16) == f"calibration/clip-cpu/16/auto/{T}f"
+    card.settings.setValue("calibration/clip-cpu/16/auto/16f", 50.0)  # clips of another length
+    card.show_estimate()
+    assert 16 not in tm.speeds()
+    card.settings.setValue(f"calibration/clip-cpu/16/auto/{T}f", 3.0)
+    card.show_estimate()
+    assert tm.speeds()[16] == 3.0
+
+
 def test_a_finetune_of_an_image_model_on_clips_is_refused_with_the_reason(window, client, tmp_path):
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow", "kind": "image"}}]
     _datasets(client, tmp_path)
