@@ -374,6 +374,24 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
     assert "what" not in client.last("export").args and client.last("export").args["sample_set"] == "ss"
 
 
+def test_a_clip_at_a_fractional_rate_exports_at_that_rate(window, client, tmp_path):
+    info = dict(CLIP_INFO, fps=7.5)  # 30 fps footage taken every 4th frame
+    client.catalog["models"] = [{"id": "mc", "name": "squares", "path": "/mc", "info": info}]
+    client.start()
+    window.app.library.select("models", "mc")
+    ga = window.generate_area
+    window.show_area("Generate")
+    card = ga.settings_card
+    assert card.export_fps.value() == 7.5 and card.export_fps.text() == "7.5 fps"
+    ga.controls.generate_btn.click()
+    job = client.last("sample").id
+    traj, _ = _clip_trajectory(tmp_path / "ss", num=2)
+    done = P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj))
+    client.run_job(job, "sample", P.Done(id=job, results=done.to_dict()))
+    ga.export_clips_to(str(tmp_path / "out"))
+    assert client.last("export").args["fps"] == 7.5
+
+
 def test_export_clips_is_offered_only_for_clips(window, client):
     client.catalog["models"] = [{"id": "mi", "path": "/mi", "info": {"objective": "flow", "kind": "image"}}]
     client.start()
