@@ -113,7 +113,7 @@ def test_a_dropped_video_folder_becomes_a_clip_dataset_in_the_windows_words(engi
     assert scan.report.kind == "clip" and da.summary.text() == "4 clips ready"
     assert da.grid.count() == 4 and da.grid.reader.kind == "clip" and da.grid.reader.frames == T
     reasons = {Path(da.rejected.item(r, 0).text()).name: da.rejected.item(r, 1).text() for r in range(2)}
-    assert reasons["blink.mp4"].endswith("use a longer video, or remove it")
+    assert reasons["blink.mp4"].endswith("press “Make clips of 4 frames” above, or use a longer video")
     assert "'ZQZQ'" in reasons["odd.avi"] and "video editor or converter" in reasons["odd.avi"]
     assert not [t for t in _shown_texts(win) if COMMAND_LINE.search(t)]
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -136,8 +136,19 @@ def test_a_video_folder_with_nothing_usable_says_why_in_the_windows_words(engine
     assert win.app.scan.state == "failed"
     message = win.message.text.text()
     assert message.startswith("Nothing to train on: unusable/") and "(2 files like this)" in message
-    assert "use a longer video, or remove it" in message
+    assert "press “Make clips of 4 frames” above" in message
     assert not [t for t in _shown_texts(win) if COMMAND_LINE.search(t)]
+    # the button scans again with clips of 4 frames: the short videos give one each
+    da = win.data_area
+    assert da.short_text.text() == "2 videos shorter than a clip of 8 frames" and da.shorter_btn.isVisibleTo(
+        da
+    )
+    da.grab().save(str(SHOTS / "data-too-short.png"))
+    da.shorter_btn.click()
+    _scanned(qtbot, win)
+    assert win.app.scan.state == "done", win.message.text.text()
+    assert da.summary.text() == "2 clips ready" and da.grid.reader.frames == 4
+    assert da.remedy_rows["short"].isHidden()
     win.app.scan.dataset = good
     win.app.use_dataset(str(good["id"]))
 
