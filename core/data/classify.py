@@ -18,6 +18,7 @@ from core.data.decode import Task
 from core.data.discover import (
     IMAGE_EXTENSIONS,
     IMAGE_FORMATS,
+    NO_PERMISSION,
     UNSUPPORTED_IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     Candidate,
@@ -25,7 +26,7 @@ from core.data.discover import (
     display_name,
     sniff,
 )
-from core.data.result import IMAGE_IN_CLIP_DATASET, VIDEO_IN_IMAGE_DATASET
+from core.data.result import IMAGE_IN_CLIP_DATASET, NO_READ_PERMISSION, VIDEO_IN_IMAGE_DATASET
 from core.data.settings import DatasetSettings
 
 
@@ -48,6 +49,7 @@ def classify(cand: Candidate) -> Entry:
     e = Entry(cand)
     if cand.problem:
         e.problem = cand.problem
+        e.code = NO_READ_PERMISSION if cand.problem == NO_PERMISSION else ""
         return e
     ext = os.path.splitext(cand.name)[1].lower()
     if cand.size == 0:
@@ -57,9 +59,7 @@ def classify(cand: Candidate) -> Entry:
         with open(cand.path, "rb") as f:
             head = f.read(32)
     except PermissionError:
-        e.problem = (
-            "cannot be read (permission denied); give yourself read permission (chmod u+r) or remove it"
-        )
+        e.problem, e.code = NO_PERMISSION, NO_READ_PERMISSION
         return e
     except OSError as err:
         e.problem = f"cannot be read ({err.strerror}); check the disk or remove it"

@@ -4,8 +4,9 @@
 preprocessed uint8 rows (one per image, or one per clip / frame of a video) or a one-line reason a
 person can act on. Speed comes from never decoding at full size: the crop plan is made from the
 header alone, then a JPEG is decoded with DCT scaling (Pillow ``draft``, 1/2 to 1/8 size) and
-everything else is resized with an antialiasing filter. Videos are read with OpenCV, with
-imageio-ffmpeg as the fallback, one frame at a time, each resized at once.
+everything else is resized with an antialiasing filter. Videos are read with OpenCV, one frame at a
+time, each resized at once; when OpenCV reads nothing or stops before the frames the header promises,
+imageio-ffmpeg reads the file again and the longer result is kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.data.discover import display_name
+from core.data.discover import NO_PERMISSION, display_name
 from core.data.preprocess import (
     CropPlan,
     Signature,
@@ -37,7 +38,13 @@ from core.data.preprocess import (
     signature_pil,
     source_extent,
 )
-from core.data.result import OVER_PIXEL_BUDGET, TOO_SHORT_FOR_A_CLIP, TOO_SMALL
+from core.data.result import (
+    NO_READ_PERMISSION,
+    OVER_PIXEL_BUDGET,
+    TOO_SHORT_FOR_A_CLIP,
+    TOO_SMALL,
+    UNDECODABLE_VIDEO,
+)
 from core.data.settings import DatasetSettings
 
 # Pillow refuses pictures over about 179 MP on its own, whatever the scan's pixel_budget says; the
@@ -128,9 +135,7 @@ def _read(path: str, size_hint: int) -> tuple[bytes | None, str]:
                 h.update(chunk)
             return None, h.hexdigest()
     except PermissionError:
-        raise Rejected(
-            "cannot be read (permission denied); give yourself read permission (chmod u+r) or remove it"
-        ) from None
+        raise Rejected(NO_PERMISSION, NO_READ_PERMISSION) from None
     except OSError as e:
         raise Rejected(f"cannot be read ({e.strerror}); check the disk or remove it") from None
 
@@ -324,17 +329,22 @@ def _frames_cv2(cap: Any, wanted: set[int], last: int) -> Iterator[tuple[int, np
         cap.release()
 
 
-def _ffmpeg_problem(message: str, name: str) -> str:
+def _ffmpeg_problem(message: str) -> Rejected:
+    """The refusal for what ffmpeg said when it could not open a video."""
     m = re.search(r"Video: (\w+)(?: \((\w+) / 0x[0-9A-Fa-f]+\))?", message)
     if m and ("no decoder" in message or "unknown codec" in message or "Decoder" in message):
         codec = m.group(2) or m.group(1)
-        return f"uses the video codec '{codec}', which cannot be decoded here; {FIX_CONVERT_VIDEO}"
+        return Rejected(
+            f"uses the video codec '{codec}', which cannot be decoded here; {FIX_CONVERT_VIDEO}",
+            UNDECODABLE_VIDEO,
+        )
     if "Invalid data found" in message or "moov atom not found" in message:
-        return f"is not a readable video (corrupt or incomplete data); {FIX_REEXPORT}"
-    return f"could not be decoded as a video ({_short(message.splitlines()[-1] if message else 'ffmpeg failed', 80)}); {FIX_CONVERT_VIDEO}"
+        return Rejected(f"is not a readable video (corrupt or incomplete data); {FIX_REEXPORT}")
+    last = _short(message.splitlines()[-1] if message else "ffmpeg failed", 80)
+    return Rejected(f"could not be decoded as a video ({last}); {FIX_CONVERT_VIDEO}", UNDECODABLE_VIDEO)
 
 
-def _open_ffmpeg(path: str, name: str) -> tuple[Iterator[Any], _VideoInfo]:
+def _open_ffmpeg(path: str) -> tuple[Iterator[Any], _VideoInfo]:
     import imageio_ffmpeg
 
     gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
@@ -342,7 +352,7 @@ def _open_ffmpeg(path: str, name: str) -> tuple[Iterator[Any], _VideoInfo]:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as e:
         gen.close()
-        raise Rejected(_ffmpeg_problem(str(e), name)) from None
+        raise _ffmpeg_problem(str(e)) from None
     w, h = meta.get("size") or (0, 0)
     fps = float(meta.get("fps") or 0.0)
     duration = float(meta.get("duration") or 0.0)
@@ -372,7 +382,7 @@ def _process_video(task: Task) -> FileResult:
         opened = _open_cv2(path)
         backend = "opencv"
         if opened is None:
-            gen, info = _open_ffmpeg(path, task.name)
+            gen, info = _open_ffmpeg(path)
             backend = "ffmpeg"
         else:
             cap, info = opened
@@ -388,17 +398,42 @@ def _process_video(task: Task) -> FileResult:
             _frames_cv2(cap, wanted, last) if backend == "opencv" else _frames_ffmpeg(gen, info, wanted, last)
         )
         result = _rows_from_frames(task, frames, indices, per_row, info, sha)
-        if not result.ok and backend == "opencv" and result.info.get("decoded", 0) == 0:
-            gen, info = _open_ffmpeg(path, task.name)  # OpenCV opened it but read nothing: try ffmpeg
-            result = _rows_from_frames(
-                task, _frames_ffmpeg(gen, info, wanted, last), indices, per_row, info, sha
-            )
         result.info["backend"] = backend
+        if backend == "opencv" and _stopped_early(result):
+            # OpenCV read nothing or stopped before the frames the header promises (some codecs,
+            # cinepak among them): ffmpeg often reads on, and the longer result is kept.
+            try:
+                retry = _retry_ffmpeg(task, path, indices, per_row, sha)
+            except Rejected:
+                if result.info.get("decoded", 0) == 0:
+                    raise  # nothing from either: ffmpeg's reason names the codec
+                retry = result
+            if _longer(retry, result):
+                result = retry
         return result
     finally:
         if tmpdir:
             os.unlink(os.path.join(tmpdir, os.listdir(tmpdir)[0]))
             os.rmdir(tmpdir)
+
+
+def _stopped_early(result: FileResult) -> bool:
+    """Whether decoding ended before the frames the header promises (or read none at all)."""
+    return bool(result.info.get("stopped_at") is not None or result.info.get("decoded", 0) == 0)
+
+
+def _retry_ffmpeg(task: Task, path: str, indices: list[int], per_row: int, sha: str) -> FileResult:
+    """The same file read again with imageio-ffmpeg; raises :class:`Rejected` when ffmpeg cannot open it."""
+    gen, info = _open_ffmpeg(path)
+    frames = _frames_ffmpeg(gen, info, set(indices), indices[-1])
+    result = _rows_from_frames(task, frames, indices, per_row, info, sha)
+    result.info["backend"] = "ffmpeg"
+    return result
+
+
+def _longer(a: FileResult, b: FileResult) -> bool:
+    """Whether ``a`` holds more of the video than ``b``: accepted first, then more frames decoded."""
+    return (a.ok, a.info.get("decoded", 0)) > (b.ok, b.info.get("decoded", 0))
 
 
 def _process_gif_clip(task: Task) -> FileResult:
@@ -463,12 +498,17 @@ def _rows_from_frames(
         decoded += 1
         last_index = i
     meta["decoded"] = decoded
+    # Every wanted frame the header promises (less a few: frame counts are estimates) should decode.
+    promised = [i for i in indices if i < info.frames - 3]
+    if promised and last_index < promised[-1]:
+        meta["stopped_at"] = last_index + 1
     n_rows = len(kept) // per_row
     if n_rows == 0:
         if decoded == 0:
             return reject(
                 task.name,
                 f"has no frame that could be decoded (corrupt data or unsupported codec); {FIX_CONVERT_VIDEO}",
+                UNDECODABLE_VIDEO,
                 **meta,
             )
         need = (per_row - 1) * s.clip_stride + 1
@@ -484,9 +524,7 @@ def _rows_from_frames(
     if per_row > 1:
         arr = arr.reshape(n_rows, per_row, *arr.shape[1:])
     warns = [f"{display_name(task.name)}: {n}" for n in notes]
-    # Every wanted frame the header promises (less a few: frame counts are estimates) should decode.
-    promised = [i for i in indices if i < info.frames - 3]
-    if promised and last_index < promised[-1]:
+    if "stopped_at" in meta:
         warns.append(
             f"{display_name(task.name)}: decoding stopped at frame {last_index + 1} of {info.frames} "
             f"(corrupt data); kept the {n_rows} {'clips' if per_row > 1 else 'frames'} before it"

@@ -79,9 +79,13 @@ def _sort_key(entry: os.DirEntry[str]) -> bytes:
     return os.fsencode(entry.name)
 
 
+# The refusal of a file that cannot be read for want of permission (code NO_READ_PERMISSION).
+NO_PERMISSION = "cannot be read (permission denied); give yourself read permission (chmod u+r) or remove it"
+
+
 def _entry_problem(path: str, err: OSError) -> str:
     if isinstance(err, PermissionError):
-        return "cannot be read (permission denied); give yourself read permission (chmod u+r) or remove it"
+        return NO_PERMISSION
     if err.errno == 40:  # ELOOP
         return "is a symbolic link loop; remove the link"
     if os.path.islink(path):

@@ -40,6 +40,8 @@ IMAGE_IN_CLIP_DATASET = "image_in_clip_dataset"
 OVER_PIXEL_BUDGET = "over_pixel_budget"
 TOO_SMALL = "too_small"
 TOO_SHORT_FOR_A_CLIP = "too_short_for_a_clip"
+UNDECODABLE_VIDEO = "undecodable_video"  # its fix is a conversion to H.264 MP4
+NO_READ_PERMISSION = "no_read_permission"
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,8 @@ class AppModel(QObject):
                 self.info.emit(ev.message)  # what exists, also where nothing answers the question
                 self.replace_asked.emit(str(ev.id), [str(p) for p in existing])
             elif ev.state != "cancelled":
-                self.report_error(ev.message)
+                # a scan's failure in the window's words (ScanModel.handle), else the engine's
+                self.report_error(self.scan.error if owner is self.scan and self.scan.error else ev.message)
             elif ev.id in self.generation.superseded:
                 self.generation.superseded.discard(str(ev.id))  # replaced by a newer request: no news
             else:

@@ -6,13 +6,15 @@ statistics (``ScanReport``, read from the ``ScanResult.to_dict()`` the engine se
 catalog).
 
 A rejection's reason is worded for the command line; :func:`shown_reason` puts the window's own
-remedy in its place for the refusals the window can fix itself (``core.data.result``'s codes), and
+remedy in its place for the refusals that have one (``core.data.result``'s codes; the failure of a
+scan with nothing usable is told from its report in the same words), and
 :meth:`ScanModel.rescan` scans the same sources again with that remedy (frames of the videos as
-pictures, a larger pixel budget, small pictures upscaled), or the videos alone as clips.
+pictures, a larger pixel budget, small pictures upscaled, shorter clips), or the videos alone as clips.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +28,7 @@ from core.words import count
 CROPS = ("center", "letterbox", "random")
 HEADER_SETTINGS = ("resolution", "crop", "flip")  # what the Data area's header sets
 # the scan settings the window's remedies set; they stay while the same sources are scanned again
-OPTIONS = ("as_frames", "dataset_kind", "pixel_budget", "small_policy")
+OPTIONS = ("as_frames", "dataset_kind", "pixel_budget", "small_policy", "clip_frames")
 VIDEOS_AS_FRAMES = "Use the videos' frames as pictures"
 VIDEOS_AS_CLIPS = "Make a clip dataset from the videos"
 UPSCALE_SMALL = "Upscale the small pictures"
@@ -37,23 +39,39 @@ def allow_large_label(budget: int) -> str:
     return f"Allow pictures up to {10 * budget / 1e6:,.0f} MP"
 
 
+def shorter_clips(frames: int) -> int | None:
+    """The clip length the "shorter clips" button scans again with: half of ``frames``, at least 2
+    (None when the clips are as short as they go)."""
+    return max(2, frames // 2) if frames > 2 else None
+
+
+def shorter_clips_label(frames: int) -> str:
+    return f"Make clips of {shorter_clips(frames)} frames"
+
+
 # the window's words after the problem, for each refusal it can fix (the buttons above the tabs)
 REMEDIES = {
     R.VIDEO_IN_IMAGE_DATASET: f"press “{VIDEOS_AS_FRAMES}” or “{VIDEOS_AS_CLIPS}” above",
     R.IMAGE_IN_CLIP_DATASET: "drop the still pictures on their own for a picture dataset",
     R.OVER_PIXEL_BUDGET: "press “{allow_large}” above if the picture is genuine",
     R.TOO_SMALL: f"choose a lower Resolution above, or press “{UPSCALE_SMALL}”",
-    R.TOO_SHORT_FOR_A_CLIP: "use a longer video, or remove it",
+    R.TOO_SHORT_FOR_A_CLIP: "press “{shorter}” above, or use a longer video",
+    R.UNDECODABLE_VIDEO: "save it again as an H.264 MP4 in a video editor or converter, or remove it",
+    R.NO_READ_PERMISSION: "allow yourself to read it (the file's properties, permissions), or remove it",
 }
 
 
-def shown_reason(reason: str, code: str, pixel_budget: int) -> str:
+def shown_reason(reason: str, code: str, pixel_budget: int, clip_frames: int = 2) -> str:
     """The reason as the window shows it: the problem, then the window's remedy in place of the
     command line's fix (a reason reads "name: problem; fix")."""
     remedy = REMEDIES.get(code)
     if not remedy:
         return reason
-    remedy = remedy.format(allow_large=allow_large_label(pixel_budget))
+    if code == R.TOO_SHORT_FOR_A_CLIP and shorter_clips(clip_frames) is None:
+        remedy = "use a longer video, or remove it"
+    remedy = remedy.format(
+        allow_large=allow_large_label(pixel_budget), shorter=shorter_clips_label(clip_frames)
+    )
     return f"{reason.split('; ', 1)[0]}; {remedy}"
 
 
@@ -134,7 +152,25 @@ class ScanReport:
     def shown_rejected(self) -> list[tuple[str, str]]:
         """(path, the reason in the window's words) for each rejected file."""
         budget = int(self.settings.get("pixel_budget") or DatasetSettings().pixel_budget)
-        return [(p, shown_reason(r, self.codes.get(p, ""), budget)) for p, r in self.rejected]
+        frames = self.clip_frames
+        return [(p, shown_reason(r, self.codes.get(p, ""), budget, frames)) for p, r in self.rejected]
+
+    @property
+    def clip_frames(self) -> int:
+        """The frames per clip the scan asked for."""
+        return int(self.settings.get("clip_frames") or DatasetSettings().clip_frames)
+
+    def nothing_usable(self) -> str:
+        """Why nothing could be used, in the window's words: the reason most rejected files share
+        (by its kind, else its words after the name: a reason reads "name: problem; remedy"); ""
+        when nothing was rejected."""
+        shown = self.shown_rejected()
+        if not shown:
+            return ""
+        kinds = [self.codes.get(p) or reason.split(": ", 1)[-1] for p, reason in shown]
+        kind, n = Counter(kinds).most_common(1)[0]
+        like = f" ({count(n, 'file')} like this)" if n > 1 else ""
+        return f"Nothing to train on: {shown[kinds.index(kind)][1]}{like}; the Rejected tab lists every file"
 
 
 class ScanModel(QObject):
@@ -199,6 +235,13 @@ class ScanModel(QObject):
         where = ", ".join(s.rstrip("/").rsplit("/", 1)[-1] for s in self.sources[:2])
         return self.start(videos, name=f"clips from {where}", options={"dataset_kind": "clip"})
 
+    def shorter_clips(self) -> str:
+        """Scan again with clips half as long, so that videos too short for a clip give one."""
+        frames = shorter_clips(self.report.clip_frames if self.report else DatasetSettings().clip_frames)
+        if frames is None:
+            raise ValueError("the clips are as short as they go (2 frames); use longer videos")
+        return self.rescan(clip_frames=frames)
+
     def allow_larger(self) -> str:
         """Scan again with ten times the pixel budget (the limit on a picture's declared size)."""
         return self.rescan(pixel_budget=10 * self.pixel_budget)
@@ -252,6 +295,7 @@ class ScanModel(QObject):
             report = (getattr(ev, "data", None) or {}).get("report")
             if isinstance(report, dict):
                 self.report = ScanReport.from_dict(report)
+                self.error = self.report.nothing_usable() or self.error
             self._set_state(ev.state or "failed")
             self.report_changed.emit()
 

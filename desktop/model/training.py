@@ -226,10 +226,14 @@ class TrainingModel(QObject):
 
     def calibration_key(self, resolution: int | None = None) -> str:
         """The settings key under which the speed seen in training here is remembered: per preset,
-        resolution (``resolution``, else the live run's, else the chosen one resolved) and device."""
+        resolution (``resolution``, else the live run's, else the chosen one resolved) and device,
+        and for clips per frame count (a clip of 16 frames costs about twice one of 8)."""
         c = self.config
         resolution = resolution or (self.run_resolution if self.live else None) or self.resolved_resolution()
-        return f"calibration/{c.get('preset')}/{resolution}/{c.get('device')}"
+        frames, _fps = self.clip_format()
+        return f"calibration/{c.get('preset')}/{resolution}/{c.get('device')}" + (
+            f"/{frames}f" if frames else ""
+        )
 
     # --- speed, Auto and the forecast ------------------------------------------------------------
     def speed_key(self) -> tuple[Any, ...]:

@@ -49,6 +49,8 @@ from desktop.model.scan import (
     VIDEOS_AS_FRAMES,
     ScanReport,
     allow_large_label,
+    shorter_clips,
+    shorter_clips_label,
 )
 from desktop.ui import dialogs
 from desktop.ui.data_stats import StatsView
@@ -328,7 +330,14 @@ class DataArea(QWidget):
             "plus",
             tip="Scan again; small pictures are enlarged to the resolution and look soft",
         )
+        self.short_text = label("", wrap=True)
+        self.shorter_btn = button(
+            "",
+            "play",
+            tip="Scan again with shorter clips: every video gives more of them, and short ones one",
+        )
         self.frames_btn.clicked.connect(self.scan.videos_as_frames)
+        self.shorter_btn.clicked.connect(self.scan.shorter_clips)
         self.clips_btn.clicked.connect(self.scan.videos_as_clips)
         self.large_btn.clicked.connect(self.scan.allow_larger)
         self.upscale_btn.clicked.connect(lambda: self.scan.rescan(small_policy="upscale"))
@@ -336,6 +345,7 @@ class DataArea(QWidget):
             "videos": row(self.videos_text, self.frames_btn, self.clips_btn, stretch_last=False),
             "large": row(self.large_text, self.large_btn),
             "small": row(self.small_text, self.upscale_btn),
+            "short": row(self.short_text, self.shorter_btn),
         }
         for w in self.remedy_rows.values():
             w.layout().setStretch(0, 1)
@@ -360,7 +370,18 @@ class DataArea(QWidget):
             f"{count(len(small), 'picture')} smaller than the {res} px resolution; "
             "or choose a lower Resolution above"
         )
-        shown = {"videos": bool(videos), "large": bool(large), "small": bool(small)}
+        short = rep.rejected_with(R.TOO_SHORT_FOR_A_CLIP)
+        self.short_text.setText(
+            f"{count(len(short), 'video')} shorter than a clip of {rep.clip_frames} frames"
+        )
+        if shorter_clips(rep.clip_frames):
+            self.shorter_btn.setText(shorter_clips_label(rep.clip_frames))
+        shown = {
+            "videos": bool(videos),
+            "large": bool(large),
+            "small": bool(small),
+            "short": bool(short) and shorter_clips(rep.clip_frames) is not None,
+        }
         for name, w in self.remedy_rows.items():
             w.setVisible(shown[name])
         self.remedies.setVisible(any(shown.values()))

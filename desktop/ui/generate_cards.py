@@ -53,6 +53,14 @@ IMAGE_EXPORT_FPS = 12
 EXPORT_PURPOSE = "export"  # the file dialogs of exports start in the folder last exported to
 
 
+class RateBox(QDoubleSpinBox):
+    """A frame rate, shown without trailing zeros ("7.5 fps", "10 fps"): a clip's own rate is often
+    fractional (30 fps taken every 4th frame plays at 7.5) and an export keeps it exactly."""
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt
+        return f"{value:g}"
+
+
 def _guarded(app: AppModel, fn) -> None:  # noqa: ANN001
     """Run ``fn``; a ValueError (a request the model refuses) is reported in the window's words."""
     try:
@@ -185,8 +193,9 @@ class SettingsCard(Card):
         self.export_fmt = QComboBox()
         for f in ("mp4", "webm", "gif"):
             self.export_fmt.addItem(f.upper(), f)
-        self.export_fps = QSpinBox()
+        self.export_fps = RateBox()
         self.export_fps.setRange(1, 60)
+        self.export_fps.setDecimals(2)
         self.export_fps.setValue(IMAGE_EXPORT_FPS)
         self.export_fps.setSuffix(" fps")
         self.export_scale = QSpinBox()
@@ -317,7 +326,7 @@ class SettingsCard(Card):
             info = demo[1]
         self.gm.set_model(mid, info.get("objective"), info)
         if not self._loading:  # the export rate follows the kind of model: a clip's own fps
-            self.export_fps.setValue(round(self.gm.fps) if self.gm.model_is_clip else IMAGE_EXPORT_FPS)
+            self.export_fps.setValue(self.gm.fps if self.gm.model_is_clip else IMAGE_EXPORT_FPS)
         self.model_chosen.emit()
 
     def load_models(self) -> None:

@@ -260,6 +260,20 @@ def test_a_clip_dataset_estimate_counts_clips_and_its_previews_play(window, clie
     assert ta.previews.preview.caption.startswith("step 10 · frame")
 
 
+def test_a_clip_speed_seen_here_is_remembered_for_its_frame_count(window, client, tmp_path):
+    _datasets(client, tmp_path)
+    window.app.use_dataset("dc")
+    window.show_area("Train")
+    tm, card = window.app.training, window.train_area.settings_card
+    assert tm.calibration_key(16) == f"calibration/clip-cpu/16/auto/{T}f"
+    card.settings.setValue("calibration/clip-cpu/16/auto/16f", 50.0)  # clips of another length
+    card.show_estimate()
+    assert 16 not in tm.speeds()
+    card.settings.setValue(f"calibration/clip-cpu/16/auto/{T}f", 3.0)
+    card.show_estimate()
+    assert tm.speeds()[16] == 3.0
+
+
 def test_a_finetune_of_an_image_model_on_clips_is_refused_with_the_reason(window, client, tmp_path):
     client.catalog["models"] = [{"id": "m1", "path": "/m1", "info": {"objective": "flow", "kind": "image"}}]
     _datasets(client, tmp_path)
@@ -358,6 +372,24 @@ def test_export_clips_asks_for_a_folder_and_exports_the_selected_clips(
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (video, "")))
     ga.settings_card.export_btn.click()
     assert "what" not in client.last("export").args and client.last("export").args["sample_set"] == "ss"
+
+
+def test_a_clip_at_a_fractional_rate_exports_at_that_rate(window, client, tmp_path):
+    info = dict(CLIP_INFO, fps=7.5)  # 30 fps footage taken every 4th frame
+    client.catalog["models"] = [{"id": "mc", "name": "squares", "path": "/mc", "info": info}]
+    client.start()
+    window.app.library.select("models", "mc")
+    ga = window.generate_area
+    window.show_area("Generate")
+    card = ga.settings_card
+    assert card.export_fps.value() == 7.5 and card.export_fps.text() == "7.5 fps"
+    ga.controls.generate_btn.click()
+    job = client.last("sample").id
+    traj, _ = _clip_trajectory(tmp_path / "ss", num=2)
+    done = P.SampleDone(sample_set="ss", out_dir=str(traj.parent), trajectory=str(traj))
+    client.run_job(job, "sample", P.Done(id=job, results=done.to_dict()))
+    ga.export_clips_to(str(tmp_path / "out"))
+    assert client.last("export").args["fps"] == 7.5
 
 
 def test_export_clips_is_offered_only_for_clips(window, client):

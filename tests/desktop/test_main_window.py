@@ -114,7 +114,11 @@ def test_a_broken_folder_shows_its_rejection_list_and_the_error(window, client):
     assert da.rejected.item(0, 0).text() == "/nowhere/broken/a.jpg"
     assert da.rejected.item(0, 1).text() == "cannot be decoded"
     assert window.message.isVisible()
-    assert window.message.text.text() == "broken: nothing usable (1 file rejected); see the list"
+    # the window's words from the report, not the engine's (worded for the command line)
+    assert (
+        window.message.text.text()
+        == "Nothing to train on: cannot be decoded; the Rejected tab lists every file"
+    )
 
 
 def test_clip_thumbnails_in_view_play_and_stop_when_hidden(window, client, tmp_path, qtbot):

@@ -54,7 +54,21 @@ def test_a_video_too_short_for_one_clip_is_rejected_with_the_numbers(make, cache
     )
 
 
-def test_a_video_with_a_corrupted_middle_keeps_what_decodes_and_says_so(make, cache_root, s16):
+def test_a_video_both_readers_stop_early_on_keeps_what_decodes_and_says_so(make, cache_root, s16):
+    p = make.video("v/cut.mkv", n=60, fps=10, seed=3)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) * 6 // 10])  # the header still says 60 frames
+    make.video("v/fine.mkv", n=60, fps=10, seed=4)
+    result = scan_folder(make.root / "v", s16.replace(clip_frames=4), cache_root=cache_root)
+    names = {a.name: a.rows for a in result.accepted}
+    assert names["v/fine.mkv"] == 15
+    # OpenCV and ffmpeg both stop where the file ends: the clips before it are kept, and a warning says so
+    assert 0 < names["v/cut.mkv"] < 15
+    (warning,) = [w for w in result.warnings if "cut.mkv" in w]
+    assert "decoding stopped at frame" in warning and "of 60 (corrupt data)" in warning
+
+
+def test_a_video_damaged_in_the_middle_is_read_on_by_ffmpeg_where_opencv_stops(make, cache_root, s16):
     p = make.video("v/damaged.mp4", n=60, fps=10, seed=3)
     data = bytearray(p.read_bytes())
     mid = len(data) // 2
@@ -62,14 +76,35 @@ def test_a_video_with_a_corrupted_middle_keeps_what_decodes_and_says_so(make, ca
         np.random.default_rng(0).integers(0, 256, len(data) // 5, dtype=np.uint8).tobytes()
     )
     p.write_bytes(bytes(data))
-    make.video("v/fine.mp4", n=60, fps=10, seed=4)
     result = scan_folder(make.root / "v", s16.replace(clip_frames=4), cache_root=cache_root)
-    names = {a.name: a.rows for a in result.accepted}
-    assert names["v/fine.mp4"] == 15
-    # OpenCV stops at the damage: the clips before it are kept, and a warning says so
-    assert 0 < names["v/damaged.mp4"] < 15
-    (warning,) = [w for w in result.warnings if "damaged.mp4" in w]
-    assert "decoding stopped at frame" in warning and "of 60 (corrupt data)" in warning
+    (a,) = result.accepted
+    assert a.rows == 15 and not result.warnings
+
+
+def test_a_video_opencv_stops_early_on_is_read_whole_by_ffmpeg(make, cache_root, s16, monkeypatch):
+    from core.data import decode
+
+    make.video("v/a.mp4", n=60, fps=10, seed=5)
+    s = s16.replace(clip_frames=4)
+    whole = np.asarray(scan_folder(make.root / "v", s, cache_root=cache_root / "whole").open().array)
+    assert whole.shape[0] == 15
+
+    read_by_opencv: list[int] = []
+    opencv_frames = decode._frames_cv2
+
+    def stops_at_frame_20(cap, wanted, last):  # what OpenCV does with some codecs (cinepak)
+        for i, frame in opencv_frames(cap, wanted, last):
+            if i >= 20:
+                return
+            read_by_opencv.append(i)
+            yield i, frame
+
+    monkeypatch.setattr(decode, "_frames_cv2", stops_at_frame_20)
+    result = scan_folder(make.root / "v", s, cache_root=cache_root / "cut")
+    assert read_by_opencv == list(range(20))
+    # ffmpeg read on: every frame is held, the same pixels as a whole read, and no warning
+    assert result.rows == 15 and not result.warnings
+    np.testing.assert_array_equal(np.asarray(result.open().array), whole)
 
 
 def test_an_animated_gif_is_a_clip_in_a_clip_dataset_and_its_first_frame_in_an_image_dataset(
