@@ -4,8 +4,9 @@ share of the processor when another program runs beside it (issue 28, item 1).
 For each thread setting (``auto``: the trainer's policy, :mod:`core.training.threads`;
 ``all_cores``: one intra-op thread per core, torch's default; ``one_thread``; ``passive``: all cores
 with ``OMP_WAIT_POLICY=PASSIVE``) and each load (idle; one busy single-thread matrix-multiply
-program, started a minute before so the load average shows it), ``noisebloom train`` runs for a
-fixed wall time on a folder of colour pictures at 32 and 64 px and the steps it made are counted.
+program, or ``busy2``: two of them, started a minute before so the load average shows them),
+``noisebloom train`` runs for a fixed wall time on a folder of colour pictures at 32 and 64 px and
+the steps it made are counted.
 Each figure is the steps against ``all_cores`` on the idle machine in the same run. Writes
 ``benchmarks/results/train_threads.json``.
 
@@ -57,7 +58,7 @@ def main() -> int:
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--warm", type=float, default=60.0, help="seconds the busy program runs first")
     ap.add_argument("--settle", type=float, default=0.5, help="idle runs wait for this 1-minute load")
-    ap.add_argument("--loads", default="idle,busy")
+    ap.add_argument("--loads", default="idle,busy", help="idle, busy (one program), busyN (N programs)")
     ap.add_argument("--section", help="write train_threads_SECTION.json")
     args = ap.parse_args()
     load0 = load_average()
@@ -66,15 +67,16 @@ def main() -> int:
         work = Path(tmp)
         for res in (int(r) for r in args.resolutions.split(",")):
             for load in args.loads.split(","):
-                burner = None
+                burners = []
                 if load == "idle":  # the load average lags a program that just ended by a minute
                     t0 = time.monotonic()
                     while (load_average() or [0.0])[0] > args.settle and time.monotonic() - t0 < 180:
                         time.sleep(5)
-                if load == "busy":
+                if load.startswith("busy"):  # busy: one program; busyN: N of them
                     env1 = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-                    burner = subprocess.Popen([sys.executable, "-c", BURNER], env=env1)
-                    time.sleep(args.warm)  # the load average catches up with the program
+                    for _ in range(int(load[4:] or 1)):
+                        burners.append(subprocess.Popen([sys.executable, "-c", BURNER], env=env1))
+                    time.sleep(args.warm)  # the load average catches up with the programs
                 try:
                     for name in args.policies.split(","):
                         env = POLICIES[name]
@@ -82,7 +84,7 @@ def main() -> int:
                         figures.setdefault(f"{res}px", {}).setdefault(load, {})[name] = steps
                         print(res, load, name, steps, flush=True)
                 finally:
-                    if burner is not None:
+                    for burner in burners:
                         burner.kill()
                         burner.wait()
     summary = {}
@@ -100,7 +102,7 @@ def main() -> int:
         load_at_start=load0,
         section=args.section,
         notes="steps in a fixed wall time (start-up included alike); busy = one single-thread matrix "
-        "multiply beside the run",
+        "multiply beside the run, busyN = N of them",
     )
     return 0
 

@@ -92,16 +92,23 @@ def compile_mode_for(
 ) -> str | None:
     """``TrainConfig.compile`` resolved to a ``torch.compile`` mode ("default", "max-autotune",
     "reduce-overhead": CUDA graphs, for small networks whose steps are short), or None for none.
-    "auto": on CUDA when the run is long enough to repay the warm-up (:data:`COMPILE_MIN_MINUTES`,
-    :data:`COMPILE_MIN_STEPS`), never elsewhere."""
+    "auto": on CUDA, where Triton (which torch.compile generates GPU kernels with) is installed, when
+    the run is long enough to repay the warm-up (:data:`COMPILE_MIN_MINUTES`, :data:`COMPILE_MIN_STEPS`);
+    never elsewhere."""
     if choice == "no":
         return None
     if choice == "yes":
         return "default"
     if choice != "auto":
         return choice
-    if device.type != "cuda" or (time_budget_s is None and step_budget is None):
+    if device.type != "cuda" or (time_budget_s is None and step_budget is None) or not _has_triton():
         return None
     long_in_time = time_budget_s is None or time_budget_s >= COMPILE_MIN_MINUTES * 60
     long_in_steps = step_budget is None or step_budget >= COMPILE_MIN_STEPS
     return "default" if long_in_time and long_in_steps else None
+
+
+def _has_triton() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("triton") is not None

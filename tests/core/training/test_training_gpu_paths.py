@@ -165,9 +165,16 @@ def test_memory_format_per_device_and_network(choice, device, kind, expected):
         ("max-autotune", CPU, None, 3, "max-autotune"),
     ],
 )
-def test_compile_per_device_and_budget(choice, device, minutes, steps, expected):
+def test_compile_per_device_and_budget(monkeypatch, choice, device, minutes, steps, expected):
+    monkeypatch.setattr(gpu, "_has_triton", lambda: True)
     seconds = minutes * 60 if minutes is not None else None
     assert gpu.compile_mode_for(choice, device, seconds, steps) == expected
+
+
+def test_auto_never_compiles_where_triton_is_missing(monkeypatch):
+    monkeypatch.setattr(gpu, "_has_triton", lambda: False)
+    assert gpu.compile_mode_for("auto", CUDA, 60 * 60, None) is None
+    assert gpu.compile_mode_for("yes", CUDA, 60 * 60, None) == "default"  # asked for by name: tried
 
 
 @pytest.mark.parametrize(
