@@ -132,13 +132,15 @@ def save_model_folder(
     schedule: str | None = "linear",
     guide: dict[str, torch.Tensor] | None = None,
     guide_steps: int = 0,
+    guide_weight: float | None = None,
     card: dict[str, Any] | None = None,
 ) -> None:
     """Write ``network`` (its current weights) as a model folder at ``path``, atomically.
 
     ``info`` supplies the ``noisebloom.json`` fields (preset, kind, frames, fps, parent,
     trained_steps, ...); objective, schedule, network, resolution and channels are filled in here.
-    ``guide`` is a state dict of the same network from step ``guide_steps`` (saved to ``guide/``).
+    ``guide`` is a state dict of the same network from step ``guide_steps`` (saved to ``guide/``),
+    ``guide_weight`` the autoguidance weight the model samples with by default (None: Noisebloom's default).
     ``card`` holds the trainer's facts for the model card ``README.md`` (:func:`core.models.card.write_card`).
     """
     from diffusers import DDPMPipeline
@@ -167,6 +169,8 @@ def save_model_folder(
     meta.update({k: v for k, v in info.items() if k not in meta})
     if guide is not None:
         meta["guide"] = {"trained_steps": int(guide_steps)}
+        if guide_weight is not None:
+            meta["guide"]["weight"] = float(guide_weight)
     with atomic_directory(path) as tmp:
         if kind == "unet":  # a stock DDPMPipeline folder
             DDPMPipeline(unet=network, scheduler=scheduler).save_pretrained(tmp, safe_serialization=True)

@@ -222,7 +222,8 @@ class _SampleSize:
 
 @dataclass(frozen=True)
 class _Guide:
-    """noisebloom.json's ``guide`` entry: None, or {"trained_steps": N}."""
+    """noisebloom.json's ``guide`` entry: None, or {"trained_steps": N} with an optional "weight", the
+    autoguidance weight the model samples with by default (0 to 100)."""
 
     def check(self, doc: _Doc, name: str, value: Any) -> Any:
         if value is None:
@@ -231,6 +232,9 @@ class _Guide:
             raise doc.refuse(name, value, 'use {"trained_steps": N} or null')
         if value.get("trained_steps") is not None:
             _STEPS.check(doc, f"{name}.trained_steps", value["trained_steps"])
+        w = value.get("weight", 0)
+        if type(w) not in (int, float) or not math.isfinite(w) or not 0 <= w <= 100:
+            raise doc.refuse(f"{name}.weight", w, "use the guidance weight, 0 to 100, or leave it out")
         return value
 
 

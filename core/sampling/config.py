@@ -86,11 +86,20 @@ class SampleConfig(Config):
             )
 
 
+def model_guidance(info: dict) -> float:
+    """The weight a model with a guide samples with by default: the one its training chose on its own
+    pictures (``noisebloom.json``'s ``guide.weight``, :mod:`core.training.guidance_choice`), else
+    :data:`DEFAULT_GUIDANCE`."""
+    guide = info.get("guide") if isinstance(info, dict) else None
+    weight = guide.get("weight") if isinstance(guide, dict) else None
+    return min(float(weight), MAX_GUIDANCE) if isinstance(weight, (int, float)) else DEFAULT_GUIDANCE
+
+
 def resolve_guidance(config: SampleConfig, model: object) -> float:
     """The autoguidance weight ``config`` means for ``model`` (raises when it asks for a guide the model lacks)."""
     has_guide = getattr(model, "guide", None) is not None
     if config.guidance is None:
-        return DEFAULT_GUIDANCE if has_guide else 0.0
+        return model_guidance(getattr(model, "info", {})) if has_guide else 0.0
     if config.guidance > 0 and not has_guide:
         raise ConfigError(
             f"sample.guidance: {config.guidance:g} asked, but this model has no guide network "

@@ -130,6 +130,7 @@ class Run:
         # autoguidance's guide: the sampling weights from ``guide_at`` of the run (main process only)
         self.guide_net: torch.nn.Module | None = None
         self.guide_step = 0
+        self.guide_weight: float | None = None  # chosen at the end (choose_guidance)
         self.amp_dtype = torch.float32
         # bf16 on the CPU is the run's own autocast: accelerate's state is one per process, and the
         # engine trains runs of either precision one after another (core.training.precision)
@@ -172,7 +173,7 @@ class Run:
             "parent": lineage["parent"],
         }
         # seconds, last measured: the margin a time budget keeps for the next step and the side work
-        self.cost = {"step": 0.0, "save": 2.0, "preview": 0.0, "val": 0.0, "copying": 0.0}
+        self.cost = {"step": 0.0, "save": 2.0, "preview": 0.0, "val": 0.0, "copying": 0.0, "guidance": 0.0}
         self.saved_step = self.step if previous is not None else -1
         self.previewed_step, self.preview_t = -1, now()  # the last preview's step and time
         self.last: dict[str, Any] = {}  # the last train metrics written
@@ -254,7 +255,7 @@ class Run:
             stop, early = True, True
         elif self.time_budget is not None:
             cost = self.cost
-            extras = cost["preview"] + cost["val"] + cost["copying"]
+            extras = cost["preview"] + cost["val"] + cost["copying"] + self.guidance_estimate()
             margin = cost["step"] * 1.5 + cost["save"] * 1.2 + extras + 0.5
             stop = self.elapsed() + margin >= self.time_budget
         if self.world > 1:
@@ -408,7 +409,8 @@ class Run:
             save_model_folder(
                 self.sample_net, config.objective, dict(self.info, trained_steps=self.step), self.model_dir,
                 schedule=None if config.objective == "flow" else config.schedule,
-                guide=guide_state, guide_steps=self.guide_step, card=self.card_facts(),
+                guide=guide_state, guide_steps=self.guide_step, guide_weight=self.guide_weight,
+                card=self.card_facts(),
             )  # fmt: skip
             self.writing["folder"] = None
         self.cost["save"] = now() - t0
@@ -446,6 +448,54 @@ class Run:
         self.guide_net = copy.deepcopy(self.sample_net)
         self.guide_step = self.step
         self.log.write({"step": self.step, "kind": "guide", "elapsed_s": round(self.elapsed(), 3)})
+
+    def choose_guidance(self) -> None:
+        """Choose the weight the model samples with by default on the folder's own pictures
+        (:mod:`core.training.guidance_choice`); a run without a guide, of clips or too short keeps
+        the default."""
+        from core.sampling.guidance import guided
+        from core.training.guidance_choice import MIN_STEPS, choose_weight
+        from core.training.preview import preview_samples
+
+        config = self.config
+        if self.guide_net is None or self.data.kind == "clip" or self.step < MIN_STEPS:
+            return
+        t0 = now()
+        self._refresh_sample_net()
+
+        def draw(weight: float, n: int) -> np.ndarray:
+            network = guided(self.sample_net, self.guide_net, weight) if weight else self.sample_net
+            with self.autocast():
+                return preview_samples(
+                    network, config.objective, config.schedule, range(n), config.preview_steps,
+                    self.sample_shape, device=self.device,
+                )  # fmt: skip
+
+        self.guide_weight, distance = choose_weight(draw, self._pictures())
+        self.cost["guidance"] = now() - t0
+        self.log.write({"step": self.step, "kind": "guidance", "weight": self.guide_weight,
+                        "distance": {f"{w:g}": round(d, 4) for w, d in distance.items()},
+                        "elapsed_s": round(self.elapsed(), 3)})  # fmt: skip
+
+    def _pictures(self) -> np.ndarray:
+        """The folder's pictures as uint8 (N, H, W, C) at the run's resolution."""
+        from core.data.torch_data import resize, to_model_range
+        from core.sampling.trajectory import tensor_to_uint8
+
+        rows = np.concatenate([self.data.train_indices, self.data.val_indices]).astype(np.int64)
+        rows = np.sort(rows) if len(rows) else np.arange(len(self.data))
+        pictures = np.asarray(self.data.array[rows])
+        if pictures.shape[1] != self.resolution:
+            pictures = tensor_to_uint8(resize(to_model_range(pictures), self.resolution))
+        return pictures
+
+    def guidance_estimate(self) -> float:
+        """Seconds the end of the run will take to choose the guidance weight: about sixteen previews."""
+        from core.training.guidance_choice import MIN_STEPS
+
+        if self.guide_net is None or self.data.kind == "clip" or self.step < MIN_STEPS:
+            return 0.0
+        return self.cost["guidance"] or 16 * self.cost["preview"]
 
     def preview_due(self) -> bool:
         """Whether a preview is due now: at every ``preview_every`` steps, or on the clock (above)."""

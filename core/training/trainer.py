@@ -33,6 +33,7 @@ import torch
 
 from core.data.prepared import PreparedDataset
 from core.errors import ConfigError, NoisebloomError
+from core.training import guidance_choice
 from core.training import run as _run
 from core.training.config import TrainConfig
 from core.training.optim import kind_of_state
@@ -422,7 +423,11 @@ def _train(
             run.preview()
         if main and run.held_out is not None and (step % config.val_every or step == 0):
             final.update(run.validate())
-        if run.saved_step != step or not (run.model_dir / "model_index.json").is_file():
+        # every process knows whether the model folder is saved again with a chosen guidance weight
+        choosing = bool(config.guide_at) and step >= guidance_choice.MIN_STEPS and data.kind != "clip"
+        if main and choosing:
+            run.choose_guidance()
+        if choosing or run.saved_step != step or not (run.model_dir / "model_index.json").is_file():
             run.checkpoint()
         if run.world > 1:  # every process must hold the same weights: check it, and say so
             digests: list[Any] = [None] * run.world

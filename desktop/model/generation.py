@@ -37,7 +37,6 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.catalogue.samplers import (
-    DEFAULT_GUIDANCE,
     DEFAULT_SAMPLER,
     DEFAULT_STEPS,
     FEWSTEP_AUTO_STEPS,
@@ -51,6 +50,7 @@ from core.catalogue.samplers import (
 from core.engine import protocol as P
 from core.errors import NoisebloomError
 from core.media.png import write_png
+from core.sampling.config import model_guidance
 from core.sampling.trajectory import Trajectory, open_trajectory
 from core.words import count
 
@@ -140,7 +140,7 @@ class GenerationModel(QObject):
         if objective:
             self.objective = objective
         self._free_guidance = None
-        self.config["guidance"] = DEFAULT_GUIDANCE if self.has_guide else 0.0
+        self.config["guidance"] = self.model_guidance if self.has_guide else 0.0
         self._choose_sampler()
         self.config_changed.emit()
 
@@ -259,6 +259,12 @@ class GenerationModel(QObject):
     def has_guide(self) -> bool:
         """Whether the chosen model carries a guide network (autoguidance is possible)."""
         return bool(self.model_info.get("guide"))
+
+    @property
+    def model_guidance(self) -> float:
+        """The weight the chosen model samples with by default: the one its training chose on its own
+        pictures (core.training.guidance_choice), else Noisebloom's default."""
+        return model_guidance(self.model_info)
 
     @property
     def model_is_clip(self) -> bool:

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalogue.samplers import (
-    DEFAULT_GUIDANCE,
     FEWSTEP_AUTO_STEPS,
     MAX_GUIDANCE,
     MAX_SEED,
@@ -303,9 +302,10 @@ class SettingsCard(Card):
             f"Locked at {self.gm.map_guidance:g}: the few-step map was made at this guidance weight and "
             "cannot sample at another. Choose another sampler to change it."
             if self.gm.guidance_locked
-            else "Autoguidance: steer away from this model's earlier, worse self (0 turns it off). "
-            f"{DEFAULT_GUIDANCE:g} sharpens; higher is bolder and less varied. On a small folder it "
-            "also makes near-copies of your pictures likelier: the Health check counts them."
+            else "Autoguidance: steer away from this model's earlier, worse self (0 turns it off); higher "
+            f"is bolder and less varied. This model's own weight is {self.gm.model_guidance:g}: the one "
+            "whose samples came nearest your pictures when it finished training. On a small folder "
+            "guidance also makes near-copies of your pictures likelier: the Health check counts them."
             if self.gm.has_guide
             else "This model has no guide network (trained before Noisebloom kept one, or with "
             "guide_at 0): it samples unguided. Train it again to get autoguidance."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.catalogue.samplers import DEFAULT_GUIDANCE
 from core.engine import protocol as P
 from desktop.model.library import item_subtitle
 from desktop.model.scan import ScanReport
@@ -136,3 +137,11 @@ def test_generations_are_named_by_model_sampler_steps_seed_and_time(window, clie
     assert "1 step · seed 8" in generation_title(two)
     tips = [window.generate_area.gallery_card.gallery.item(k).toolTip() for k in range(2)]
     assert tips[0].startswith(generation_title(one)) and tips[0] != tips[1]
+
+
+def test_the_window_samples_a_model_with_its_own_weight(app_model):
+    gm = app_model.generation
+    gm.set_model("colour", "flow", {"objective": "flow", "guide": {"trained_steps": 10, "weight": 0.0}})
+    assert gm.config["guidance"] == 0.0 and gm.has_guide and gm.model_guidance == 0.0
+    gm.set_model("digits", "flow", {"objective": "flow", "guide": {"trained_steps": 10}})
+    assert gm.config["guidance"] == DEFAULT_GUIDANCE
