@@ -13,7 +13,9 @@ does too; ``--mixed-precision no`` or ``bf16`` decides it by hand.
 
 Attention runs in float32 under CPU autocast (:func:`keep_attention_float32`): torch's CPU flash
 attention is about fourteen times slower backward in bf16 than in float32 on pixel-small.
-Figures: ``benchmarks/results/train_precision.json``.
+Figures: ``benchmarks/results/train_speed_defaults_*.json`` (speed) and
+``colour_digits_32px_precision_{no,bf16}.json`` (quality at a fixed step budget); the decisions
+entry of 2026-12-04 has the rest.
 """
 
 from __future__ import annotations
