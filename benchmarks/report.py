@@ -58,6 +58,8 @@ HEADLINES = (
              ("unipc 8 steps,", "unipc 20 steps,", "unipc 100 steps,")),
     Headline("colour emoji, 32 px, 1,855 pictures, 10 min of training with today's defaults",
              "colour_emoji_32px_2000_defaults_10min", ("1855 emoji at 32 px", "sampled with")),
+    Headline("colour emoji, 64 px, 1,855 pictures, 30 min of training with today's defaults",
+             "colour_emoji_64px_2000_defaults_30min", ("1855 emoji at 64 px", "sampled with")),
     Headline("colour emoji, 32 px, 1,855 pictures, defaults", "colour_emoji_32px_2000_defaults",
              ("1855 emoji at 32 px", "sampled with")),
     Headline("colour emoji, 32 px, 300 pictures, 10 min of training with today's defaults",
