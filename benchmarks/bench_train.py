@@ -36,6 +36,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,34 @@ def _digits(n: int = 5000) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- speed ------------------------------------------------------------------------------------------
+def interleaved(
+    bare_steps: Callable[[int], None], chunk: int
+) -> tuple[dict, dict, Callable[[int, int, dict], None]]:
+    """(seconds, steps, the trainer's ``on_progress``): after three untimed warm-up steps on each side,
+    every ``chunk`` trainer steps run ``chunk`` bare steps inside the callback, timed apart, so load
+    from other programs hits both loops alike."""
+    bare_steps(3)  # warm-up, untimed
+    times = {"bare": 0.0, "noisebloom": 0.0}
+    steps = {"bare": 0, "noisebloom": 0}
+    mark = [0.0]
+
+    def on_progress(step: int, total: int, metrics: dict) -> None:
+        now = time.perf_counter()
+        if step == 3:  # the trainer's own warm-up steps are not timed either
+            mark[0] = now
+            return
+        if step > 3 and step % chunk == 3 % chunk:
+            times["noisebloom"] += now - mark[0]
+            steps["noisebloom"] += chunk
+            t0 = time.perf_counter()
+            bare_steps(chunk)
+            times["bare"] += time.perf_counter() - t0
+            steps["bare"] += chunk
+            mark[0] = time.perf_counter()
+
+    return times, steps, on_progress
+
+
 def bench_speed(args: argparse.Namespace) -> None:
     from diffusers import DDPMScheduler
 
@@ -144,24 +173,7 @@ def bench_speed(args: argparse.Namespace) -> None:
             bare_opt.step()
             bare_opt.zero_grad(set_to_none=True)
 
-    bare_steps(3)  # warm-up, untimed
-    times = {"bare": 0.0, "noisebloom": 0.0}
-    steps = {"bare": 0, "noisebloom": 0}
-    mark = [0.0]
-
-    def on_progress(step: int, total: int, metrics: dict) -> None:
-        now = time.perf_counter()
-        if step == 3:  # the trainer's own warm-up steps are not timed either
-            mark[0] = now
-            return
-        if step > 3 and step % chunk == 3 % chunk:
-            times["noisebloom"] += now - mark[0]
-            steps["noisebloom"] += chunk
-            t0 = time.perf_counter()
-            bare_steps(chunk)
-            times["bare"] += time.perf_counter() - t0
-            steps["bare"] += chunk
-            mark[0] = time.perf_counter()
+    times, steps, on_progress = interleaved(bare_steps, chunk)
 
     config = TrainConfig(
         preset=args.preset,
@@ -258,24 +270,7 @@ def bench_speed_defaults(args: argparse.Namespace) -> None:
             bare_opt.step()
             bare_opt.zero_grad(set_to_none=True)
 
-    bare_steps(3)  # warm-up, untimed
-    times = {"bare": 0.0, "noisebloom": 0.0}
-    steps = {"bare": 0, "noisebloom": 0}
-    mark = [0.0]
-
-    def on_progress(step: int, total: int, metrics: dict) -> None:
-        now = time.perf_counter()
-        if step == 3:
-            mark[0] = now
-            return
-        if step > 3 and step % chunk == 3 % chunk:
-            times["noisebloom"] += now - mark[0]
-            steps["noisebloom"] += chunk
-            t0 = time.perf_counter()
-            bare_steps(chunk)
-            times["bare"] += time.perf_counter() - t0
-            steps["bare"] += chunk
-            mark[0] = time.perf_counter()
+    times, steps, on_progress = interleaved(bare_steps, chunk)
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"

@@ -17,3 +17,13 @@ def data_dir(tmp_path) -> Path:
     arr = (rng.random((24, 16, 16, 1)) * 255).astype(np.uint8)
     PreparedDataset.from_array(arr).save(tmp_path / "data")
     return tmp_path / "data"
+
+
+def toy_squares(n: int = 24, res: int = 16, channels: int = 1, seed: int = 0) -> PreparedDataset:
+    """Bright squares on black at a few positions: a repeatable, learnable toy problem."""
+    rng = np.random.default_rng(seed)
+    arr = np.zeros((n, res, res, channels), np.uint8)
+    for i in range(n):
+        y, x = rng.integers(0, res // 2, 2)
+        arr[i, y : y + res // 2, x : x + res // 2] = 255
+    return PreparedDataset.from_array(arr)

@@ -18,6 +18,7 @@ from core.sampling.sample import sample
 from core.training import augment as aug
 from core.training.config import AUTO_AUGMENT, AUTO_AUGMENT_MAX_PICTURES, TrainConfig
 from core.training.trainer import train
+from tests.core.training.conftest import toy_squares
 
 FAST = dict(preset="unet-tiny", batch_size=4, max_minutes=None, device="cpu", preview_every=0, val_every=0,
             checkpoint_every=0, log_every=1, warmup=2)  # fmt: skip
@@ -25,13 +26,7 @@ AUGMENTED = {**FAST, "preset": "dit-tiny", "augment": 1.0}  # dit-tiny: the smal
 
 
 def _toy(n: int = 24, res: int = 16) -> PreparedDataset:
-    """Bright squares on black at a few positions (as in test_training_trainer)."""
-    rng = np.random.default_rng(0)
-    arr = np.zeros((n, res, res, 1), np.uint8)
-    for i in range(n):
-        y, x = rng.integers(0, res // 2, 2)
-        arr[i, y : y + res // 2, x : x + res // 2] = 255
-    return PreparedDataset.from_array(arr)
+    return toy_squares(n, res)
 
 
 def _batch(n: int = 64, side: int = 16, seed: int = 0) -> torch.Tensor:

@@ -16,6 +16,7 @@ from core.training import gpu
 from core.training.config import TrainConfig
 from core.training.optim import MuonAdamW, fused_for, make_optimizer, skips_on_device
 from core.training.trainer import train
+from tests.core.training.conftest import toy_squares
 
 FAST = dict(preset="unet-tiny", batch_size=4, max_minutes=None, device="cpu", preview_every=0, val_every=0,
             checkpoint_every=0, log_every=1, warmup=2, memorization_every=0)  # fmt: skip
@@ -23,12 +24,7 @@ CUDA, CPU = torch.device("cuda"), torch.device("cpu")
 
 
 def _toy(n: int = 8, res: int = 16) -> PreparedDataset:
-    rng = np.random.default_rng(0)
-    arr = np.zeros((n, res, res, 1), np.uint8)
-    for i in range(n):
-        y, x = rng.integers(0, res // 2, 2)
-        arr[i, y : y + res // 2, x : x + res // 2] = 255
-    return PreparedDataset.from_array(arr)
+    return toy_squares(n, res)
 
 
 def _params() -> list[torch.nn.Parameter]:

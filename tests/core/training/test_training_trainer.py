@@ -13,19 +13,13 @@ from core.metrics.metrics_log import read_metrics
 from core.models.folder import load_model_folder
 from core.training.config import TrainConfig
 from core.training.trainer import train
+from tests.core.training.conftest import toy_squares
 
 FAST = dict(preset="unet-tiny", batch_size=4, max_minutes=None, device="cpu", preview_every=0, val_every=0,
             checkpoint_every=0, log_every=1, warmup=2)  # fmt: skip
 
 
-def _toy(n: int = 24, res: int = 16, channels: int = 1, seed: int = 0) -> PreparedDataset:
-    """Bright squares on black at a few positions: a repeatable, learnable toy problem."""
-    rng = np.random.default_rng(seed)
-    arr = np.zeros((n, res, res, channels), np.uint8)
-    for i in range(n):
-        y, x = rng.integers(0, res // 2, 2)
-        arr[i, y : y + res // 2, x : x + res // 2] = 255
-    return PreparedDataset.from_array(arr)
+_toy = toy_squares
 
 
 def test_loss_falls_on_a_toy_problem(tmp_path):
