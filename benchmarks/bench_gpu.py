@@ -276,16 +276,19 @@ def _trainer_speed(
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(preset=preset, batch_size=args.batch, max_steps=args.trainer_steps, max_minutes=None,
                           device=args.device, preview_every=0, checkpoint_every=0, val_every=100, log_every=10,
-                          memorization_every=0, compile=args.compile)  # fmt: skip
+                          memorization_every=0, compile=args.compile, gpu_batch=args.gpu_batch)  # fmt: skip
         t0 = time.perf_counter()
         train(cfg, data, tmp)
         seconds = time.perf_counter() - t0
         lines = [json.loads(s) for s in (Path(tmp) / "metrics.jsonl").read_text().splitlines() if s.strip()]
     rows = [r for r in lines if r.get("kind") == "train" and r.get("img_per_s")]
+    chosen = next((r for r in lines if r.get("kind") == "batch"), None)  # gpu_batch auto's choice
+    batch = chosen["batch_size"] if chosen else args.batch
     speeds = [r["img_per_s"] for r in rows]
     steady = float(np.median(speeds[len(speeds) // 2 :])) if speeds else 0.0
-    warm = rows[0]["elapsed_s"] - rows[0]["step"] * args.batch / steady if rows and steady else None
-    out = {"preset": preset, "resolution": args.size, "batch": args.batch, "steps": args.trainer_steps,
+    warm = rows[0]["elapsed_s"] - rows[0]["step"] * batch / steady if rows and steady else None
+    out = {"preset": preset, "resolution": args.size, "batch": batch, "gpu_batch": args.gpu_batch,
+           "batch_reason": chosen["reason"] if chosen else None, "steps": args.trainer_steps,
            "compile": args.compile, "train_img_per_s": round(steady, 1),
            "warmup_s": round(max(0.0, warm), 1) if warm is not None else None,
            "seconds": round(seconds, 1), "mfu": round(3 * flops * steady / peak, 4) if peak else None}  # fmt: skip
@@ -436,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seconds", type=float, default=6.0, help="timed seconds per network")
     p.add_argument("--trainer-steps", type=int, default=300)
+    p.add_argument("--gpu-batch", choices=("fixed", "auto"), default="fixed",
+                   help="the trainer's gpu_batch: fixed trains at --batch beside the bare loop; auto as a run "
+                   "would (the batch that fills the GPU, reported)")  # fmt: skip
     p.add_argument("--compile", choices=("no", "yes", "max-autotune", "reduce-overhead"), default="no",
                    help="torch.compile mode of --speed's bare loop and trainer")  # fmt: skip
     p.add_argument("--side-by-side", metavar="N[,N...]", help="train N copies of --sbs-preset in one process")

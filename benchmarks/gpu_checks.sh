@@ -7,6 +7,8 @@
 #                     them unet-gpu at 64 px and diffusers' reference UNets
 #   side_by_side      pixel-small trained as 4 and 8 copies in one process against one alone
 #   smoke             the CUDA smoke test of the trainer (resume included) and the sampler
+#   speed_gpu_batch_auto  pixel-small and unet-laptop through the trainer at gpu_batch auto: the batch
+#                     it chose to fill the GPU, why, and its images/s beside the bare loop at --batch
 #   speed_yes_*, speed_reduce_overhead_*   the same as speed_no with torch.compile (default mode, and
 #                     reduce-overhead: CUDA graphs), the warm-up reported apart from the speed
 # Steps run in that order; one that cannot have its seconds before BUDGET is skipped and named in
@@ -54,6 +56,7 @@ step() {  # NAME SECONDS_IT_NEEDS ARGS...: one bench_gpu.py call, if it fits in 
 step speed_no 60 --speed --compile no $SPEED
 step side_by_side 20 --side-by-side 4,8 --seconds 4
 step smoke 30 --smoke
+step speed_gpu_batch_auto 60 --speed --compile no --gpu-batch auto --presets pixel-small,unet-laptop $SPEED
 step speed_yes_unet-gpu 90 --speed --compile yes --presets unet-gpu $SPEED
 step speed_reduce_overhead_unet-laptop 90 --speed --compile reduce-overhead --presets unet-laptop $SPEED
 step speed_yes_dit-s 60 --speed --compile yes --presets dit-s $SPEED

@@ -31,6 +31,7 @@ _ARGS = {  # CLI name -> TrainConfig field, for the options that map one to one
     "max_epochs": "max_epochs",
     "max_minutes": "max_minutes",
     "batch_size": "batch_size",
+    "gpu_batch": "gpu_batch",
     "lr": "lr",
     "device": "device",
     "seed": "seed",
@@ -124,6 +125,11 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
     p.add_argument(
         "--lr", type=float, help="peak learning rate (default: the preset's; a tenth when fine-tuning)"
+    )
+    p.add_argument(
+        "--gpu-batch",
+        choices=("auto", "fixed"),
+        help="default auto: on a CUDA GPU, a larger batch (and learning rate) while the GPU is not full",
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train (default auto)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")

@@ -48,6 +48,12 @@ class TrainConfig(Config):
     cost per step (about a fifth of a batch-32 step) is spread over twice the images, 1.2-1.3x the
     images per second; three training seeds of 15 minutes each, paired with batch 32 under the same
     load, were about as good in FD and more often legible (``benchmarks/results/quality_batch.json``)."""
+    gpu_batch: Literal["auto", "fixed"] = "auto"
+    """auto: on a CUDA GPU the batch doubles from ``batch_size`` while a step at twice the batch costs
+    under 1.5x the step before (the GPU was not full), within its memory, the folder and 16x, and the
+    learning rate grows with the square root of the batch (:func:`core.training.gpu.fill_batch`); the
+    run records the batch and rate it chose and a resume keeps them. fixed, and every other device:
+    ``batch_size`` as it is."""
     lr: float | None = None
     """Peak AdamW learning rate; None: the preset's default, a tenth of it when fine-tuning."""
     lr_schedule: Literal["cosine", "constant"] = "cosine"

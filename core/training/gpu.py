@@ -17,10 +17,16 @@ infinite loss makes it so) is skipped, logged as a "skipped" row of ``metrics.js
   steps towards the unchanged weights.
 
 :func:`memory_format_for` and :func:`compile_mode_for` are the run's layout and ``torch.compile``
-decisions (``TrainConfig.memory_format`` and ``TrainConfig.compile``).
+decisions (``TrainConfig.memory_format`` and ``TrainConfig.compile``); :func:`fill_batch` is the batch
+that fills a GPU (``TrainConfig.gpu_batch``).
 """
 
 from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
@@ -112,3 +118,112 @@ def _has_triton() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("triton") is not None
+
+
+FILL_MAX_GROWTH = 1.5
+"""``gpu_batch="auto"`` doubles the batch while a step at twice the batch costs less than this many times
+the step before (images per second up by a third or more: the GPU was not yet full)."""
+FILL_MAX_FACTOR = 16
+"""The batch grows to at most this many times ``batch_size`` (the learning rate to its square root, 4x)."""
+FILL_MEMORY_SHARE = 0.6
+"""A batch whose probe step peaks above this share of the GPU's memory is not taken: the EMA, the
+sampling copy, the guide and the previews need the rest."""
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    batch_size: int
+    lr_scale: float
+    """The learning rate's factor: the square root of the batch's growth (Malladi et al. 2022, "On the
+    SDEs and Scaling Rules for Adaptive Gradient Algorithms")."""
+    reason: str
+    seconds: dict[int, float] = field(default_factory=dict)
+    """The probe's forward-and-backward seconds per batch tried."""
+
+
+def fills_batch(choice: str, device: torch.device) -> bool:
+    """Whether the run grows its batch to fill the device: ``gpu_batch="auto"`` on CUDA only (a CPU is
+    full at any batch, and its defaults were measured at theirs)."""
+    return choice == "auto" and device.type == "cuda"
+
+
+def largest_batch(base: int, pictures: int, most: int) -> int:
+    """The largest ``base * 2**k`` (k <= log2 :data:`FILL_MAX_FACTOR`) within ``most`` and the training
+    pictures (a batch larger than the folder repeats its pictures), and never below ``base``."""
+    top = base
+    while top * 2 <= min(most, pictures, base * FILL_MAX_FACTOR):
+        top *= 2
+    return top
+
+
+def fill_batch(base: int, top: int, step_s: Callable[[int], float | None]) -> BatchChoice:
+    """The batch from ``base`` doubled up to ``top`` while each doubling costs under
+    :data:`FILL_MAX_GROWTH` the step before. ``step_s(batch)`` is the probe: seconds of a forward and
+    backward pass at that batch, or None when it does not fit in memory."""
+    seconds: dict[int, float] = {}
+    first = step_s(base)
+    if first is None:
+        return BatchChoice(base, 1.0, f"batch {base} already fills the GPU's memory", seconds)
+    seconds[base] = first
+    batch, reason = base, f"the largest batch allowed here ({top})"
+    while batch * 2 <= top:
+        t = step_s(batch * 2)
+        if t is None:
+            reason = f"batch {batch * 2} does not fit in the GPU's memory"
+            break
+        seconds[batch * 2] = t
+        if t >= FILL_MAX_GROWTH * seconds[batch]:
+            reason = f"batch {batch * 2} costs {t / seconds[batch]:.2f}x a step of {batch}: the GPU is full"
+            break
+        batch *= 2
+    return BatchChoice(batch, math.sqrt(batch / base), reason, seconds)
+
+
+def probe_step(
+    network: torch.nn.Module,
+    sample_shape: tuple[int, ...],
+    device: torch.device,
+    *,
+    autocast: Callable[[], object],
+    memory_share: float = FILL_MEMORY_SHARE,
+    repeats: int = 2,
+) -> Callable[[int], float | None]:
+    """:func:`fill_batch`'s probe for ``network`` (already on ``device``): the fastest of ``repeats``
+    forward-and-backward passes at a batch after one untimed pass, under ``autocast()``; None where
+    the pass runs out of memory or, on CUDA, peaks above ``memory_share`` of the device's memory.
+    The gradients are dropped afterwards and the weights are not changed."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def step_s(batch: int) -> float | None:
+        gen = torch.Generator(device="cpu").manual_seed(batch)
+        x = torch.randn((batch, *sample_shape), generator=gen).to(device)
+        t = torch.rand(batch, generator=gen).to(device) * 999
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        best = math.inf
+        try:
+            for i in range(repeats + 1):
+                sync()
+                t0 = time.perf_counter()
+                with autocast():
+                    out = network(x, t).sample
+                out.float().pow(2).mean().backward()
+                sync()
+                if i:
+                    best = min(best, time.perf_counter() - t0)
+        except torch.OutOfMemoryError:
+            return None
+        finally:
+            network.zero_grad(set_to_none=True)
+            del x, t
+        if device.type == "cuda":
+            total = torch.cuda.get_device_properties(device).total_memory
+            if torch.cuda.max_memory_allocated(device) > memory_share * total:
+                return None
+        return best
+
+    return step_s

@@ -31,9 +31,10 @@ from typing import Any
 
 import torch
 
+from core.catalogue.training import MAX_BATCH_SIZE
 from core.data.prepared import PreparedDataset
 from core.errors import ConfigError, NoisebloomError
-from core.training import guidance_choice
+from core.training import gpu, guidance_choice
 from core.training import run as _run
 from core.training.config import TrainConfig
 from core.training.optim import kind_of_state
@@ -469,8 +470,11 @@ def _start(
         )
     if resume:
         _check_resume(config, run_dir)
-        config = config.replace(
-            augment=_resumed_augment(config, run_dir), mixed_precision=_resumed_precision(config, run_dir)
+        config = _resumed_batch(
+            config.replace(
+                augment=_resumed_augment(config, run_dir), mixed_precision=_resumed_precision(config, run_dir)
+            ),
+            run_dir,
         )
         previous = load_state(state_dir)
     else:
@@ -499,6 +503,15 @@ def _start(
     config = config.replace(augment=augment)  # what config.json records, so a resume does the same
     config, choice = _cpu_precision(config, network, sample_shape)
     accelerator = _make_accelerator(config)
+    batch = None
+    if (
+        previous is None
+        and gpu.fills_batch(config.gpu_batch, accelerator.device)
+        and accelerator.num_processes == 1
+    ):
+        config, batch = _fill_gpu(
+            config, network, sample_shape, accelerator, len(data.train_indices) or len(data)
+        )
     kind = _optimizer_kind(config, previous.optimizer if previous is not None else None)
     run = Run(
         config, data, run_dir, accelerator=accelerator, network=network, lineage=lineage,
@@ -509,7 +522,39 @@ def _start(
     if choice is not None:
         run.log.write({"step": run.step, "kind": "precision", "mixed_precision": choice.mixed_precision,
                        "reason": choice.reason, "float32_s": choice.float32_s, "bf16_s": choice.bf16_s})  # fmt: skip
+    if batch is not None:
+        run.log.write({"step": run.step, "kind": "batch", "batch_size": batch.batch_size, "lr": config.lr,
+                       "reason": batch.reason, "seconds": {str(b): s for b, s in batch.seconds.items()}})  # fmt: skip
     return run
+
+
+def _fill_gpu(
+    config: TrainConfig,
+    network: torch.nn.Module,
+    sample_shape: tuple[int, ...],
+    accelerator: Any,
+    pictures: int,
+) -> tuple[TrainConfig, Any]:
+    """(``config`` with the batch that fills the GPU and its learning rate, the measured choice):
+    :func:`core.training.gpu.fill_batch` on the run's own network, moved to the device here."""
+    network.to(accelerator.device)
+    top = gpu.largest_batch(config.batch_size, pictures, MAX_BATCH_SIZE)
+    probe = gpu.probe_step(network, sample_shape, accelerator.device, autocast=accelerator.autocast)
+    batch = gpu.fill_batch(config.batch_size, top, probe)
+    lr = config.peak_lr() * batch.lr_scale
+    return config.replace(batch_size=batch.batch_size, lr=lr), batch
+
+
+def _resumed_batch(config: TrainConfig, run_dir: Path) -> TrainConfig:
+    """A resumed run with ``gpu_batch="auto"`` trains at the batch and learning rate its start chose
+    where that start grew the batch (:func:`_fill_gpu`)."""
+    path = run_dir / "config.json"
+    if config.gpu_batch != "auto" or not path.is_file():
+        return config
+    saved = TrainConfig.load(path)
+    if saved.gpu_batch != "auto" or saved.batch_size == config.batch_size:
+        return config
+    return config.replace(batch_size=saved.batch_size, lr=saved.lr)
 
 
 def weights_digest(network: torch.nn.Module) -> str:

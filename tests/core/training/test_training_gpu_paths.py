@@ -202,3 +202,90 @@ def test_channels_last_trains_as_contiguous_does(tmp_path):
         ]
     assert len(losses["contiguous"]) == 3
     np.testing.assert_allclose(losses["channels_last"], losses["contiguous"], rtol=1e-4)
+
+
+# --- the batch that fills a GPU ---------------------------------------------------------------------
+
+
+def test_the_batch_doubles_while_the_gpu_is_not_full():
+    """Flat step times grow the batch to the top; a doubling that costs 1.5x or more stops it; a batch
+    that does not fit stops it one below; the learning rate grows with the square root."""
+    flat = gpu.fill_batch(64, 1024, lambda b: 0.010)
+    assert flat.batch_size == 1024 and flat.lr_scale == pytest.approx(4.0) and "largest" in flat.reason
+    assert sorted(flat.seconds) == [64, 128, 256, 512, 1024]
+    # full from 256 on: 64 and 128 cost the same, 256 costs 1.6x a step of 128
+    knee = gpu.fill_batch(64, 1024, lambda b: 0.010 if b <= 128 else 0.016 * b / 256)
+    assert knee.batch_size == 128 and knee.lr_scale == pytest.approx(2**0.5) and "full" in knee.reason
+    out_of_memory = gpu.fill_batch(64, 1024, lambda b: 0.010 if b < 512 else None)
+    assert out_of_memory.batch_size == 256 and "512 does not fit" in out_of_memory.reason
+    nothing_fits = gpu.fill_batch(64, 1024, lambda b: None)
+    assert (nothing_fits.batch_size, nothing_fits.lr_scale) == (64, 1.0)
+    linear = gpu.fill_batch(64, 1024, lambda b: b * 1e-4)  # already full: twice the batch, twice the time
+    assert linear.batch_size == 64
+
+
+def test_the_largest_batch_stays_within_the_folder_the_factor_and_the_maximum():
+    assert gpu.largest_batch(64, 100_000, 4096) == 64 * gpu.FILL_MAX_FACTOR
+    assert gpu.largest_batch(64, 300, 4096) == 256  # a batch larger than the folder repeats its pictures
+    assert gpu.largest_batch(64, 40, 4096) == 64  # never below the batch asked for
+    assert gpu.largest_batch(64, 100_000, 128) == 128
+    assert gpu.fills_batch("auto", CUDA) and not gpu.fills_batch("auto", CPU)
+    assert not gpu.fills_batch("fixed", CUDA)
+
+
+def test_the_probe_times_a_pass_and_leaves_the_network_as_it_was():
+    from core.models.presets import build
+
+    torch.manual_seed(0)
+    net = build("unet-tiny", 1, 16)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    step_s = gpu.probe_step(net, (1, 16, 16), CPU, autocast=lambda: torch.autocast("cpu", enabled=False))
+    seconds = step_s(4)
+    assert seconds is not None and 0 < seconds < 10
+    assert all(p.grad is None for p in net.parameters())
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_a_run_that_fills_the_gpu_trains_records_and_resumes_at_the_chosen_batch(tmp_path, monkeypatch):
+    """The trainer's path where ``gpu_batch`` is auto on CUDA, run on the CPU with the device test and
+    the probe replaced: the run trains at the batch chosen with the rate scaled, says so in a
+    ``batch`` row and config.json, and a resume keeps both without probing again."""
+    probed: list[int] = []
+
+    def fake_probe(network, sample_shape, device, *, autocast):
+        def step_s(batch: int) -> float:
+            probed.append(batch)
+            return 0.01 if batch <= 16 else 0.1
+
+        return step_s
+
+    monkeypatch.setattr(gpu, "fills_batch", lambda choice, device: choice == "auto")
+    monkeypatch.setattr(gpu, "probe_step", fake_probe)
+    config = TrainConfig(**{**FAST, "max_steps": 3, "lr": 1e-3})
+    run = tmp_path / "run"
+    result = train(config, _toy(n=40), run)
+    assert result.steps == 3 and probed == [4, 8, 16, 32]
+    saved = TrainConfig.load(run / "config.json")
+    assert saved.batch_size == 16 and saved.lr == pytest.approx(2e-3)
+    rows = [r for r in read_metrics(run / "metrics.jsonl") if r["kind"] == "batch"]
+    assert len(rows) == 1 and rows[0]["batch_size"] == 16 and "full" in rows[0]["reason"]
+    train_rows = [r for r in read_metrics(run / "metrics.jsonl") if r["kind"] == "train"]
+    assert train_rows[0]["lr"] > 0 and max(r["lr"] for r in train_rows) <= 2e-3 + 1e-12
+
+    probed.clear()
+    resumed = train(config.replace(max_steps=5), _toy(n=40), run, resume=True)
+    assert resumed.steps == 5 and probed == []
+    again = TrainConfig.load(run / "config.json")
+    assert (again.batch_size, again.lr) == (16, pytest.approx(2e-3))
+    fixed = train(config.replace(gpu_batch="fixed"), _toy(n=40), tmp_path / "fixed")
+    assert fixed.steps == 3 and TrainConfig.load(tmp_path / "fixed" / "config.json").batch_size == 4
+
+
+def test_on_the_cpu_the_batch_is_the_one_asked_for(tmp_path, monkeypatch):
+    def no_probe(*a, **k):
+        raise AssertionError("a CPU run does not probe batches")
+
+    monkeypatch.setattr(gpu, "probe_step", no_probe)
+    train(TrainConfig(**{**FAST, "max_steps": 2}), _toy(), tmp_path / "run")
+    assert TrainConfig.load(tmp_path / "run" / "config.json").batch_size == 4
+    assert not [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "batch"]
