@@ -249,6 +249,7 @@ def bench_speed_defaults(args: argparse.Namespace) -> None:
         max_minutes=None,
         device="cpu",
         mixed_precision=args.mixed_precision,
+        optimizer=args.optimizer,
     )  # fmt: skip  (everything else at its default)
     bs, chunk = config.batch_size, args.chunk
 
@@ -284,7 +285,9 @@ def bench_speed_defaults(args: argparse.Namespace) -> None:
         previews = len(list((run / "samples").iterdir()))
     bare_ips = steps["bare"] * bs / times["bare"]
     nb_ips = steps["noisebloom"] * bs / times["noisebloom"]
-    section = args.section or f"speed_defaults_{res}px_{args.mixed_precision}"
+    section = args.section or f"speed_defaults_{res}px_{args.mixed_precision}" + (
+        f"_{args.optimizer}" if args.optimizer else ""
+    )
     figures = {
         "preset": preset,
         "resolution": res,
@@ -303,7 +306,8 @@ def bench_speed_defaults(args: argparse.Namespace) -> None:
         "noisebloom_steps": result.steps,
     }
     summary = {
-        f"{preset} {res} px batch {bs}, trainer in {saved['mixed_precision']}": (
+        f"{preset} {res} px batch {bs}, trainer in {saved['mixed_precision']}"
+        + (f" with {args.optimizer}" if args.optimizer else ""): (
             f"trainer {nb_ips:.0f} img/s, bare float32 AdamW loop {bare_ips:.0f} img/s, ratio {nb_ips / bare_ips:.3f}"
         )
     }
@@ -442,6 +446,9 @@ def main() -> None:
     )
     p.add_argument("--preset-default", help="speed-defaults: the preset (default: Noisebloom's)")
     p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "bf16"), help="speed-defaults")
+    p.add_argument(
+        "--optimizer", choices=("adamw", "muon"), help="speed-defaults: the trainer's (default: the preset's)"
+    )
     p.add_argument("--presets", action="store_true")
     p.add_argument("--defaults", action="store_true")
     p.add_argument("--preset", default="unet-cpu")

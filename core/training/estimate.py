@@ -84,7 +84,7 @@ def estimate_training(
     the threads the trainer's policy would use now (:mod:`core.training.threads`), in the precision
     the trainer would choose (bf16 timed too where this processor has it, :mod:`core.training.precision`)."""
     from core.training import precision
-    from core.training.optim import make_optimizer
+    from core.training.optim import MuonAdamW, make_optimizer
 
     network = build(preset, channels, resolution)
     params = count_params(network)
@@ -100,6 +100,8 @@ def estimate_training(
     opt = make_optimizer(optimizer, network.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0)
 
     def step(bf16: bool = False) -> tuple[float, float]:
+        if isinstance(opt, MuonAdamW):  # a bf16 run orthogonalises in bf16 too
+            opt.ns_dtype = torch.bfloat16 if bf16 else torch.float32
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = network(x, t).sample.float().pow(2).mean()

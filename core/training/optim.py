@@ -34,14 +34,19 @@ MIN_SIDE = 8
 """A weight goes to Muon when both its out and in sides exceed this (the pixels' channels do not)."""
 
 
-def orthogonalise(g: torch.Tensor, steps: int = NS_STEPS, eps: float = 1e-7) -> torch.Tensor:
-    """The Newton-Schulz iteration of ``torch.optim._muon`` (quintic, its coefficients), in float32:
-    a CPU has no fast bfloat16, and these matrices are small. ``g`` is one (m, n) matrix or a stack
-    (k, m, n) of them, each normalised and orthogonalised on its own: one batched product per stack
-    costs about 0.6x the same products one matrix at a time on a 2-core CPU."""
+def orthogonalise(
+    g: torch.Tensor, steps: int = NS_STEPS, eps: float = 1e-7, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """The Newton-Schulz iteration of ``torch.optim._muon`` (quintic, its coefficients) in ``dtype``:
+    float32 by default, bfloat16 for a run that trains in bf16 (as Keller Jordan's reference Muon
+    always does; the iteration only needs the singular values brought near 1, which bf16 does; digits
+    quality unchanged, ``benchmarks/results/colour_digits_32px_precision_bf16_ns_bf16.json``).
+    ``g`` is one (m, n) matrix or a stack (k, m, n) of them, each normalised and orthogonalised on its
+    own: one batched product per stack costs about 0.6x the same products one matrix at a time on a
+    2-core CPU."""
     a, b, c = NS_COEFFICIENTS
     single = g.ndim == 2
-    x = g.float().unsqueeze(0) if single else g.float()
+    x = g.to(dtype).unsqueeze(0) if single else g.to(dtype)
     tall = x.size(1) > x.size(2)
     if tall:
         x = x.mT
@@ -62,7 +67,9 @@ class MuonAdamW(torch.optim.Optimizer):
     """Muon for hidden matrices (group 0), AdamW for every other parameter (group 1).
 
     Both groups take the same ``lr`` (the trainer's schedule sets it on every group) and
-    ``weight_decay`` (decoupled, as AdamW's). ``betas`` and ``eps`` are AdamW's.
+    ``weight_decay`` (decoupled, as AdamW's). ``betas`` and ``eps`` are AdamW's. ``ns_dtype``: the
+    Newton-Schulz iteration's precision (:func:`orthogonalise`), the trainer's choice per run; the
+    momentum and the weights stay float32.
     """
 
     def __init__(
@@ -73,7 +80,9 @@ class MuonAdamW(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         eps: float = 1e-8,
         momentum: float = MOMENTUM,
+        ns_dtype: torch.dtype = torch.float32,
     ) -> None:
+        self.ns_dtype = ns_dtype
         params = list(params)
         groups = [
             {"params": [p for p in params if is_hidden_matrix(p)], "muon": True},
@@ -116,7 +125,7 @@ class MuonAdamW(torch.optim.Optimizer):
             by_shape.setdefault((p.shape[0], p[0].numel()), []).append(i)
         for shape, idx in by_shape.items():  # one batched orthogonalisation per matrix shape
             stack = torch.stack([nesterov[i].reshape(shape) for i in idx])
-            updates = orthogonalise(stack)
+            updates = orthogonalise(stack, dtype=self.ns_dtype)
             scale = -lr * 0.2 * math.sqrt(max(shape))
             for i, u in zip(idx, updates, strict=True):
                 params[i].add_(u.to(params[i].dtype).reshape(params[i].shape), alpha=scale)
@@ -171,12 +180,15 @@ def make_optimizer(
     betas: tuple[float, float],
     weight_decay: float,
     device: torch.device | str | None = None,
+    bf16: bool = False,
 ) -> torch.optim.Optimizer:
-    """``kind`` "adamw" (torch's, fused on CUDA: :func:`fused_for`) or "muon" (:class:`MuonAdamW`).
-    ``device``: where the parameters will train."""
+    """``kind`` "adamw" (torch's, fused on CUDA: :func:`fused_for`) or "muon" (:class:`MuonAdamW`,
+    orthogonalising in bfloat16 when ``bf16``: the run trains in bf16). ``device``: where the
+    parameters will train."""
     params = list(params)
     if kind == "muon":
-        return MuonAdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        ns_dtype = torch.bfloat16 if bf16 else torch.float32
+        return MuonAdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, ns_dtype=ns_dtype)
     fused = fused_for(device, params)
     return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
 

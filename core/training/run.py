@@ -107,6 +107,7 @@ class Run:
             betas=(0.9, config.adam_beta2),
             weight_decay=config.weight_decay,
             device=self.device,  # where accelerate is about to move the network
+            bf16=config.mixed_precision == "bf16" or accelerator.mixed_precision == "bf16",
         )
         self.model, self.optimizer = accelerator.prepare(network, optimizer)
         # what saving, the EMA, previews and the sampling copy use (never the compiled module)

@@ -69,6 +69,46 @@ def test_the_muon_half_matches_torch_muon_on_a_matrix():
     assert not torch.equal(w, torch.zeros_like(w))
 
 
+def test_a_bf16_run_orthogonalises_in_bf16_as_torch_muon_does_and_keeps_float32_weights():
+    torch.manual_seed(1)
+    w = nn.Parameter(torch.randn(32, 48) * 0.1)
+    ref = nn.Parameter(w.detach().clone())
+    ours = make_optimizer("muon", [w], lr=0.02, betas=(0.9, 0.99), weight_decay=0.0, bf16=True)
+    assert ours.ns_dtype == torch.bfloat16
+    assert make_optimizer("muon", [w], lr=0.02, betas=(0.9, 0.99), weight_decay=0.0).ns_dtype == torch.float32
+    theirs = torch.optim.Muon([ref], lr=0.02, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")
+    for i in range(3):
+        g = torch.randn(32, 48, generator=torch.Generator().manual_seed(i))
+        w.grad, ref.grad = g.clone(), g.clone()
+        ours.step()
+        theirs.step()
+    assert w.dtype == torch.float32 and ours.state[w]["momentum_buffer"].dtype == torch.float32
+    torch.testing.assert_close(w, ref, rtol=0.0, atol=2e-4)  # the same iteration in the same precision
+    s = torch.linalg.svdvals(orthogonalise(torch.randn(16, 40), dtype=torch.bfloat16).float())
+    assert s.min() > 0.5 and s.max() < 1.3
+
+
+def test_the_trainer_orthogonalises_in_bf16_exactly_when_the_run_trains_in_bf16(tmp_path, monkeypatch):
+    from core.training import run as run_module
+    from core.training.config import TrainConfig
+    from core.training.trainer import train
+    from tests.core.training.conftest import toy_squares
+
+    made: list[bool] = []
+    real = run_module.make_optimizer
+
+    def spy(kind, params, **kw):
+        made.append(kw.get("bf16", False))
+        return real(kind, params, **kw)
+
+    monkeypatch.setattr(run_module, "make_optimizer", spy)
+    fast = dict(preset="unet-tiny", optimizer="muon", batch_size=4, max_steps=1, max_minutes=None, device="cpu",
+                preview_every=0, val_every=0, checkpoint_every=0, memorization_every=0)  # fmt: skip
+    for precision in ("bf16", "no"):
+        train(TrainConfig(**fast, mixed_precision=precision), toy_squares(8, 16), tmp_path / precision)
+    assert made == [True, False]
+
+
 def test_orthogonalise_flattens_singular_values_towards_one():
     g = torch.randn(16, 40) @ torch.diag(torch.linspace(0.01, 10, 40))
     s = torch.linalg.svdvals(orthogonalise(g))
