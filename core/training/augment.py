@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from core.training.config import AUTO_AUGMENT, AUTO_AUGMENT_MAX_PICTURES
+from core.training.config import auto_augment
 
 LABELS = ("xflip", "yflip", "rotate_a", "rotate_b", "translate_x", "translate_y", "scale")
 """One column per entry, all 0 for a picture left as it is: ``xflip`` / ``yflip`` 1 when mirrored left-right
@@ -32,14 +32,14 @@ SCALE_STD = 0.2  # standard deviation of log2 of the zoom (EDM's scale_std)
 
 
 def resolve_augment(augment: float | None, pictures: int, takes_labels: bool, network: str) -> float:
-    """The probability a run trains with: ``augment`` itself, or for None ``AUTO_AUGMENT`` when the folder
-    has fewer than ``AUTO_AUGMENT_MAX_PICTURES`` pictures and the network takes augment labels, else 0.
+    """The probability a run trains with: ``augment`` itself, or for None :func:`auto_augment` of the
+    folder's ``pictures`` when the network takes augment labels, else 0.
     Augmenting a network that cannot be told which augmentation was applied would leak it into the samples,
     so an explicit ``augment`` > 0 for one is refused."""
     from core.errors import ConfigError
 
     if augment is None:
-        return AUTO_AUGMENT if takes_labels and pictures < AUTO_AUGMENT_MAX_PICTURES else 0.0
+        return auto_augment(pictures) if takes_labels else 0.0
     if augment > 0 and not takes_labels:
         raise ConfigError(
             f"train.augment: {network} cannot be told which augmentation was applied, so its samples would show it",

@@ -26,10 +26,24 @@ from core.training.copying import CHECK_EVERY
 
 FINE_TUNE_LR_FACTOR = 0.1  # fine-tuning starts from a trained model: a tenth of the scratch rate
 AUTO_AUGMENT = 0.12
-"""``augment`` for small folders when it is None: EDM's probability for CIFAR-10 (Karras et al. 2022), not
-yet measured here on 300 or 2,000 colour pictures (issue 23)."""
+"""``augment`` when it is None for folders of :data:`AUTO_AUGMENT_SMALL_PICTURES` to
+:data:`AUTO_AUGMENT_MAX_PICTURES` pictures: EDM's probability for CIFAR-10 (Karras et al. 2022); 1,855
+emoji in 10 minutes copy nothing with it (``benchmarks/results/colour_emoji_32px_2000_defaults_10min.json``)."""
 AUTO_AUGMENT_MAX_PICTURES = 2_000
 """Folders with fewer pictures than this (held-out ones included) are augmented when ``augment`` is None."""
+AUTO_AUGMENT_SMALL = 0.25
+"""``augment`` when it is None for folders under :data:`AUTO_AUGMENT_SMALL_PICTURES` pictures: at 300
+pictures a 10-minute run makes about 1,000 passes over the folder, and at 0.12 its samples copy
+(``benchmarks/results/colour_{emoji,digits,photo}_32px_300_{defaults,augment025}_10min.json``)."""
+AUTO_AUGMENT_SMALL_PICTURES = 1_000
+
+
+def auto_augment(pictures: int) -> float:
+    """The probability ``augment`` None stands for on a network that takes augment labels, by the number
+    of pictures in the folder (held-out ones included)."""
+    if pictures < AUTO_AUGMENT_SMALL_PICTURES:
+        return AUTO_AUGMENT_SMALL
+    return AUTO_AUGMENT if pictures < AUTO_AUGMENT_MAX_PICTURES else 0.0
 
 
 @dataclass(frozen=True)
@@ -119,8 +133,8 @@ class TrainConfig(Config):
     augment: float | None = None
     """Probability of each non-leaking augmentation (:mod:`core.training.augment`: flips, quarter turns,
     shifts, zooms, which the network is told of and samples without); 0: off. None: on at
-    :data:`AUTO_AUGMENT` for folders under :data:`AUTO_AUGMENT_MAX_PICTURES` pictures on a network
-    that takes augment labels (pixel-* and dit-*), off otherwise; a run records the value it resolved to."""
+    :func:`auto_augment` (0.25 under 1,000 pictures, 0.12 under 2,000) on a network that takes augment
+    labels (pixel-* and dit-*), off otherwise; a run records the value it resolved to."""
     init_from: str | None = None
     """Model folder to fine-tune from (same network; the run records it as its parent)."""
     max_bad_steps: int = 5
@@ -209,7 +223,7 @@ class TrainConfig(Config):
             raise bad(
                 "augment",
                 f"{self.augment} is outside [0, 1]",
-                f"use {AUTO_AUGMENT}, 0 for none, or leave it unset",
+                f"use a probability such as {AUTO_AUGMENT_SMALL}, 0 for none, or leave it unset",
             )
         if self.snr_gamma <= 0:
             raise bad("snr_gamma", f"{self.snr_gamma} must be positive", "use 5 (Hang et al. 2023)")

@@ -16,7 +16,13 @@ from core.models.dit import NoisebloomDiT
 from core.sampling.config import SampleConfig
 from core.sampling.sample import sample
 from core.training import augment as aug
-from core.training.config import AUTO_AUGMENT, AUTO_AUGMENT_MAX_PICTURES, TrainConfig
+from core.training.config import (
+    AUTO_AUGMENT,
+    AUTO_AUGMENT_MAX_PICTURES,
+    AUTO_AUGMENT_SMALL,
+    AUTO_AUGMENT_SMALL_PICTURES,
+    TrainConfig,
+)
 from core.training.trainer import train
 from tests.core.training.conftest import toy_squares
 
@@ -87,7 +93,10 @@ def test_the_same_seed_augments_the_same_way_and_another_seed_differently():
 @pytest.mark.parametrize(
     ("augment", "pictures", "takes", "want"),
     [
-        (None, 300, True, AUTO_AUGMENT),
+        (None, 300, True, AUTO_AUGMENT_SMALL),
+        (None, AUTO_AUGMENT_SMALL_PICTURES - 1, True, AUTO_AUGMENT_SMALL),
+        (None, AUTO_AUGMENT_SMALL_PICTURES, True, AUTO_AUGMENT),
+        (None, AUTO_AUGMENT_MAX_PICTURES - 1, True, AUTO_AUGMENT),
         (None, AUTO_AUGMENT_MAX_PICTURES, True, 0.0),
         (None, 300, False, 0.0),
         (0.0, 300, False, 0.0),
@@ -112,7 +121,7 @@ def test_augmenting_a_network_that_cannot_be_told_is_refused(tmp_path):
 
 def test_the_run_records_what_auto_resolved_to_and_builds_the_network_for_it(tmp_path):
     train(TrainConfig(**{**FAST, "preset": "dit-tiny", "max_steps": 1}), _toy(8), tmp_path / "dit")
-    assert json.loads((tmp_path / "dit" / "config.json").read_text())["augment"] == AUTO_AUGMENT
+    assert json.loads((tmp_path / "dit" / "config.json").read_text())["augment"] == AUTO_AUGMENT_SMALL
     saved = json.loads((tmp_path / "dit" / "model" / "transformer" / "config.json").read_text())
     assert saved["augment_dim"] == aug.AUGMENT_DIM
     train(TrainConfig(**{**FAST, "max_steps": 1}), _toy(8), tmp_path / "unet")  # auto: off, no refusal
@@ -192,7 +201,7 @@ def test_an_augmented_run_resumes_exactly_and_keeps_its_probability(tmp_path):
     a = load_file(tmp_path / "straight" / "state" / "weights.safetensors")
     b = load_file(tmp_path / "split" / "state" / "weights.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert json.loads((tmp_path / "split" / "config.json").read_text())["augment"] == AUTO_AUGMENT
+    assert json.loads((tmp_path / "split" / "config.json").read_text())["augment"] == AUTO_AUGMENT_SMALL
 
 
 def test_a_run_from_before_augmentation_resumes_without_it(tmp_path):
@@ -204,7 +213,7 @@ def test_a_run_from_before_augmentation_resumes_without_it(tmp_path):
     old = json.loads(path.read_text())
     del old["augment"]  # as written before the field existed
     path.write_text(json.dumps(old))
-    result = train(cfg.replace(augment=None), _toy(8), tmp_path / "r", resume=True)  # auto would say 0.12
+    result = train(cfg.replace(augment=None), _toy(8), tmp_path / "r", resume=True)  # auto would say 0.25
     assert result.steps == 4 and json.loads(path.read_text())["augment"] == 0.0
 
 
@@ -216,6 +225,6 @@ def test_the_automatic_setting_counts_the_pictures_the_run_uses_not_the_rows_it_
     data = PreparedDataset(array=big.array, kind="image", train_indices=used[:10], val_indices=used[10:])
     cfg = TrainConfig(**{**FAST, "preset": "dit-tiny", "augment": None, "max_steps": 1})
     train(cfg, data, tmp_path / "small")
-    assert json.loads((tmp_path / "small" / "config.json").read_text())["augment"] == AUTO_AUGMENT
+    assert json.loads((tmp_path / "small" / "config.json").read_text())["augment"] == AUTO_AUGMENT_SMALL
     train(cfg, big, tmp_path / "big")  # every row is a picture of the folder
     assert json.loads((tmp_path / "big" / "config.json").read_text())["augment"] == 0.0
