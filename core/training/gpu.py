@@ -24,7 +24,6 @@ that fills a GPU (``TrainConfig.gpu_batch``).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -193,6 +192,8 @@ def probe_step(
     the pass runs out of memory or, on CUDA, peaks above ``memory_share`` of the device's memory.
     The gradients are dropped afterwards and the weights are not changed."""
 
+    from core.training.precision import step_seconds
+
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -204,21 +205,11 @@ def probe_step(
         if device.type == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)
-        best = math.inf
         try:
-            for i in range(repeats + 1):
-                sync()
-                t0 = time.perf_counter()
-                with autocast():
-                    out = network(x, t).sample
-                out.float().pow(2).mean().backward()
-                sync()
-                if i:
-                    best = min(best, time.perf_counter() - t0)
+            best = step_seconds(network, x, t, repeats=repeats, autocast=autocast, sync=sync)
         except torch.OutOfMemoryError:
             return None
         finally:
-            network.zero_grad(set_to_none=True)
             del x, t
         if device.type == "cuda":
             total = torch.cuda.get_device_properties(device).total_memory

@@ -25,8 +25,10 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -86,19 +88,36 @@ def _float32_attention() -> type:
 
 
 def step_seconds(
-    network: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, *, bf16: bool, repeats: int = 2
+    network: torch.nn.Module,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    *,
+    bf16: bool = False,
+    repeats: int = 2,
+    autocast: Callable[[], Any] | None = None,
+    sync: Callable[[], None] = lambda: None,
 ) -> float:
     """The fastest of ``repeats`` forward-and-backward passes of ``network`` on ``x`` at ``t`` (after
-    one untimed pass), in bf16 autocast or float32; the gradients are dropped afterwards."""
+    one untimed pass), in CPU bf16 autocast or float32, or under ``autocast()`` where given; ``sync``
+    waits for the device before and after each pass. The gradients are dropped afterwards, also when
+    a pass fails (a GPU out of memory: :func:`core.training.gpu.probe_step`)."""
     best = float("inf")
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = network(x, t).sample
-        out.float().pow(2).mean().backward()
-        if i:
-            best = min(best, time.perf_counter() - t0)
-    network.zero_grad(set_to_none=True)
+    try:
+        for i in range(repeats + 1):
+            sync()
+            t0 = time.perf_counter()
+            with (
+                autocast()
+                if autocast is not None
+                else torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+            ):
+                out = network(x, t).sample
+            out.float().pow(2).mean().backward()
+            sync()
+            if i:
+                best = min(best, time.perf_counter() - t0)
+    finally:
+        network.zero_grad(set_to_none=True)
     return best
 
 

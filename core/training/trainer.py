@@ -131,12 +131,12 @@ def _cpu_precision(
     return config, choice
 
 
-def _resumed_precision(config: TrainConfig, run_dir: Path) -> str:
-    """A resumed run trains in the precision it chose (``auto`` is decided once, at its start)."""
-    path = run_dir / "config.json"
-    if config.mixed_precision != "auto" or not path.is_file():
+def _resumed_precision(config: TrainConfig, saved: TrainConfig | None) -> str:
+    """A resumed run trains in the precision it chose (``auto`` is decided once, at its start);
+    ``saved`` is the run's ``config.json`` (None when it has none)."""
+    if config.mixed_precision != "auto" or saved is None:
         return config.mixed_precision
-    return TrainConfig.load(path).mixed_precision
+    return saved.mixed_precision
 
 
 # The preset whose training defaults (optimizer, learning rate, EMA) a network from outside Noisebloom
@@ -250,11 +250,10 @@ def _check_parent_schedule(parent: Any, config: TrainConfig, where: str) -> None
         )
 
 
-def _check_resume(config: TrainConfig, run_dir: Path) -> None:
-    path = run_dir / "config.json"
-    if not path.is_file():
+def _check_resume(config: TrainConfig, saved: TrainConfig | None, path: Path) -> None:
+    """Refuses a resume whose ``config`` differs from ``saved`` (the run's ``path``) in a fixed field."""
+    if saved is None:
         return
-    saved = TrainConfig.load(path)
     for name in _RESUME_FIXED:
         if getattr(saved, name) != getattr(config, name):
             raise ConfigError(
@@ -263,19 +262,18 @@ def _check_resume(config: TrainConfig, run_dir: Path) -> None:
             )
 
 
-def _resumed_augment(config: TrainConfig, run_dir: Path) -> float | None:
-    """The augmentation probability of the run being resumed (as it recorded it; 0 for runs from
-    before ``augment``), refused when the config names another one."""
-    path = run_dir / "config.json"
-    if not path.is_file():
+def _resumed_augment(config: TrainConfig, saved: TrainConfig | None, path: Path) -> float | None:
+    """The augmentation probability of the run being resumed (as it recorded it in ``path``; 0 for runs
+    from before ``augment``), refused when the config names another one."""
+    if saved is None:
         return config.augment
-    saved = TrainConfig.load(path).augment or 0.0
-    if config.augment is not None and config.augment != saved:
+    had = saved.augment or 0.0
+    if config.augment is not None and config.augment != had:
         raise ConfigError(
-            f"train.augment: {config.augment!r} differs from the run being resumed ({saved!r})",
+            f"train.augment: {config.augment!r} differs from the run being resumed ({had!r})",
             fix=f"resume with the run's own setting (see {path}) or leave augment unset",
         )
-    return saved
+    return had
 
 
 def _optimizer_kind(config: TrainConfig, saved: dict | None) -> str:
@@ -469,12 +467,15 @@ def _start(
             fix="pass --resolution (16..256 in steps of 8) or rescan the folder at such a size",
         )
     if resume:
-        _check_resume(config, run_dir)
+        path = run_dir / "config.json"
+        saved = TrainConfig.load(path) if path.is_file() else None  # what the run recorded at its start
+        _check_resume(config, saved, path)
         config = _resumed_batch(
             config.replace(
-                augment=_resumed_augment(config, run_dir), mixed_precision=_resumed_precision(config, run_dir)
+                augment=_resumed_augment(config, saved, path),
+                mixed_precision=_resumed_precision(config, saved),
             ),
-            run_dir,
+            saved,
         )
         previous = load_state(state_dir)
     else:
@@ -545,13 +546,11 @@ def _fill_gpu(
     return config.replace(batch_size=batch.batch_size, lr=lr), batch
 
 
-def _resumed_batch(config: TrainConfig, run_dir: Path) -> TrainConfig:
+def _resumed_batch(config: TrainConfig, saved: TrainConfig | None) -> TrainConfig:
     """A resumed run with ``gpu_batch="auto"`` trains at the batch and learning rate its start chose
     where that start grew the batch (:func:`_fill_gpu`)."""
-    path = run_dir / "config.json"
-    if config.gpu_batch != "auto" or not path.is_file():
+    if config.gpu_batch != "auto" or saved is None:
         return config
-    saved = TrainConfig.load(path)
     if saved.gpu_batch != "auto" or saved.batch_size == config.batch_size:
         return config
     return config.replace(batch_size=saved.batch_size, lr=saved.lr)

@@ -53,35 +53,34 @@ def test_the_adamw_half_matches_torch_adamw_step_for_step():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_the_muon_half_matches_torch_muon_on_a_matrix():
+def _beside_torch_muon(make_ours) -> tuple[nn.Parameter, nn.Parameter, torch.optim.Optimizer]:
+    """(our weight, torch.optim.Muon's weight, our optimizer) after three steps of the same gradients
+    from the same (32, 48) start; ``make_ours(params)`` builds our optimizer at lr 0.02."""
     torch.manual_seed(1)
     w = nn.Parameter(torch.randn(32, 48) * 0.1)
     ref = nn.Parameter(w.detach().clone())
-    ours = MuonAdamW([w], lr=0.02)
+    ours = make_ours([w])
     theirs = torch.optim.Muon([ref], lr=0.02, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")
     for i in range(3):
         g = torch.randn(32, 48, generator=torch.Generator().manual_seed(i))
         w.grad, ref.grad = g.clone(), g.clone()
         ours.step()
         theirs.step()
+    return w, ref, ours
+
+
+def test_the_muon_half_matches_torch_muon_on_a_matrix():
+    w, ref, _ = _beside_torch_muon(lambda params: MuonAdamW(params, lr=0.02))
     # torch orthogonalises in bfloat16, this module in float32: equal to bfloat16's precision
     torch.testing.assert_close(w, ref, rtol=0.0, atol=2e-3)
     assert not torch.equal(w, torch.zeros_like(w))
 
 
 def test_a_bf16_run_orthogonalises_in_bf16_as_torch_muon_does_and_keeps_float32_weights():
-    torch.manual_seed(1)
-    w = nn.Parameter(torch.randn(32, 48) * 0.1)
-    ref = nn.Parameter(w.detach().clone())
-    ours = make_optimizer("muon", [w], lr=0.02, betas=(0.9, 0.99), weight_decay=0.0, bf16=True)
+    kw = dict(lr=0.02, betas=(0.9, 0.99), weight_decay=0.0)
+    w, ref, ours = _beside_torch_muon(lambda params: make_optimizer("muon", params, bf16=True, **kw))
     assert ours.ns_dtype == torch.bfloat16
-    assert make_optimizer("muon", [w], lr=0.02, betas=(0.9, 0.99), weight_decay=0.0).ns_dtype == torch.float32
-    theirs = torch.optim.Muon([ref], lr=0.02, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")
-    for i in range(3):
-        g = torch.randn(32, 48, generator=torch.Generator().manual_seed(i))
-        w.grad, ref.grad = g.clone(), g.clone()
-        ours.step()
-        theirs.step()
+    assert make_optimizer("muon", [w], **kw).ns_dtype == torch.float32
     assert w.dtype == torch.float32 and ours.state[w]["momentum_buffer"].dtype == torch.float32
     torch.testing.assert_close(w, ref, rtol=0.0, atol=2e-4)  # the same iteration in the same precision
     s = torch.linalg.svdvals(orthogonalise(torch.randn(16, 40), dtype=torch.bfloat16).float())
